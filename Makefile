@@ -1,0 +1,35 @@
+# The two commands in the README: `make demo` and `make test`. Each builds or reuses the
+# virtual environments it needs, so a fresh machine needs nothing but python3 and make.
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench venv checkov-venv clean
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/sqstask demo
+
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.run
+
+venv: $(VENV)/.installed
+checkov-venv: $(CHECKOV_VENV)/.installed
+
+# Reinstalled only when a requirements file or the sdk's metadata changes.
+$(VENV)/.installed: tests/requirements.txt sdk/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt -e sdk
+	touch $@
+
+$(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-checkov.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .terraform-standin
+	find . -name .terraform -type d -prune -exec rm -rf {} +

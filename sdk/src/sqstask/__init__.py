@@ -1,0 +1,1 @@
+"""sqstask: distributed tasks on SQS FIFO."""
