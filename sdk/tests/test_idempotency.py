@@ -1,0 +1,220 @@
+"""TaskStore: claiming, completing and failing tasks with single conditional DynamoDB writes."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sqstask.exceptions import PayloadMismatch, TaskInProgress
+from sqstask.idempotency import COMPLETED, FAILED, IN_PROGRESS, MAX_RESULT_BYTES, TaskStore, encode_result
+from sqstask.task import Task
+
+TABLE = "tasks"
+
+
+class Clock:
+    """A settable clock so lease expiry is tested without sleeping."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def dynamodb(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@pytest.fixture
+def calls(dynamodb):
+    """Names of the DynamoDB API calls made through the client, in order."""
+    made: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: made.append(model.name))
+    return made
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(dynamodb, clock):
+    return TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-a:1")
+
+
+def make_task(task_id="t-1", payload=None, receive_count=1) -> Task:
+    return Task(
+        task_id=task_id,
+        task_type="resize",
+        payload={"n": 1} if payload is None else payload,
+        group_id="g1",
+        receive_count=receive_count,
+        message_id=f"m-{task_id}-{receive_count}",
+        sent_at=None,
+    )
+
+
+def test_claim_of_new_task_records_in_progress_with_lease(store, clock):
+    claim = store.claim(make_task(), lease_seconds=60)
+
+    assert claim.acquired
+    record = store.get("t-1")
+    assert record["status"] == IN_PROGRESS
+    assert record["owner"] == claim.owner and claim.owner.startswith("host-a:1:")
+    assert record["lease_expires_at"] == pytest.approx(clock.now + 60)
+    assert record["attempt"] == 1
+    assert record["task_type"] == "resize" and record["group_id"] == "g1"
+    assert record["payload_hash"] == make_task().payload_hash
+    assert record["started_at"].endswith("Z") and record["first_received_at"] == record["started_at"]
+    assert record["expires_at"] > clock.now
+
+
+def test_fresh_task_costs_two_dynamodb_calls(store, calls):
+    claim = store.claim(make_task(), lease_seconds=60)
+    store.complete(claim, result={"ok": True}, duration_ms=5)
+
+    assert calls == ["UpdateItem", "UpdateItem"]
+
+
+def test_duplicate_of_completed_task_costs_one_call_and_is_not_acquired(store, calls):
+    store.complete(store.claim(make_task(), lease_seconds=60), result=None, duration_ms=1)
+    calls.clear()
+
+    again = store.claim(make_task(receive_count=2), lease_seconds=60)
+
+    assert not again.acquired and again.duplicate
+    assert again.record["status"] == COMPLETED
+    assert calls == ["UpdateItem"]
+
+
+def test_complete_records_finish_duration_result_and_releases_lease(store):
+    claim = store.claim(make_task(), lease_seconds=60)
+    store.complete(claim, result={"rows": 3}, duration_ms=42)
+
+    record = store.get("t-1")
+    assert record["status"] == COMPLETED
+    assert record["duration_ms"] == 42
+    assert json.loads(record["result"]) == {"rows": 3}
+    assert record["finished_at"].endswith("Z")
+    assert "lease_expires_at" not in record
+
+
+def test_live_lease_held_by_another_consumer_raises_task_in_progress(store, dynamodb, clock):
+    store.claim(make_task(), lease_seconds=60)
+    other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
+    clock.now += 30
+
+    with pytest.raises(TaskInProgress, match="host-a:1") as info:
+        other.claim(make_task(receive_count=2), lease_seconds=60)
+
+    assert info.value.lease_expires_at == pytest.approx(clock.now + 30)
+
+
+def test_expired_lease_is_taken_over(store, dynamodb, clock):
+    first = store.claim(make_task(), lease_seconds=60)
+    other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
+    clock.now += 61
+
+    second = other.claim(make_task(receive_count=2), lease_seconds=60)
+
+    assert second.acquired and second.owner != first.owner
+    record = other.get("t-1")
+    assert record["owner"] == second.owner and record["attempt"] == 2
+
+
+def test_fail_records_error_and_releases_lease_so_a_retry_can_claim(store, clock):
+    claim = store.claim(make_task(), lease_seconds=600)
+    assert store.fail(claim, ValueError("disk full"), duration_ms=7)
+
+    record = store.get("t-1")
+    assert record["status"] == FAILED
+    assert record["error_type"] == "ValueError" and record["error"] == "disk full"
+    assert "lease_expires_at" not in record
+
+    retry = store.claim(make_task(receive_count=2), lease_seconds=600)  # no time has passed
+    assert retry.acquired and retry.attempt == 2
+
+
+def test_fail_after_lease_was_taken_over_leaves_the_new_owner_alone(store, dynamodb, clock):
+    first = store.claim(make_task(), lease_seconds=10)
+    clock.now += 11
+    second = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2").claim(make_task(), lease_seconds=60)
+
+    assert store.fail(first, RuntimeError("late")) is False
+    record = store.get("t-1")
+    assert record["status"] == IN_PROGRESS and record["owner"] == second.owner
+
+
+def test_renew_extends_the_lease_so_the_task_is_not_taken_over(store, dynamodb, clock):
+    claim = store.claim(make_task(), lease_seconds=10)
+    clock.now += 8
+    assert store.renew(claim, lease_seconds=10)
+    clock.now += 8  # 16 s after the claim: past the first lease, inside the renewed one
+
+    with pytest.raises(TaskInProgress):
+        TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2").claim(make_task(), lease_seconds=10)
+
+
+def test_renew_of_a_lost_lease_returns_false(store, dynamodb, clock):
+    claim = store.claim(make_task(), lease_seconds=10)
+    store.complete(claim)
+
+    assert store.renew(claim, lease_seconds=10) is False
+
+
+def test_redelivery_with_a_different_payload_raises_payload_mismatch(store, calls):
+    store.complete(store.claim(make_task(payload={"n": 1}), lease_seconds=60))
+    calls.clear()
+
+    with pytest.raises(PayloadMismatch, match="different payload"):
+        store.claim(make_task(payload={"n": 2}, receive_count=2), lease_seconds=60)
+    assert calls == ["UpdateItem"]
+
+
+def test_failed_task_redelivered_with_a_different_payload_is_not_claimed(store):
+    claim = store.claim(make_task(payload={"n": 1}), lease_seconds=60)
+    store.fail(claim, ValueError("x"))
+
+    with pytest.raises(PayloadMismatch):
+        store.claim(make_task(payload={"n": 2}, receive_count=2), lease_seconds=60)
+    assert store.get("t-1")["status"] == FAILED
+
+
+def test_history_lists_each_state_change(store):
+    claim = store.claim(make_task(), lease_seconds=60)
+    store.fail(claim, ValueError("boom"))
+    store.complete(store.claim(make_task(receive_count=2), lease_seconds=60))
+
+    history = store.get("t-1")["history"]
+    assert [entry.split(" ", 1)[1].split(" ")[0] for entry in history] == [
+        "claimed", "failed:", "claimed", "completed"
+    ]
+
+
+def test_get_of_unknown_task_is_none(store):
+    assert store.get("nope") is None
+
+
+def test_large_result_is_capped_with_a_truncation_marker():
+    encoded = encode_result({"blob": "x" * 10_000})
+
+    assert len(encoded.encode()) <= MAX_RESULT_BYTES
+    marker = json.loads(encoded)
+    assert marker["truncated"] is True and marker["bytes"] > 10_000
