@@ -1,0 +1,243 @@
+# One team's FIFO task queue: the queue, its dead-letter queue, redrive in both directions,
+# encryption (SQS-managed or a customer KMS key) and TLS-only queue policies.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+  partition  = data.aws_partition.current.partition
+
+  queue_name = "${var.name}.fifo"
+  dlq_name   = "${var.name}-dlq.fifo"
+
+  # Static ARNs are known at plan time and do not depend on the queue resources, which
+  # breaks the queue <-> DLQ cycle of redrive and redrive-allow policies.
+  queue_static_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.queue_name}"
+  dlq_static_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
+
+  kms_alias_name = "alias/sqstask/${var.name}"
+  kms_key_arn    = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  use_kms        = var.create_kms_key || var.kms_key_arn != null
+
+  # High-throughput FIFO: dedup and throughput quota per message group instead of per queue.
+  deduplication_scope   = var.high_throughput ? "messageGroup" : "queue"
+  fifo_throughput_limit = var.high_throughput ? "perMessageGroupId" : "perQueue"
+
+  producer_principals = distinct(var.producer_principals)
+  consumer_principals = distinct(var.consumer_principals)
+  operator_principals = distinct(var.operator_principals)
+  team_principals     = distinct(concat(local.producer_principals, local.consumer_principals, local.operator_principals))
+
+  # Actions per role. Operators send to the main queue because redriving a task from the
+  # dead-letter queue is a send (by StartMessageMoveTask or by the SDK's own redrive).
+  producer_actions       = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+  consumer_actions       = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+  operator_queue_actions = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues"]
+  operator_dlq_actions = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ListDeadLetterSourceQueues",
+    "sqs:PurgeQueue",
+    "sqs:StartMessageMoveTask",
+    "sqs:ListMessageMoveTasks",
+    "sqs:CancelMessageMoveTask",
+  ]
+
+  # Resource policies. The TLS statement denies `sqs:*` to Principal "*": a Deny over every
+  # action is the standard AWS pattern for enforcing aws:SecureTransport and grants nothing;
+  # the no-wildcard rule is about what policies allow.
+  deny_insecure_transport = {
+    Sid       = "DenyInsecureTransport"
+    Effect    = "Deny"
+    Principal = "*"
+    Action    = "sqs:*"
+    Condition = { Bool = { "aws:SecureTransport" = "false" } }
+  }
+
+  queue_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [merge(local.deny_insecure_transport, { Resource = local.queue_static_arn })],
+      length(local.producer_principals) == 0 ? [] : [{
+        Sid       = "AllowProducers"
+        Effect    = "Allow"
+        Principal = { AWS = local.producer_principals }
+        Action    = local.producer_actions
+        Resource  = local.queue_static_arn
+      }],
+      length(local.consumer_principals) == 0 ? [] : [{
+        Sid       = "AllowConsumers"
+        Effect    = "Allow"
+        Principal = { AWS = local.consumer_principals }
+        Action    = local.consumer_actions
+        Resource  = local.queue_static_arn
+      }],
+      length(local.operator_principals) == 0 ? [] : [{
+        Sid       = "AllowOperatorsToRedrive"
+        Effect    = "Allow"
+        Principal = { AWS = local.operator_principals }
+        Action    = local.operator_queue_actions
+        Resource  = local.queue_static_arn
+      }],
+    )
+  }
+
+  dlq_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [merge(local.deny_insecure_transport, { Resource = local.dlq_static_arn })],
+      length(local.operator_principals) == 0 ? [] : [{
+        Sid       = "AllowOperators"
+        Effect    = "Allow"
+        Principal = { AWS = local.operator_principals }
+        Action    = local.operator_dlq_actions
+        Resource  = local.dlq_static_arn
+      }],
+    )
+  }
+
+  redrive_policy = {
+    deadLetterTargetArn = local.dlq_static_arn
+    maxReceiveCount     = var.max_receive_count
+  }
+
+  redrive_allow_policy = {
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.queue_static_arn]
+  }
+
+  # Key policy of the created key. In a key policy "Resource": "*" means this key only.
+  # The account-root statement is AWS's default key policy: it keeps the key manageable
+  # and lets IAM policies in this account grant its use (kms:* here is administration of
+  # this one key, not an IAM identity policy).
+  kms_key_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid       = "EnableAccountAdministration"
+          Effect    = "Allow"
+          Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+          Action    = "kms:*"
+          Resource  = "*"
+        },
+        {
+          Sid       = "AllowAwsServicesOfThisAccount"
+          Effect    = "Allow"
+          Principal = { Service = ["sqs.amazonaws.com", "scheduler.amazonaws.com"] }
+          Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+          Resource  = "*"
+          Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+        },
+      ],
+      length(local.team_principals) == 0 ? [] : [{
+        Sid       = "AllowTeamPrincipals"
+        Effect    = "Allow"
+        Principal = { AWS = local.team_principals }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+      }],
+    )
+  }
+}
+
+# --- encryption ---
+
+resource "aws_kms_key" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  description             = "sqstask ${var.name}: task queues, task table and payload bucket"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_in_days
+  policy                  = jsonencode(local.kms_key_policy)
+  tags                    = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.kms_key_arn == null
+      error_message = "Set either kms_key_arn (use an existing key) or create_kms_key = true (create one), not both."
+    }
+  }
+}
+
+resource "aws_kms_alias" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  name          = local.kms_alias_name
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
+# --- queues ---
+
+resource "aws_sqs_queue" "dlq" {
+  name       = local.dlq_name
+  fifo_queue = true
+
+  content_based_deduplication = var.content_based_deduplication
+  deduplication_scope         = local.deduplication_scope
+  fifo_throughput_limit       = local.fifo_throughput_limit
+
+  message_retention_seconds  = var.dlq_message_retention_seconds
+  max_message_size           = var.max_message_size
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  receive_wait_time_seconds  = var.receive_wait_time_seconds
+
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
+
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "main" {
+  name       = local.queue_name
+  fifo_queue = true
+
+  content_based_deduplication = var.content_based_deduplication
+  deduplication_scope         = local.deduplication_scope
+  fifo_throughput_limit       = local.fifo_throughput_limit
+
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  max_message_size           = var.max_message_size
+  receive_wait_time_seconds  = var.receive_wait_time_seconds
+  delay_seconds              = var.delay_seconds
+
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
+
+  tags = var.tags
+}
+
+# Redrive and redrive-allow are separate resources built from static ARNs, so neither queue
+# needs the other's attributes at creation time.
+resource "aws_sqs_queue_redrive_policy" "this" {
+  queue_url      = aws_sqs_queue.main.url
+  redrive_policy = jsonencode(local.redrive_policy)
+
+  depends_on = [aws_sqs_queue.dlq]
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "this" {
+  queue_url            = aws_sqs_queue.dlq.url
+  redrive_allow_policy = jsonencode(local.redrive_allow_policy)
+
+  depends_on = [aws_sqs_queue.main]
+}
+
+resource "aws_sqs_queue_policy" "main" {
+  queue_url = aws_sqs_queue.main.url
+  policy    = jsonencode(local.queue_policy)
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.url
+  policy    = jsonencode(local.dlq_policy)
+}

@@ -1,0 +1,69 @@
+output "queue_arn" {
+  description = "ARN of the FIFO task queue."
+  value       = aws_sqs_queue.main.arn
+}
+
+output "queue_url" {
+  description = "URL of the FIFO task queue."
+  value       = aws_sqs_queue.main.url
+}
+
+output "queue_name" {
+  description = "Name of the FIFO task queue (`<name>.fifo`)."
+  value       = aws_sqs_queue.main.name
+}
+
+output "queue_static_arn" {
+  description = "ARN of the task queue built from partition, region, account and name: known at plan time, for policies that must not depend on the queue resource."
+  value       = local.queue_static_arn
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dlq_name" {
+  description = "Name of the dead-letter queue (`<name>-dlq.fifo`)."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "dlq_static_arn" {
+  description = "ARN of the dead-letter queue built from partition, region, account and name: known at plan time."
+  value       = local.dlq_static_arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the customer managed KMS key encrypting the queues (given or created); null when the queues use SQS-managed encryption."
+  value       = local.kms_key_arn
+}
+
+output "kms_key_alias" {
+  description = "Alias of the KMS key the module created (`alias/sqstask/<name>`); null when it created none."
+  value       = var.create_kms_key ? aws_kms_alias.this[0].name : null
+}
+
+output "visibility_timeout_seconds" {
+  description = "Visibility timeout of the task queue, in seconds."
+  value       = aws_sqs_queue.main.visibility_timeout_seconds
+}
+
+output "max_message_size" {
+  description = "Largest message body the task queue accepts, in bytes."
+  value       = aws_sqs_queue.main.max_message_size
+}
+
+output "max_receive_count" {
+  description = "Receives after which a failing task moves to the dead-letter queue."
+  value       = var.max_receive_count
+}
+
+output "message_retention_seconds" {
+  description = "Seconds the task queue keeps a task; the payload bucket's expiry must be longer."
+  value       = aws_sqs_queue.main.message_retention_seconds
+}

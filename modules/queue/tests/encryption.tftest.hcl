@@ -1,0 +1,247 @@
+# Encryption: SQS-managed SSE by default, a given customer key, or a key the module creates.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/terraform"
+      user_id    = "AIDAEXAMPLE"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name   = "eu-west-1"
+      region = "eu-west-1"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+}
+
+variables {
+  name = "billing"
+}
+
+run "queues_use_sqs_managed_sse_by_default" {
+  command = plan
+
+  assert {
+    condition     = aws_sqs_queue.main.sqs_managed_sse_enabled == true && aws_sqs_queue.dlq.sqs_managed_sse_enabled == true
+    error_message = "Without a KMS key both queues must use SQS-managed SSE."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.main.kms_master_key_id == null && aws_sqs_queue.dlq.kms_master_key_id == null
+    error_message = "Without a KMS key no kms_master_key_id may be set."
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && output.kms_key_arn == null
+    error_message = "No KMS key may be created by default, and kms_key_arn must be null."
+  }
+}
+
+run "given_kms_key_encrypts_both_queues" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue.main.kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+      && aws_sqs_queue.dlq.kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    error_message = "Both queues must be encrypted with the given key."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.main.kms_data_key_reuse_period_seconds == 300
+    error_message = "The data key reuse period must default to 300 seconds with a customer key."
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0
+    error_message = "No key may be created when one is given."
+  }
+
+  assert {
+    condition     = output.kms_key_arn == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    error_message = "The kms_key_arn output must be the given key."
+  }
+}
+
+run "created_kms_key_encrypts_both_queues" {
+  variables {
+    create_kms_key = true
+  }
+
+  override_resource {
+    target = aws_kms_key.this
+    values = {
+      arn    = "arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-11bb-22cc-33dd-444444eeeeee"
+      key_id = "0000aaaa-11bb-22cc-33dd-444444eeeeee"
+    }
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue.main.kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-11bb-22cc-33dd-444444eeeeee"
+      && aws_sqs_queue.dlq.kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-11bb-22cc-33dd-444444eeeeee"
+    )
+    error_message = "Both queues must be encrypted with the created key."
+  }
+
+  assert {
+    condition     = output.kms_key_arn == "arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-11bb-22cc-33dd-444444eeeeee"
+    error_message = "The kms_key_arn output must be the created key."
+  }
+}
+
+run "created_kms_key_rotates_and_has_the_team_alias" {
+  command = plan
+
+  variables {
+    create_kms_key = true
+  }
+
+  assert {
+    condition     = aws_kms_key.this[0].enable_key_rotation == true
+    error_message = "The created key must have rotation on."
+  }
+
+  assert {
+    condition     = aws_kms_alias.this[0].name == "alias/sqstask/billing"
+    error_message = "The created key's alias must be alias/sqstask/billing."
+  }
+}
+
+run "created_key_policy_keeps_the_account_in_control" {
+  command = plan
+
+  variables {
+    create_kms_key = true
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
+      if s.Sid == "EnableAccountAdministration"
+    ]).Principal.AWS == "arn:aws:iam::123456789012:root"
+    error_message = "The key policy must let this account's root administer the key."
+  }
+}
+
+run "created_key_policy_admits_scheduler_and_sqs_of_this_account_only" {
+  command = plan
+
+  variables {
+    create_kms_key = true
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
+      if s.Sid == "AllowAwsServicesOfThisAccount"
+    ]).Principal.Service == ["sqs.amazonaws.com", "scheduler.amazonaws.com"]
+    error_message = "The key policy must admit the SQS and EventBridge Scheduler service principals."
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
+      if s.Sid == "AllowAwsServicesOfThisAccount"
+    ]).Condition.StringEquals["aws:SourceAccount"] == "123456789012"
+    error_message = "Service principals must be limited to requests from this account."
+  }
+}
+
+run "created_key_policy_admits_the_team_principals" {
+  command = plan
+
+  variables {
+    create_kms_key      = true
+    producer_principals = ["arn:aws:iam::123456789012:role/billing-api"]
+    consumer_principals = ["arn:aws:iam::123456789012:role/billing-worker"]
+    operator_principals = ["arn:aws:iam::123456789012:role/oncall", "arn:aws:iam::123456789012:role/billing-api"]
+  }
+
+  assert {
+    condition = toset(one([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
+      if s.Sid == "AllowTeamPrincipals"
+      ]).Principal.AWS) == toset([
+      "arn:aws:iam::123456789012:role/billing-api",
+      "arn:aws:iam::123456789012:role/billing-worker",
+      "arn:aws:iam::123456789012:role/oncall",
+    ])
+    error_message = "Producers, consumers and operators must all be able to use the key."
+  }
+
+  assert {
+    condition = toset(one([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
+      if s.Sid == "AllowTeamPrincipals"
+    ]).Action) == toset(["kms:GenerateDataKey", "kms:Decrypt"])
+    error_message = "Team principals may only generate data keys and decrypt."
+  }
+}
+
+run "created_key_policy_without_principals_has_no_team_statement" {
+  command = plan
+
+  variables {
+    create_kms_key = true
+  }
+
+  assert {
+    condition     = length([for s in jsondecode(aws_kms_key.this[0].policy).Statement : s if s.Sid == "AllowTeamPrincipals"]) == 0
+    error_message = "An empty principal list must not produce an (invalid) empty statement."
+  }
+}
+
+run "given_key_and_created_key_together_are_rejected" {
+  command = plan
+
+  variables {
+    create_kms_key = true
+    kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  expect_failures = [aws_kms_key.this]
+}
+
+run "kms_alias_instead_of_key_arn_is_rejected" {
+  command = plan
+
+  variables {
+    kms_key_arn = "alias/billing"
+  }
+
+  expect_failures = [var.kms_key_arn]
+}
+
+run "kms_deletion_window_under_7_days_is_rejected" {
+  command = plan
+
+  variables {
+    kms_key_deletion_window_in_days = 6
+  }
+
+  expect_failures = [var.kms_key_deletion_window_in_days]
+}
+
+run "kms_data_key_reuse_under_a_minute_is_rejected" {
+  command = plan
+
+  variables {
+    kms_data_key_reuse_period_seconds = 59
+  }
+
+  expect_failures = [var.kms_data_key_reuse_period_seconds]
+}
