@@ -1,0 +1,372 @@
+"""batch_handler: the Lambda SQS handler — idempotent, FIFO-aware, partial batch failures."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from sqstask import Then
+from sqstask.exceptions import ConfigError, MalformedMessage
+from sqstask.handler import batch_handler
+from sqstask.lambda_local import event_from_messages
+from sqstask.task import encode_envelope, task_attributes
+
+
+@pytest.fixture
+def queue(make_team):
+    return make_team("h", max_receive_count=3)
+
+
+def receive_all(queue, expected):
+    """Receive ``expected`` messages (bounded number of polls)."""
+    messages = []
+    for _ in range(10):
+        messages += queue.receive(max_messages=10, wait_seconds=0)
+        if len(messages) >= expected:
+            break
+    assert len(messages) == expected, f"received {len(messages)} of {expected} messages"
+    return messages
+
+
+def event_for(queue, messages):
+    return event_from_messages(messages, event_source_arn=queue.config.queue_arn, region="us-east-1")
+
+
+def failed_ids(response):
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def audit_events(caplog, event=None):
+    found = []
+    for record in caplog.records:
+        if record.name != "sqstask":
+            continue
+        data = json.loads(record.getMessage())
+        if event is None or data["event"] == event:
+            found.append(data)
+    return found
+
+
+class Context:
+    """A Lambda context whose remaining time drops by ``step`` ms at every look."""
+
+    def __init__(self, remaining_ms, step=0):
+        self.remaining = remaining_ms
+        self.step = step
+
+    def get_remaining_time_in_millis(self):
+        value = self.remaining
+        self.remaining -= self.step
+        return value
+
+
+def test_successful_batch_reports_no_failures_and_records_completion(queue):
+    ran = []
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.payload["n"])
+        return {"doubled": task.payload["n"] * 2}
+
+    sent = [queue.send("double", {"n": n}, group_id="g") for n in range(3)]
+    response = handle(event_for(queue, receive_all(queue, 3)), Context(60_000))
+
+    assert response == {"batchItemFailures": []}
+    assert ran == [0, 1, 2]
+    from sqstask.idempotency import TaskStore
+
+    record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get(sent[2].task_id)
+    assert record["status"] == "COMPLETED" and json.loads(record["result"]) == {"doubled": 4}
+
+
+def test_duplicate_delivery_runs_the_function_once_and_costs_one_dynamodb_call(queue):
+    ran = []
+    calls = []
+    queue.dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.task_id)
+
+    queue.send("once", {"x": 1}, group_id="g", task_id="job-1")
+    event = event_for(queue, receive_all(queue, 1))
+
+    first = handle(event, Context(60_000))
+    assert calls == ["UpdateItem", "UpdateItem"]  # fresh task: claim + complete
+    calls.clear()
+    second = handle(event, Context(60_000))  # the same record delivered again
+
+    assert ran == ["job-1"]
+    assert failed_ids(first) == [] and failed_ids(second) == []
+    assert calls == ["UpdateItem"]  # duplicate: one conditional write
+
+
+def test_failure_in_fifo_group_fails_the_rest_of_that_group_and_completes_other_groups(queue):
+    ran = []
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.task_id)
+        if task.task_id == "a1":
+            raise RuntimeError("a1 broke")
+
+    for task_id, group in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("b2", "B"), ("a3", "A")]:
+        queue.send("step", {"id": task_id}, group_id=group, task_id=task_id)
+    messages = receive_all(queue, 5)
+    by_task = {json.loads(m["Body"])["id"]: m["MessageId"] for m in messages}
+
+    response = handle(event_for(queue, messages), Context(60_000))
+
+    assert sorted(ran) == ["a1", "b1", "b2"]
+    assert failed_ids(response) == [by_task["a1"], by_task["a2"], by_task["a3"]]
+
+
+def test_without_fifo_mode_later_tasks_of_a_failed_group_still_run(queue):
+    ran = []
+
+    @batch_handler(queue, fifo=False)
+    def handle(task):
+        ran.append(task.task_id)
+        if task.task_id == "a1":
+            raise RuntimeError("a1 broke")
+
+    for task_id in ("a1", "a2"):
+        queue.send("step", {}, group_id="A", task_id=task_id)
+    messages = receive_all(queue, 2)
+
+    response = handle(event_for(queue, messages), Context(60_000))
+
+    assert ran == ["a1", "a2"]
+    assert failed_ids(response) == [messages[0]["MessageId"]]
+
+
+def test_malformed_record_is_reported_with_its_reason_and_others_run(queue, caplog):
+    ran = []
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.task_id)
+
+    bad_body = json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}})
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageBody=bad_body, MessageGroupId="bad",
+                           MessageDeduplicationId="bad-1")
+    queue.send("fine", {}, group_id="good", task_id="ok-1")
+    messages = receive_all(queue, 2)
+    bad_id = next(m["MessageId"] for m in messages if m["Body"] == bad_body)
+
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        response = handle(event_for(queue, messages), Context(60_000))
+
+    assert failed_ids(response) == [bad_id]
+    assert ran == ["ok-1"]
+    [malformed] = audit_events(caplog, "malformed")
+    assert malformed["message_id"] == bad_id
+    assert "unsupported envelope version 99" in malformed["reason"]
+
+
+def test_low_remaining_time_stops_starting_tasks_and_reports_the_rest(queue, caplog):
+    ran = []
+
+    @batch_handler(queue, min_remaining_ms=5_000)
+    def handle(task):
+        ran.append(task.task_id)
+
+    for n in range(4):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+    messages = receive_all(queue, 4)
+    # 6.5 s left at the first look, then 1 s less at each: the third look sees 4.5 s < 5 s.
+    context = Context(6_500, step=1_000)
+
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        response = handle(event_for(queue, messages), context)
+
+    assert len(ran) == 2
+    assert failed_ids(response) == [m["MessageId"] for m in messages[2:]]
+    released = audit_events(caplog, "released")
+    assert released and "ms of Lambda time left" in released[0]["reason"]
+
+
+def test_handler_that_raises_is_reported_and_recorded_failed(queue):
+    @batch_handler(queue)
+    def handle(task):
+        raise ValueError("no such customer")
+
+    sent = queue.send("t", {}, group_id="g")
+    messages = receive_all(queue, 1)
+
+    response = handle(event_for(queue, messages), Context(60_000))
+
+    assert failed_ids(response) == [messages[0]["MessageId"]]
+    from sqstask.idempotency import TaskStore
+
+    record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get(sent.task_id)
+    assert record["status"] == "FAILED"
+    assert record["error_type"] == "ValueError" and record["error"] == "no such customer"
+
+
+def test_task_with_a_live_lease_elsewhere_is_reported_failed_without_running(queue):
+    from sqstask.idempotency import TaskStore
+
+    ran = []
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.task_id)
+
+    queue.send("t", {"a": 1}, group_id="g", task_id="busy")
+    messages = receive_all(queue, 1)
+    task = queue.to_task(messages[0])
+    TaskStore(queue.dynamodb, queue.config.idempotency_table, owner_prefix="other:1").claim(task, lease_seconds=600)
+
+    response = handle(event_for(queue, messages), Context(60_000))
+
+    assert ran == []
+    assert failed_ids(response) == [messages[0]["MessageId"]]
+
+
+def test_redelivered_task_id_with_a_different_payload_is_rejected_loudly(queue, caplog):
+    ran = []
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.payload)
+
+    queue.send("t", {"amount": 10}, group_id="g", task_id="pay-1")
+    first = receive_all(queue, 1)
+    handle(event_for(queue, first), Context(60_000))
+    queue.delete_many(first)
+    queue.sqs.send_message(  # same task id, other payload, fresh deduplication id
+        QueueUrl=queue.config.queue_url, MessageBody=encode_envelope("pay-1", "t", {"amount": 99}),
+        MessageGroupId="g", MessageDeduplicationId="pay-1-again", MessageAttributes=task_attributes("pay-1", "t"),
+    )
+    messages = receive_all(queue, 1)
+
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        response = handle(event_for(queue, messages), Context(60_000))
+
+    assert ran == [{"amount": 10}]
+    assert failed_ids(response) == [messages[0]["MessageId"]]
+    [error] = [e for e in audit_events(caplog, "failed") if e.get("error_type") == "PayloadMismatch"]
+    assert error["task_id"] == "pay-1"
+    assert any(r.levelno == logging.ERROR and "PayloadMismatch" in r.getMessage() for r in caplog.records)
+
+
+def test_then_chains_a_follow_up_task_in_the_same_group_after_success(queue):
+    seen = []
+
+    @batch_handler(queue)
+    def handle(task):
+        seen.append(task.task_type)
+        if task.task_type == "extract":
+            return Then("transform", {"rows": task.payload["rows"]})
+        return None
+
+    queue.send("extract", {"rows": 7}, group_id="etl", task_id="job-9")
+    first = receive_all(queue, 1)
+    handle(event_for(queue, first), Context(60_000))
+    queue.delete_many(first)  # as the event source mapping does after success
+    follow_up = receive_all(queue, 1)
+
+    body = json.loads(follow_up[0]["Body"])
+    assert (body["type"], body["payload"]) == ("transform", {"rows": 7})
+    assert follow_up[0]["Attributes"]["MessageGroupId"] == "etl"
+    assert body["id"] == "job-9.then-0"  # deterministic: a re-run cannot enqueue it twice
+    handle(event_for(queue, follow_up), Context(60_000))
+    assert seen == ["extract", "transform"]
+
+
+def test_follow_up_that_cannot_be_sent_fails_the_task(queue):
+    @batch_handler(queue)
+    def handle(task):
+        return Then("next", {}, group_id="bad group id")  # spaces are not allowed
+
+    queue.send("first", {}, group_id="g", task_id="chain-1")
+    messages = receive_all(queue, 1)
+
+    response = handle(event_for(queue, messages), Context(60_000))
+
+    assert failed_ids(response) == [messages[0]["MessageId"]]
+    assert queue.receive(wait_seconds=0) == []
+
+
+def test_whole_batch_failing_is_logged_as_such_with_reasons(queue, caplog):
+    @batch_handler(queue)
+    def handle(task):
+        raise RuntimeError("database down")
+
+    for n in range(2):
+        queue.send("t", {}, group_id=f"g{n}")
+    messages = receive_all(queue, 2)
+
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        response = handle(event_for(queue, messages), Context(60_000))
+
+    assert len(failed_ids(response)) == 2
+    [summary] = audit_events(caplog, "batch-failed")
+    assert summary["records"] == 2 and summary["reasons"] == {"failed": 2}
+
+
+def test_each_state_change_is_one_json_line_with_task_identity(queue, caplog):
+    @batch_handler(queue)
+    def handle(task):
+        return "ok"
+
+    queue.send("report", {}, group_id="g", task_id="r-1")
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
+
+    events = [e for e in audit_events(caplog) if e.get("task_id") == "r-1" and e["event"] != "sent"]
+    assert [e["event"] for e in events] == ["received", "started", "succeeded"]
+    assert all(e["task_type"] == "report" and e["group_id"] == "g" and e["attempt"] == 1 for e in events)
+    assert isinstance(events[-1]["duration_ms"], int)
+
+
+def test_last_failing_receive_logs_gave_up(queue, caplog):
+    @batch_handler(queue, max_receive_count=1)
+    def handle(task):
+        raise RuntimeError("poison")
+
+    queue.send("t", {}, group_id="g", task_id="p-1")
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
+
+    [gave_up] = audit_events(caplog, "gave-up")
+    assert gave_up["task_id"] == "p-1" and gave_up["max_receive_count"] == 1
+
+
+def test_bare_decorator_reads_the_queue_from_the_environment(queue, monkeypatch):
+    monkeypatch.setenv("SQSTASK_QUEUE_URL", queue.config.queue_url)
+    monkeypatch.setenv("SQSTASK_IDEMPOTENCY_TABLE", queue.config.idempotency_table)
+    ran = []
+
+    @batch_handler
+    def handle(task):
+        ran.append(task.task_id)
+
+    queue.send("t", {}, group_id="g", task_id="env-1")
+    response = handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
+
+    assert ran == ["env-1"] and failed_ids(response) == []
+    assert handle.handle.__name__ == "handle"
+
+
+def test_missing_task_table_is_a_config_error_naming_the_setting(make_team):
+    queue = make_team("notable", table=False)
+
+    @batch_handler(queue)
+    def handle(task):
+        return None
+
+    with pytest.raises(ConfigError, match="SQSTASK_IDEMPOTENCY_TABLE"):
+        handle({"Records": []}, None)
+
+
+def test_event_that_is_not_an_sqs_event_raises_malformed_message(queue):
+    @batch_handler(queue)
+    def handle(task):
+        return None
+
+    with pytest.raises(MalformedMessage, match="Records"):
+        handle({"detail-type": "Scheduled Event"}, None)
