@@ -1,0 +1,230 @@
+variable "name" {
+  description = "Team or service name (the `name` given to the queue module). Alarms are named `<name>-<alarm>` and the dashboard `<name>-tasks`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,71}$", var.name))
+    error_message = "name must be 1 to 71 characters of letters, digits, hyphens (-) and underscores (_), the same rule as the queue module."
+  }
+}
+
+variable "queue_name" {
+  description = "Name of the task queue (`<name>.fifo`): the QueueName dimension of its metrics."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,75}\\.fifo$", var.queue_name))
+    error_message = "queue_name must be a FIFO queue name: 1 to 75 letters, digits, - or _, followed by .fifo."
+  }
+}
+
+variable "dlq_name" {
+  description = "Name of the dead-letter queue (`<name>-dlq.fifo`): the QueueName dimension of its metrics."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,75}\\.fifo$", var.dlq_name))
+    error_message = "dlq_name must be a FIFO queue name: 1 to 75 letters, digits, - or _, followed by .fifo."
+  }
+}
+
+variable "consumer_function_names" {
+  description = "Lambda consumer functions by consumer name (`function_names` of the lambda-trigger module): bare function names, the FunctionName dimension. Each gets an errors and a throttles alarm."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.consumer_function_names) : can(regex("^[A-Za-z0-9_-]{1,48}$", k))])
+    error_message = "Each consumer name (key) must be 1 to 48 characters of letters, digits, hyphens (-) and underscores (_)."
+  }
+
+  validation {
+    condition     = alltrue([for fn in values(var.consumer_function_names) : can(regex("^[A-Za-z0-9_-]{1,64}$", fn))])
+    error_message = "Each function name must be a bare Lambda function name (1 to 64 letters, digits, - or _), not an ARN and without :qualifier."
+  }
+}
+
+# --- alarms: each `period` is in seconds (a multiple of 60: SQS and Lambda publish one-minute
+# metrics); period x evaluation_periods may span at most one day (7 days when period >= 1 hour).
+
+variable "dlq_not_empty" {
+  description = "The dead-letter queue holds messages (ApproximateNumberOfMessagesVisible > 0). Always created: it is the alarm an operator acts on."
+  type = object({
+    period             = optional(number, 60)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition = (
+      var.dlq_not_empty.period >= 60 && var.dlq_not_empty.period % 60 == 0 && var.dlq_not_empty.period <= 86400 &&
+      var.dlq_not_empty.evaluation_periods >= 1 && floor(var.dlq_not_empty.evaluation_periods) == var.dlq_not_empty.evaluation_periods &&
+      var.dlq_not_empty.period * var.dlq_not_empty.evaluation_periods <= (var.dlq_not_empty.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "dlq_not_empty.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "oldest_message_age" {
+  description = "The oldest task on the queue is older than threshold_seconds (ApproximateAgeOfOldestMessage): consumers are stuck, failing or too slow."
+  type = object({
+    enabled            = optional(bool, true)
+    threshold_seconds  = optional(number, 900)
+    period             = optional(number, 60)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = var.oldest_message_age.threshold_seconds >= 60 && var.oldest_message_age.threshold_seconds <= 1209600
+    error_message = "oldest_message_age.threshold_seconds must be from 60 to 1209600 (14 days, the longest SQS retention)."
+  }
+
+  validation {
+    condition = (
+      var.oldest_message_age.period >= 60 && var.oldest_message_age.period % 60 == 0 && var.oldest_message_age.period <= 86400 &&
+      var.oldest_message_age.evaluation_periods >= 1 && floor(var.oldest_message_age.evaluation_periods) == var.oldest_message_age.evaluation_periods &&
+      var.oldest_message_age.period * var.oldest_message_age.evaluation_periods <= (var.oldest_message_age.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "oldest_message_age.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "backlog" {
+  description = "More than threshold tasks wait on the queue (ApproximateNumberOfMessagesVisible) for evaluation_periods periods in a row: consumers do not keep up."
+  type = object({
+    enabled            = optional(bool, true)
+    threshold          = optional(number, 1000)
+    period             = optional(number, 60)
+    evaluation_periods = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition     = var.backlog.threshold >= 1 && floor(var.backlog.threshold) == var.backlog.threshold
+    error_message = "backlog.threshold must be a whole number of messages >= 1."
+  }
+
+  validation {
+    condition = (
+      var.backlog.period >= 60 && var.backlog.period % 60 == 0 && var.backlog.period <= 86400 &&
+      var.backlog.evaluation_periods >= 1 && floor(var.backlog.evaluation_periods) == var.backlog.evaluation_periods &&
+      var.backlog.period * var.backlog.evaluation_periods <= (var.backlog.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "backlog.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "consumer_errors" {
+  description = "A consumer function had more than threshold failed invocations (AWS/Lambda Errors, Sum) in a period: the handler crashed or timed out, so its whole batch returns to the queue. Task failures reported through batchItemFailures are not Lambda errors."
+  type = object({
+    threshold          = optional(number, 0)
+    period             = optional(number, 300)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = var.consumer_errors.threshold >= 0 && floor(var.consumer_errors.threshold) == var.consumer_errors.threshold
+    error_message = "consumer_errors.threshold must be a whole number of errors >= 0 (the alarm fires above it)."
+  }
+
+  validation {
+    condition = (
+      var.consumer_errors.period >= 60 && var.consumer_errors.period % 60 == 0 && var.consumer_errors.period <= 86400 &&
+      var.consumer_errors.evaluation_periods >= 1 && floor(var.consumer_errors.evaluation_periods) == var.consumer_errors.evaluation_periods &&
+      var.consumer_errors.period * var.consumer_errors.evaluation_periods <= (var.consumer_errors.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "consumer_errors.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "consumer_throttles" {
+  description = "A consumer function was throttled (AWS/Lambda Throttles, Sum > 0): its reserved or account concurrency is below what the event source mapping tries to use."
+  type = object({
+    period             = optional(number, 300)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition = (
+      var.consumer_throttles.period >= 60 && var.consumer_throttles.period % 60 == 0 && var.consumer_throttles.period <= 86400 &&
+      var.consumer_throttles.evaluation_periods >= 1 && floor(var.consumer_throttles.evaluation_periods) == var.consumer_throttles.evaluation_periods &&
+      var.consumer_throttles.period * var.consumer_throttles.evaluation_periods <= (var.consumer_throttles.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "consumer_throttles.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "producer_stopped" {
+  description = "No task was sent to the queue for period x evaluation_periods (NumberOfMessagesSent <= 0). Off by default: only meaningful for queues that always receive work."
+  type = object({
+    enabled            = optional(bool, false)
+    period             = optional(number, 3600)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition = (
+      var.producer_stopped.period >= 60 && var.producer_stopped.period % 60 == 0 && var.producer_stopped.period <= 86400 &&
+      var.producer_stopped.evaluation_periods >= 1 && floor(var.producer_stopped.evaluation_periods) == var.producer_stopped.evaluation_periods &&
+      var.producer_stopped.period * var.producer_stopped.evaluation_periods <= (var.producer_stopped.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "producer_stopped.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+# --- notifications and dashboard ---
+
+variable "sns_topic_arn" {
+  description = "ARN of an existing SNS topic that receives alarm and OK notifications, or null. If the topic is KMS-encrypted, its key policy must allow cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sns_topic_arn == null ? true : can(regex("^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", var.sns_topic_arn))
+    error_message = "sns_topic_arn must be null or an SNS topic ARN (arn:<partition>:sns:<region>:<account-id>:<topic-name>)."
+  }
+}
+
+variable "create_sns_topic" {
+  description = "Create a KMS-encrypted SNS topic `<name>-alarms` for alarm and OK notifications (subscribe on-call to it). Set this or sns_topic_arn, not both; with neither, alarms change state without notifying anyone."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the customer KMS key that encrypts the created SNS topic, or null to create a dedicated key. Its key policy must allow cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey* (the AWS-managed alias/aws/sns key does not, so alarms could not publish)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null ? true : can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account-id>:key/<key-id>)."
+  }
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before the dedicated SNS topic key (created when create_sns_topic is true and kms_key_arn is null) is deleted."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30 && floor(var.kms_key_deletion_window_in_days) == var.kms_key_deletion_window_in_days
+    error_message = "kms_key_deletion_window_in_days must be a whole number from 7 to 30."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard `<name>-tasks`: queue depth, in flight, oldest age, DLQ depth, consumer errors, throttles and duration, and the alarms."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags applied to every resource the module creates (dashboards take no tags)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,244 @@
+# Least-privilege IAM for one team's task pipeline: a producer, a consumer and an operator
+# policy scoped to this team's queue, dead-letter queue, key, table, payload prefix and alarms,
+# and (optionally) a role for each with a trust policy for the given principals.
+
+locals {
+  kinds = ["producer", "consumer", "operator"]
+
+  policy_names = { for kind in local.kinds : kind => "${var.name}-${kind}" }
+  role_names   = { for kind in local.kinds : kind => "${var.name}-${kind}" }
+
+  payload_objects_arn = var.payload_bucket_arn == null ? null : "${var.payload_bucket_arn}/${var.payload_prefix}*"
+
+  # --- producer: send tasks, offload large payloads ---
+  producer_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid      = "SendTasks"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+        Resource = var.queue_arn
+      }],
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "EncryptWithQueueKey"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = var.kms_key_arn
+      }],
+      var.payload_bucket_arn == null ? [] : [{
+        Sid      = "WriteLargePayloads"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject"]
+        Resource = local.payload_objects_arn
+      }],
+    )
+  }
+
+  # --- consumer: receive, acknowledge, extend visibility, record task state ---
+  consumer_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid      = "ConsumeTasks"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        Resource = var.queue_arn
+      }],
+      var.consumer_allow_chaining ? [{
+        Sid      = "EnqueueFollowUpTasks"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = var.queue_arn
+      }] : [],
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "DecryptWithQueueKey"
+        Effect   = "Allow"
+        Action   = var.consumer_allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+        Resource = var.kms_key_arn
+      }],
+      var.table_arn == null ? [] : [{
+        Sid      = "RecordTaskState"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Resource = var.table_arn
+      }],
+      var.payload_bucket_arn == null ? [] : [{
+        Sid      = "ReadLargePayloads"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = local.payload_objects_arn
+      }],
+    )
+  }
+
+  # --- operator: inspect, redrive and purge the DLQ; read status, alarms and metrics ---
+  operator_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid    = "InspectAndRedriveDeadLetterQueue"
+          Effect = "Allow"
+          Action = [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ListDeadLetterSourceQueues",
+            "sqs:PurgeQueue",
+            "sqs:StartMessageMoveTask",
+            "sqs:ListMessageMoveTasks",
+            "sqs:CancelMessageMoveTask",
+          ]
+          Resource = var.dlq_arn
+        },
+        {
+          # Redrive is a send to the main queue (by StartMessageMoveTask or `sqstask dlq
+          # redrive`); `sqstask status` reads the main queue's attributes.
+          Sid      = "RedriveToTaskQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+          Resource = var.queue_arn
+        },
+        {
+          # GetMetricData, GetMetricStatistics and ListMetrics support no resource-level
+          # permissions: AWS accepts only "*" as their resource. They are read-only; this is the
+          # one statement in these policies with a "*" resource.
+          Sid      = "ReadQueueAndConsumerMetrics"
+          Effect   = "Allow"
+          Action   = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
+          Resource = "*"
+        },
+      ],
+      length(var.alarm_arns) == 0 ? [] : [{
+        Sid      = "ReadTeamAlarms"
+        Effect   = "Allow"
+        Action   = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
+        Resource = var.alarm_arns
+      }],
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "UseQueueKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = var.kms_key_arn
+      }],
+      var.table_arn == null ? [] : [{
+        Sid      = "ReadTaskTable"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"]
+        Resource = var.table_arn
+      }],
+      var.payload_bucket_arn == null ? [] : [{
+        Sid      = "ReadLargePayloads"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = local.payload_objects_arn
+      }],
+    )
+  }
+
+  policies = {
+    producer = local.producer_policy
+    consumer = local.consumer_policy
+    operator = local.operator_policy
+  }
+
+  policy_descriptions = {
+    producer = "sqstask ${var.name}: send tasks to ${var.queue_name}"
+    consumer = "sqstask ${var.name}: receive, acknowledge and record tasks from ${var.queue_name}"
+    operator = "sqstask ${var.name}: inspect, redrive and purge ${var.dlq_name}; read status, alarms and metrics"
+  }
+
+  # --- optional roles ---
+  trusted_principals = {
+    producer = distinct(var.trusted_principal_arns.producer)
+    consumer = distinct(var.trusted_principal_arns.consumer)
+    operator = distinct(var.trusted_principal_arns.operator)
+  }
+  trusted_services = {
+    producer = distinct(var.trusted_services.producer)
+    consumer = distinct(var.trusted_services.consumer)
+    operator = distinct(var.trusted_services.operator)
+  }
+
+  # A role nobody may assume is useless: create one per kind that trusts someone.
+  role_kinds = toset([
+    for kind in local.kinds : kind
+    if var.create_roles && length(local.trusted_principals[kind]) + length(local.trusted_services[kind]) > 0
+  ])
+
+  trust_policies = {
+    for kind in local.role_kinds : kind => {
+      Version = "2012-10-17"
+      Statement = concat(
+        length(local.trusted_principals[kind]) == 0 ? [] : [merge(
+          {
+            Sid       = "TrustedPrincipals"
+            Effect    = "Allow"
+            Principal = { AWS = local.trusted_principals[kind] }
+            Action    = "sts:AssumeRole"
+          },
+          var.external_id == null ? {} : { Condition = { StringEquals = { "sts:ExternalId" = var.external_id } } },
+        )],
+        length(local.trusted_services[kind]) == 0 ? [] : [{
+          Sid       = "TrustedServices"
+          Effect    = "Allow"
+          Principal = { Service = local.trusted_services[kind] }
+          Action    = "sts:AssumeRole"
+        }],
+      )
+    }
+  }
+}
+
+resource "aws_iam_policy" "producer" {
+  name        = local.policy_names.producer
+  description = local.policy_descriptions.producer
+  policy      = jsonencode(local.producer_policy)
+  tags        = var.tags
+}
+
+resource "aws_iam_policy" "consumer" {
+  name        = local.policy_names.consumer
+  description = local.policy_descriptions.consumer
+  policy      = jsonencode(local.consumer_policy)
+  tags        = var.tags
+}
+
+resource "aws_iam_policy" "operator" {
+  #checkov:skip=CKV_AWS_355:Only cloudwatch:GetMetricData/GetMetricStatistics/ListMetrics use Resource "*"; AWS supports no resource-level permissions for them. Every other statement is scoped to this team's ARNs.
+  name        = local.policy_names.operator
+  description = local.policy_descriptions.operator
+  policy      = jsonencode(local.operator_policy)
+  tags        = var.tags
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.role_kinds
+
+  name                 = local.role_names[each.key]
+  description          = "sqstask ${var.name}: ${each.key} role"
+  assume_role_policy   = jsonencode(local.trust_policies[each.key])
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.role_names[each.key]) <= 64
+      error_message = "The ${each.key} role name \"${local.role_names[each.key]}\" is ${length(local.role_names[each.key])} characters; IAM role names are at most 64. Shorten `name` to at most ${64 - length("-${each.key}")} characters or set create_roles = false and attach the policies to roles of your own."
+    }
+  }
+}
+
+resource "aws_iam_role_policy_attachment" "this" {
+  for_each = local.role_kinds
+
+  role = aws_iam_role.this[each.key].name
+  policy_arn = {
+    producer = aws_iam_policy.producer.arn
+    consumer = aws_iam_policy.consumer.arn
+    operator = aws_iam_policy.operator.arn
+  }[each.key]
+}

@@ -1,0 +1,155 @@
+# Lambda consumers of one team's FIFO task queue: an event source mapping per consumer with
+# partial batch failures always on, the least-privilege policy each consumer's execution role
+# needs, and a plan-time guard on the visibility timeout / function timeout ratio.
+
+locals {
+  # AWS guidance for SQS event sources: queue visibility timeout >= 6 x function timeout, so
+  # that a batch retried after throttling or a slow invocation is not redelivered while it is
+  # still being processed.
+  visibility_to_timeout_ratio = 6
+
+  # Function timeouts: the one given, or the one the function has (read only when not given,
+  # so a function created in the same configuration can pass its timeout instead).
+  function_timeouts = {
+    for key, consumer in var.consumers : key => (
+      consumer.timeout_seconds != null ? consumer.timeout_seconds : data.aws_lambda_function.this[key].timeout
+    )
+  }
+
+  # CloudWatch's FunctionName dimension is the bare function name, without ARN or qualifier.
+  function_names = {
+    for key, consumer in var.consumers : key => (
+      startswith(consumer.function_name, "arn:")
+      ? split(":", consumer.function_name)[6]
+      : split(":", consumer.function_name)[0]
+    )
+  }
+
+  policy_names = { for key in keys(var.consumers) : key => "${var.name}-lambda-${key}" }
+
+  # What a Lambda consumer needs and nothing more. Lambda's poller receives, deletes and reads
+  # queue attributes with the function's role; the SDK's heartbeat changes visibility.
+  consume_statement = {
+    Sid      = "ConsumeTaskQueue"
+    Effect   = "Allow"
+    Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    Resource = var.queue_arn
+  }
+  chain_statement = {
+    Sid      = "EnqueueFollowUpTasks"
+    Effect   = "Allow"
+    Action   = ["sqs:SendMessage"]
+    Resource = var.queue_arn
+  }
+  table_statements = var.table_arn == null ? [] : [{
+    Sid      = "RecordTaskState"
+    Effect   = "Allow"
+    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    Resource = var.table_arn
+  }]
+  payload_statements = var.payload_bucket_arn == null ? [] : [{
+    Sid      = "ReadLargePayloads"
+    Effect   = "Allow"
+    Action   = ["s3:GetObject"]
+    Resource = "${var.payload_bucket_arn}/${var.payload_prefix}*"
+  }]
+
+  consumer_policies = {
+    for key, consumer in var.consumers : key => {
+      Version = "2012-10-17"
+      Statement = concat(
+        [local.consume_statement],
+        consumer.allow_chaining ? [local.chain_statement] : [],
+        var.kms_key_arn == null ? [] : [{
+          Sid      = "UseQueueKey"
+          Effect   = "Allow"
+          Action   = consumer.allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+          Resource = var.kms_key_arn
+        }],
+        local.table_statements,
+        local.payload_statements,
+      )
+    }
+  }
+
+  attached_roles = { for key, consumer in var.consumers : key => consumer.role_name if consumer.role_name != null }
+}
+
+data "aws_lambda_function" "this" {
+  for_each = { for key, consumer in var.consumers : key => consumer if consumer.timeout_seconds == null }
+
+  function_name = each.value.function_name
+}
+
+resource "aws_iam_policy" "consumer" {
+  for_each = var.consumers
+
+  name        = local.policy_names[each.key]
+  description = "sqstask ${var.name}: Lambda consumer ${each.key} reads and acknowledges tasks from ${var.queue_arn}"
+  policy      = jsonencode(local.consumer_policies[each.key])
+  tags        = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "consumer" {
+  for_each = local.attached_roles
+
+  role       = each.value
+  policy_arn = aws_iam_policy.consumer[each.key].arn
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  for_each = var.consumers
+
+  event_source_arn = var.queue_arn
+  function_name    = each.value.function_name
+  enabled          = each.value.enabled
+  batch_size       = each.value.batch_size
+
+  # Always on: the handler reports failed records ({"batchItemFailures": [...]}) so only those
+  # are retried; without it one failure would redeliver the whole batch. No batching window:
+  # FIFO event sources do not support maximum_batching_window_in_seconds.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  dynamic "scaling_config" {
+    for_each = each.value.maximum_concurrency == null ? [] : [each.value.maximum_concurrency]
+    content {
+      maximum_concurrency = scaling_config.value
+    }
+  }
+
+  dynamic "filter_criteria" {
+    for_each = length(each.value.filter_patterns) == 0 ? [] : [each.value.filter_patterns]
+    content {
+      dynamic "filter" {
+        for_each = filter_criteria.value
+        content {
+          pattern = filter.value
+        }
+      }
+    }
+  }
+
+  tags = var.tags
+
+  # Lambda checks the execution role's SQS permissions when the mapping is created.
+  depends_on = [aws_iam_role_policy_attachment.consumer]
+
+  lifecycle {
+    precondition {
+      condition     = var.queue_visibility_timeout_seconds >= local.visibility_to_timeout_ratio * local.function_timeouts[each.key]
+      error_message = "Consumer \"${each.key}\" (function ${each.value.function_name}) has a ${local.function_timeouts[each.key]} s timeout, but the queue visibility timeout is ${var.queue_visibility_timeout_seconds} s. AWS requires the visibility timeout to be at least ${local.visibility_to_timeout_ratio} x the function timeout (${local.visibility_to_timeout_ratio * local.function_timeouts[each.key]} s here), or messages are redelivered while still being processed. Raise the queue's visibility_timeout_seconds to at least ${local.visibility_to_timeout_ratio * local.function_timeouts[each.key]}, or lower the function timeout to at most ${floor(var.queue_visibility_timeout_seconds / local.visibility_to_timeout_ratio)} s."
+    }
+  }
+}
+
+# A warning, not an error: a mapping whose maximum_concurrency exceeds the function's reserved
+# concurrency gets its invocations throttled (they return to the queue and count as receives).
+check "reserved_concurrency_covers_maximum_concurrency" {
+  assert {
+    condition = alltrue([
+      for key, fn in data.aws_lambda_function.this :
+      var.consumers[key].maximum_concurrency == null || fn.reserved_concurrent_executions < 0 || fn.reserved_concurrent_executions >= coalesce(var.consumers[key].maximum_concurrency, 0)
+    ])
+    error_message = "A consumer's maximum_concurrency is above its function's reserved concurrency (${join(", ", [for key, fn in data.aws_lambda_function.this : "${key}: reserved ${fn.reserved_concurrent_executions}, maximum_concurrency ${var.consumers[key].maximum_concurrency}" if var.consumers[key].maximum_concurrency != null && fn.reserved_concurrent_executions >= 0 && fn.reserved_concurrent_executions < coalesce(var.consumers[key].maximum_concurrency, 0)])}). Raise reserved_concurrent_executions on the function or lower maximum_concurrency, or invocations will be throttled."
+  }
+}
