@@ -79,7 +79,7 @@ run "schedules_live_in_the_team_group" {
     error_message = "schedule_group_name output must be the group name"
   }
   assert {
-    condition     = output.schedule_names == ["launch", "nightly-report", "poll-partners"]
+    condition     = output.schedule_names == tolist(["launch", "nightly-report", "poll-partners"])
     error_message = "schedule_names must list the schedules"
   }
 }
