@@ -22,3 +22,8 @@ output "payload_prefix" {
   description = "Key prefix under which the SDK writes offloaded payloads (`sqstask-payloads/`)."
   value       = local.payload_prefix
 }
+
+output "kms_key_arn" {
+  description = "ARN of the customer managed KMS key encrypting the table and the bucket; null when AWS managed keys are used."
+  value       = var.kms_key_arn
+}

@@ -147,3 +147,16 @@ run "kms_alias_instead_of_key_arn_is_rejected" {
 
   expect_failures = [var.kms_key_arn]
 }
+
+run "customer_key_is_reported" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = output.kms_key_arn == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    error_message = "The kms_key_arn output must name the key encrypting the task state."
+  }
+}

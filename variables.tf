@@ -1,0 +1,205 @@
+# Inputs of the root module, by part. Each part keeps its variables in its own section.
+
+# --- team ---
+
+variable "name" {
+  description = "Team or service name; every resource is named after it: queue `<name>.fifo`, DLQ `<name>-dlq.fifo`, table `<name>-tasks`, bucket `<name>-payloads-<account_id>`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,71}$", var.name))
+    error_message = "name must be 1 to 71 characters of letters, digits, hyphens (-) and underscores (_), so that the dead-letter queue name `<name>-dlq.fifo` fits the 80-character limit for FIFO queue names."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource the module creates."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+# --- queue ---
+
+variable "visibility_timeout_seconds" {
+  description = "Seconds a received task stays invisible before it is redelivered. Must cover the longest task run (or be extended by the SDK's heartbeat); for Lambda consumers at least 6 x the function timeout."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.visibility_timeout_seconds >= 0 && var.visibility_timeout_seconds <= 43200 && floor(var.visibility_timeout_seconds) == var.visibility_timeout_seconds
+    error_message = "visibility_timeout_seconds must be a whole number from 0 to 43200 (12 hours)."
+  }
+}
+
+variable "message_retention_seconds" {
+  description = "Seconds SQS keeps a task on the queue before discarding it (the DLQ keeps tasks 14 days)."
+  type        = number
+  default     = 345600 # 4 days
+  nullable    = false
+
+  validation {
+    condition     = var.message_retention_seconds >= 60 && var.message_retention_seconds <= 1209600 && floor(var.message_retention_seconds) == var.message_retention_seconds
+    error_message = "message_retention_seconds must be a whole number from 60 (1 minute) to 1209600 (14 days)."
+  }
+}
+
+variable "max_message_size" {
+  description = "Largest message body, in bytes, the queue accepts; the SDK offloads larger payloads to the payload bucket."
+  type        = number
+  default     = 1048576 # 1 MiB
+  nullable    = false
+
+  validation {
+    condition     = var.max_message_size >= 1024 && var.max_message_size <= 1048576 && floor(var.max_message_size) == var.max_message_size
+    error_message = "max_message_size must be a whole number of bytes from 1024 (1 KiB) to 1048576 (1 MiB)."
+  }
+}
+
+variable "delay_seconds" {
+  description = "Seconds every new task stays hidden after it is sent (queue-level delay)."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.delay_seconds >= 0 && var.delay_seconds <= 900 && floor(var.delay_seconds) == var.delay_seconds
+    error_message = "delay_seconds must be a whole number from 0 to 900 (15 minutes)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives after which a task that keeps failing moves to the dead-letter queue."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be a whole number from 1 to 1000."
+  }
+}
+
+variable "content_based_deduplication" {
+  description = "Derive the deduplication id from the body when a sender gives none. Off by default: the SDK sends explicit deduplication ids derived from task ids."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "high_throughput" {
+  description = "High-throughput FIFO mode: deduplication and throughput quota per message group instead of per queue."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+# --- principals ---
+
+variable "producer_principals" {
+  description = "IAM principal ARNs (roles, users or account roots) the queue policy allows to send tasks."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.producer_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "producer_principals must be IAM ARNs of the form arn:aws:iam::<12-digit account>:root, ...:role/<name> or ...:user/<name>."
+  }
+}
+
+variable "consumer_principals" {
+  description = "IAM principal ARNs the queue policy allows to receive, delete and extend the visibility of tasks."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.consumer_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "consumer_principals must be IAM ARNs of the form arn:aws:iam::<12-digit account>:root, ...:role/<name> or ...:user/<name>."
+  }
+}
+
+variable "operator_principals" {
+  description = "IAM principal ARNs the DLQ policy allows to inspect, purge and redrive dead-lettered tasks."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.operator_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "operator_principals must be IAM ARNs of the form arn:aws:iam::<12-digit account>:root, ...:role/<name> or ...:user/<name>."
+  }
+}
+
+# --- encryption ---
+
+variable "kms_key_arn" {
+  description = "ARN of an existing customer managed KMS key for the queues, the task table and the payload bucket. Null (with `create_kms_key` false): SQS-managed SSE, the AWS managed DynamoDB key and SSE-S3."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (an alias or a bare key id is not accepted: IAM policies need the key ARN)."
+  }
+}
+
+variable "create_kms_key" {
+  description = "Create a customer managed KMS key (`alias/sqstask/<name>`, rotation on) for the queues, table and bucket. Cannot be combined with `kms_key_arn`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+# --- task state ---
+
+variable "table_deletion_protection" {
+  description = "Protect the task table (idempotency records) from deletion. Set false for throwaway environments so `terraform destroy` can remove it."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "create_payload_bucket" {
+  description = "Create the S3 bucket the SDK offloads payloads larger than `max_message_size` to."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "payload_bucket_name" {
+  description = "Name for the payload bucket instead of `<name>-payloads-<account_id>` (needed when that exceeds 63 characters)."
+  type        = string
+  default     = null
+
+  validation {
+    condition = var.payload_bucket_name == null || (
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.payload_bucket_name))
+      && !strcontains(var.payload_bucket_name, "..")
+      && !startswith(var.payload_bucket_name, "xn--")
+      && !endswith(var.payload_bucket_name, "-s3alias")
+    )
+    error_message = "payload_bucket_name must be null or a valid S3 bucket name: 3 to 63 characters of lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit, without \"..\", not starting with \"xn--\" and not ending with \"-s3alias\"."
+  }
+}
+
+variable "payload_expiration_days" {
+  description = "Days after which offloaded payloads are deleted; must be longer than `message_retention_seconds`."
+  type        = number
+  default     = 14
+  nullable    = false
+
+  validation {
+    condition     = var.payload_expiration_days >= 1 && floor(var.payload_expiration_days) == var.payload_expiration_days
+    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's message retention)."
+  }
+}
+
+variable "payload_bucket_force_destroy" {
+  description = "Let `terraform destroy` delete the payload bucket even when it still holds payloads."
+  type        = bool
+  default     = false
+  nullable    = false
+}
