@@ -137,7 +137,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   lifecycle {
     precondition {
       condition     = var.queue_visibility_timeout_seconds >= local.visibility_to_timeout_ratio * local.function_timeouts[each.key]
-      error_message = "Consumer \"${each.key}\" (function ${each.value.function_name}) has a ${local.function_timeouts[each.key]} s timeout, but the queue visibility timeout is ${var.queue_visibility_timeout_seconds} s. AWS requires the visibility timeout to be at least ${local.visibility_to_timeout_ratio} x the function timeout (${local.visibility_to_timeout_ratio * local.function_timeouts[each.key]} s here), or messages are redelivered while still being processed. Raise the queue's visibility_timeout_seconds to at least ${local.visibility_to_timeout_ratio * local.function_timeouts[each.key]}, or lower the function timeout to at most ${floor(var.queue_visibility_timeout_seconds / local.visibility_to_timeout_ratio)} s."
+      error_message = "Consumer \"${each.key}\" (function ${each.value.function_name}) has a ${local.function_timeouts[each.key]} s timeout, but the queue visibility timeout is ${var.queue_visibility_timeout_seconds} s. The visibility timeout must be at least ${local.visibility_to_timeout_ratio} x the function timeout (${local.visibility_to_timeout_ratio * local.function_timeouts[each.key]} s here; AWS guidance for SQS event sources), or batches retried after throttling are redelivered while still being processed. Raise the queue's visibility_timeout_seconds to at least ${local.visibility_to_timeout_ratio * local.function_timeouts[each.key]}, or lower the function timeout to at most ${floor(var.queue_visibility_timeout_seconds / local.visibility_to_timeout_ratio)} s."
     }
   }
 }
