@@ -1,25 +1,8 @@
 # Queue policies: TLS only on both queues, and grants to the team's principals when given.
 
+# Account 123456789012, region eu-west-1, partition aws: see aws.tfmock.hcl.
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/terraform"
-      user_id    = "AIDAEXAMPLE"
-    }
-  }
-  mock_data "aws_region" {
-    defaults = {
-      name   = "eu-west-1"
-      region = "eu-west-1"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
+  source = "./tests"
 }
 
 variables {
