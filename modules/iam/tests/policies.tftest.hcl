@@ -1,0 +1,227 @@
+# Producer, consumer and operator policies: the actions each role needs, on this team's ARNs.
+
+mock_provider "aws" {}
+
+variables {
+  name               = "billing"
+  queue_arn          = "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"
+  dlq_arn            = "arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"
+  queue_name         = "billing.fifo"
+  dlq_name           = "billing-dlq.fifo"
+  kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  table_arn          = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
+  payload_bucket_arn = "arn:aws:s3:::billing-payloads-123456789012"
+  alarm_arns = [
+    "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-dlq-not-empty",
+    "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-backlog",
+  ]
+}
+
+run "producer_sends_encrypts_and_writes_payloads" {
+  command = plan
+
+  assert {
+    condition = {
+      for s in jsondecode(output.producer_policy_json).Statement : s.Sid => { actions = toset(s.Action), resources = toset(flatten([s.Resource])) }
+      } == {
+      SendTasks = {
+        actions   = toset(["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"])
+        resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+      }
+      EncryptWithQueueKey = {
+        actions   = toset(["kms:GenerateDataKey", "kms:Decrypt"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+      }
+      WriteLargePayloads = {
+        actions   = toset(["s3:PutObject"])
+        resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
+      }
+    }
+    error_message = "The producer policy must allow exactly: send/get URL/get attributes on the queue, data keys on the key, s3:PutObject under the payload prefix."
+  }
+}
+
+run "consumer_receives_acknowledges_and_records_state" {
+  command = plan
+
+  assert {
+    condition = {
+      for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => { actions = toset(s.Action), resources = toset(flatten([s.Resource])) }
+      } == {
+      ConsumeTasks = {
+        actions   = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"])
+        resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+      }
+      DecryptWithQueueKey = {
+        actions   = toset(["kms:Decrypt"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+      }
+      RecordTaskState = {
+        actions   = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+        resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
+      }
+      ReadLargePayloads = {
+        actions   = toset(["s3:GetObject"])
+        resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
+      }
+    }
+    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes/get URL on the queue, kms:Decrypt, item access on the table, s3:GetObject under the payload prefix."
+  }
+}
+
+run "operator_handles_the_dlq_redrives_and_reads_status" {
+  command = plan
+
+  assert {
+    condition = {
+      for s in jsondecode(output.operator_policy_json).Statement : s.Sid => { actions = toset(s.Action), resources = toset(flatten([s.Resource])) }
+      } == {
+      InspectAndRedriveDeadLetterQueue = {
+        actions = toset([
+          "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+          "sqs:ListDeadLetterSourceQueues", "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+        ])
+        resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"])
+      }
+      RedriveToTaskQueue = {
+        actions   = toset(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"])
+        resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+      }
+      ReadQueueAndConsumerMetrics = {
+        actions   = toset(["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"])
+        resources = toset(["*"])
+      }
+      ReadTeamAlarms = {
+        actions = toset(["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"])
+        resources = toset([
+          "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-dlq-not-empty",
+          "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-backlog",
+        ])
+      }
+      UseQueueKey = {
+        actions   = toset(["kms:Decrypt", "kms:GenerateDataKey"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+      }
+      ReadTaskTable = {
+        actions   = toset(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"])
+        resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
+      }
+      ReadLargePayloads = {
+        actions   = toset(["s3:GetObject"])
+        resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
+      }
+    }
+    error_message = "The operator policy must allow exactly: DLQ inspect/purge/move tasks on the DLQ, send to the queue, metric reads, describe this team's alarms, the key, reads of the task table and payloads."
+  }
+}
+
+run "no_policy_allows_a_wildcard_action" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
+        for s in jsondecode(doc).Statement : [for a in flatten([s.Action]) : a != "*" && !endswith(a, ":*")]
+      ]
+    ]))
+    error_message = "No policy may allow \"*\" or a service-wide wildcard action."
+  }
+}
+
+run "only_cloudwatch_metric_reads_use_a_wildcard_resource" {
+  command = plan
+
+  assert {
+    condition = flatten([
+      for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
+        for s in jsondecode(doc).Statement : s.Sid if contains(flatten([s.Resource]), "*")
+      ]
+    ]) == ["ReadQueueAndConsumerMetrics"]
+    error_message = "Resource \"*\" is allowed only on the CloudWatch metric-read statement of the operator policy."
+  }
+}
+
+run "every_other_resource_is_one_of_this_teams_arns" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
+        for s in jsondecode(doc).Statement : [
+          for r in flatten([s.Resource]) : contains([
+            "arn:aws:sqs:eu-west-1:123456789012:billing.fifo",
+            "arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks",
+            "arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*",
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-dlq-not-empty",
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-backlog",
+          ], r)
+        ] if s.Sid != "ReadQueueAndConsumerMetrics"
+      ]
+    ]))
+    error_message = "Every resource (besides the metric reads) must be this team's queue, DLQ, key, table, payload prefix or alarms."
+  }
+}
+
+run "policies_are_named_after_the_team_and_hold_the_documents" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_iam_policy.producer.name == "billing-producer" && aws_iam_policy.producer.policy == output.producer_policy_json
+      && aws_iam_policy.consumer.name == "billing-consumer" && aws_iam_policy.consumer.policy == output.consumer_policy_json
+      && aws_iam_policy.operator.name == "billing-operator" && aws_iam_policy.operator.policy == output.operator_policy_json
+    )
+    error_message = "Policies must be named <name>-producer, <name>-consumer, <name>-operator and hold the documented JSON."
+  }
+}
+
+run "without_key_table_bucket_or_alarms_only_queue_statements_remain" {
+  command = plan
+
+  variables {
+    kms_key_arn        = null
+    table_arn          = null
+    payload_bucket_arn = null
+    alarm_arns         = []
+  }
+
+  assert {
+    condition = (
+      [for s in jsondecode(output.producer_policy_json).Statement : s.Sid] == ["SendTasks"]
+      && [for s in jsondecode(output.consumer_policy_json).Statement : s.Sid] == ["ConsumeTasks"]
+      && [for s in jsondecode(output.operator_policy_json).Statement : s.Sid] == ["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadQueueAndConsumerMetrics"]
+    )
+    error_message = "Statements for the key, table, bucket and alarms must appear only when those ARNs are given."
+  }
+}
+
+run "consumer_chaining_adds_send_and_data_keys" {
+  command = plan
+
+  variables {
+    consumer_allow_chaining = true
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => toset(s.Action)
+      if contains(["EnqueueFollowUpTasks", "DecryptWithQueueKey"], s.Sid)
+      } == {
+      EnqueueFollowUpTasks = toset(["sqs:SendMessage"])
+      DecryptWithQueueKey  = toset(["kms:Decrypt", "kms:GenerateDataKey"])
+    }
+    error_message = "consumer_allow_chaining must add sqs:SendMessage on the queue and kms:GenerateDataKey on the key."
+  }
+}
+
+run "alarm_arn_with_a_wildcard_is_rejected" {
+  command = plan
+
+  variables {
+    alarm_arns = ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-*"]
+  }
+
+  expect_failures = [var.alarm_arns]
+}
