@@ -1,0 +1,159 @@
+"""Queue status (depth, in flight, delayed, oldest message, DLQ depth) and one task's lifecycle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ConfigError, SqstaskError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .dlq import QueueDepth
+    from .queue import TaskQueue
+
+AGE_METRIC = "ApproximateAgeOfOldestMessage"
+AGE_LOOKBACK = timedelta(minutes=15)
+
+# The order `sqstask status TASK_ID` shows a record's fields in (others follow, sorted).
+LIFECYCLE_FIELDS = (
+    "task_id",
+    "status",
+    "task_type",
+    "group_id",
+    "attempt",
+    "first_received_at",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "owner",
+    "lease_expires_at",
+    "error_type",
+    "error",
+    "result",
+    "history",
+    "payload_hash",
+    "message_id",
+    "receive_count",
+    "expires_at",
+)
+EPOCH_FIELDS = ("lease_expires_at", "expires_at")
+
+
+class TaskNotFound(SqstaskError):
+    """The task table has no record of the task."""
+
+
+@dataclass(frozen=True)
+class OldestAge:
+    """The age of the oldest message, as CloudWatch last reported it (``seconds`` None: unknown)."""
+
+    seconds: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """A snapshot of one team's queue and its DLQ."""
+
+    queue_name: str
+    depth: QueueDepth
+    oldest: OldestAge
+    dlq_name: str | None
+    dlq_depth: QueueDepth | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "queue": self.queue_name,
+            "visible": self.depth.visible,
+            "in_flight": self.depth.in_flight,
+            "delayed": self.depth.delayed,
+            "oldest_message_age_seconds": self.oldest.seconds,
+            "oldest_message_age_note": self.oldest.note,
+            "dlq": self.dlq_name,
+            "dlq_visible": self.dlq_depth.visible if self.dlq_depth else None,
+            "dlq_in_flight": self.dlq_depth.in_flight if self.dlq_depth else None,
+        }
+
+
+def oldest_message_age(cloudwatch: Any, queue_name: str, *, now: datetime | None = None) -> OldestAge:
+    """The latest ApproximateAgeOfOldestMessage datapoint of the last 15 minutes, if any."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        response = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName=AGE_METRIC,
+            Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+            StartTime=now - AGE_LOOKBACK,
+            EndTime=now,
+            Period=60,
+            Statistics=["Maximum"],
+        )
+    except Exception as exc:
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        return OldestAge(None, f"unknown (CloudWatch: {code})")
+    points = [p for p in response.get("Datapoints", []) if "Maximum" in p]
+    if not points:
+        return OldestAge(None, "unknown (no CloudWatch datapoint in the last 15 minutes)")
+    latest = max(points, key=lambda p: p["Timestamp"])
+    stamp = latest["Timestamp"]
+    when = stamp.astimezone(timezone.utc).strftime("%H:%M:%SZ") if isinstance(stamp, datetime) else str(stamp)
+    return OldestAge(float(latest["Maximum"]), f"CloudWatch, minute of {when}")
+
+
+def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatus:
+    """Counts of the queue and its DLQ, and the oldest message age from CloudWatch."""
+    from .dlq import DeadLetterQueue, queue_depth
+
+    depth = queue_depth(queue.sqs, queue.config.queue_url)
+    oldest = oldest_message_age(queue.cloudwatch, queue.config.queue_name, now=now)
+    dlq = DeadLetterQueue(queue)
+    try:
+        dlq_name, dlq_depth = dlq.name, dlq.depth()
+    except ConfigError:
+        dlq_name, dlq_depth = None, None
+    return QueueStatus(queue.config.queue_name, depth, oldest, dlq_name, dlq_depth)
+
+
+def task_record(queue: TaskQueue, task_id: str) -> dict[str, Any]:
+    """The task table record of ``task_id``; raises TaskNotFound or ConfigError (no table)."""
+    table = queue.config.idempotency_table
+    if not table:
+        raise ConfigError(
+            "idempotency_table is not configured (SQSTASK_IDEMPOTENCY_TABLE, or the module's sdk_config): "
+            "task status lives in the task table"
+        )
+    from .idempotency import TaskStore
+
+    record = TaskStore(queue.dynamodb, table).get(task_id)
+    if record is None:
+        raise TaskNotFound(
+            f"task {task_id} has no record in {table}: it has not started yet, never existed, "
+            "or its record expired (look for it with `sqstask dlq show`)"
+        )
+    return record
+
+
+def lifecycle(record: Mapping[str, Any], *, clock: Callable[[], float] = time.time) -> list[tuple[str, Any]]:
+    """A record's fields in lifecycle order, epoch fields as datetimes, the lease as live/expired."""
+    now = clock()
+    ordered = [k for k in LIFECYCLE_FIELDS if k in record] + sorted(k for k in record if k not in LIFECYCLE_FIELDS)
+    rows: list[tuple[str, Any]] = []
+    for key in ordered:
+        value = record[key]
+        if key in EPOCH_FIELDS and isinstance(value, (int, float)):
+            when = datetime.fromtimestamp(value, tz=timezone.utc)
+            if key == "lease_expires_at":
+                state = "live" if value > now else "expired"
+                value = f"{when.strftime('%Y-%m-%d %H:%M:%SZ')} ({state})"
+            else:
+                value = when
+        elif isinstance(value, list):
+            value = "; ".join(str(v) for v in value)
+        rows.append((key, value))
+    return rows
