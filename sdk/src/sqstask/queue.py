@@ -39,7 +39,7 @@ RETRYABLE_CODES = frozenset(
         "RequestTimeout",
     }
 )
-_CLIENT_SERVICES = ("sqs", "dynamodb", "s3", "scheduler", "cloudwatch")
+_WHOLE_CALL = object()  # marks outcomes of a batch call that failed as a whole
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class _Pending:
     entry: dict[str, Any] | None
     size: int
     attempts: int = 0
-    error: str = ""
+    isolate: bool = False  # failed as a single entry (not a whole call): retry it last in its group
 
 
 class TaskQueue:
@@ -380,9 +380,14 @@ class TaskQueue:
         Every task is validated first (InvalidTaskError / PayloadTooLarge before anything is
         sent). Entries that fail retryably are retried up to ``max_attempts`` times with
         backoff and jitter; while an entry of a group waits for its retry, later entries of
-        that group wait too, so order within a group is kept. An entry that finally fails
-        fails the later entries of its group with it. With ``raise_on_failure`` a SendError
-        lists the failures; otherwise they are in ``BatchResult.failed``.
+        that group wait too, and the retry goes last of its group in its call, so order
+        within a group is kept. An entry that finally fails fails the later entries of its
+        group with it ("not sent: earlier task ... failed"). With ``raise_on_failure`` a
+        SendError lists the failures; otherwise they are in ``BatchResult.failed``.
+
+        Limit: if SQS fails one entry of a call but accepts a later entry of the same group
+        in that same call (a partial failure on the first attempt), the later one is already
+        queued and the retry lands after it.
         """
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -398,7 +403,10 @@ class TaskQueue:
 
         def fail(item: _Pending, reason: str) -> None:
             failed[item.index] = reason
-            dead_groups.setdefault(item.spec.group_id, f"not sent: earlier task {item.spec.task_id} of group {item.spec.group_id} failed ({reason})")
+            dead_groups.setdefault(
+                item.spec.group_id,
+                f"not sent: earlier task {item.spec.task_id} of group {item.spec.group_id} failed ({reason})",
+            )
             log_event(
                 "send-failed",
                 task_id=item.spec.task_id,
@@ -438,6 +446,7 @@ class TaskQueue:
                 chunk_bytes = 0
                 rest: list[_Pending] = []
                 rest_groups: set[str] = set()  # a group with a deferred item keeps its later items back
+                closed: set[str] = set()  # groups whose last entry in this call is a retry
                 for item in queue_:
                     group = item.spec.group_id
                     if group in dead_groups:
@@ -447,9 +456,13 @@ class TaskQueue:
                         waiting.append(item)
                         continue
                     fits = len(chunk) < MAX_BATCH_ENTRIES and chunk_bytes + item.size <= self.config.max_message_size
-                    if fits and group not in rest_groups:
+                    if fits and group not in rest_groups and group not in closed:
                         chunk.append(item)
                         chunk_bytes += item.size
+                        if item.isolate:
+                            # It failed alone before; if it fails again, later entries of its
+                            # group in the same call would overtake it.
+                            closed.add(group)
                     else:
                         rest.append(item)
                         rest_groups.add(group)
@@ -472,7 +485,7 @@ class TaskQueue:
                             sequence_number=response.sequence_number,
                         )
                     elif retryable and item.attempts < max_attempts:
-                        item.error = reason
+                        item.isolate = item.isolate or response is not _WHOLE_CALL
                         held_groups.add(item.spec.group_id)
                         waiting.append(item)
                     else:
@@ -502,7 +515,7 @@ class TaskQueue:
                 raise
             reason = f"{_error_code(exc)}: {exc}"
             retryable = _is_retryable_exception(exc)
-            return [(item, False, reason, retryable, None) for item in chunk]
+            return [(item, False, reason, retryable, _WHOLE_CALL) for item in chunk]
         outcomes: list[tuple[_Pending, bool, str, bool, Any]] = []
         by_id: dict[int, tuple[bool, str, bool, Any]] = {}
         for ok in response.get("Successful", []):

@@ -1,0 +1,391 @@
+"""TaskQueue: sending (one and many), ordering, deduplication, retries, receiving helpers."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from sqstask import TaskQueue, TaskSpec
+from sqstask.exceptions import ConfigError, InvalidTaskError, PayloadTooLarge, SendError
+
+BOTH = pytest.mark.parametrize("aws", ["inproc", "server"], indirect=True)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def drain(queue: TaskQueue, expected: int, *, timeout: float = 30.0) -> list[dict]:
+    """Receive and delete until ``expected`` messages arrived (FIFO order preserved per group)."""
+    received: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(received) < expected:
+        assert time.monotonic() < deadline, f"only {len(received)} of {expected} messages arrived within {timeout} s"
+        messages = queue.receive(max_messages=10, wait_seconds=1)
+        received.extend(messages)
+        if messages:
+            assert queue.delete_many(messages) == []
+    return received
+
+
+def assert_queue_empty(queue: TaskQueue) -> None:
+    extra = queue.receive(max_messages=10, wait_seconds=1)
+    assert extra == [], f"unexpected extra messages: {[m['Body'][:80] for m in extra]}"
+
+
+def payloads_by_group(queue: TaskQueue, messages: list[dict]) -> dict[str, list[Any]]:
+    groups: dict[str, list[Any]] = {}
+    for message in messages:
+        task = queue.to_task(message)
+        groups.setdefault(task.group_id, []).append(task.payload)
+    return groups
+
+
+def record_calls(client: Any, operation: str) -> list[dict]:
+    """The API parameters of every ``operation`` call the client makes (a botocore event hook)."""
+    calls: list[dict] = []
+
+    def on_call(params: dict, **_: Any) -> None:
+        calls.append(dict(params))
+
+    client.meta.events.register(f"provide-client-params.sqs.{operation}", on_call)
+    return calls
+
+
+class FlakySQS:
+    """A real SQS client whose SendMessageBatch fails chosen entries the way SQS reports them.
+
+    ``plan`` maps a task id to the failures of its next attempts, e.g.
+    ``{"t-3": [("InternalError", False)] * 2}``: the entry is not sent and appears in
+    ``Failed`` with that code and SenderFault. ``throttle_calls`` makes the first N calls
+    raise a ThrottlingException ClientError. Everything else goes to the real client.
+    """
+
+    def __init__(self, client: Any, plan: dict[str, list[tuple[str, bool]]] | None = None, throttle_calls: int = 0):
+        self.client = client
+        self.plan = {k: list(v) for k, v in (plan or {}).items()}
+        self.throttle_calls = throttle_calls
+        self.calls: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.calls.append([e["MessageAttributes"]["sqstask-task-id"]["StringValue"] for e in Entries])
+        if self.throttle_calls:
+            self.throttle_calls -= 1
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "SendMessageBatch",
+            )
+        passed, failed = [], []
+        for entry in Entries:
+            task_id = entry["MessageAttributes"]["sqstask-task-id"]["StringValue"]
+            if self.plan.get(task_id):
+                code, sender_fault = self.plan[task_id].pop(0)
+                failed.append({"Id": entry["Id"], "SenderFault": sender_fault, "Code": code, "Message": f"injected {code}"})
+            else:
+                passed.append(entry)
+        response = self.client.send_message_batch(QueueUrl=QueueUrl, Entries=passed) if passed else {}
+        return {"Successful": list(response.get("Successful", [])), "Failed": list(response.get("Failed", [])) + failed}
+
+
+def specs(group: str, count: int, start: int = 0, prefix: str = "t") -> list[TaskSpec]:
+    return [TaskSpec("work", {"n": i}, group, f"{prefix}-{group}-{i}") for i in range(start, start + count)]
+
+
+# -- send ------------------------------------------------------------------------------------
+
+
+@BOTH
+def test_send_returns_task_id_message_id_and_sequence_number(make_team):
+    queue = make_team()
+    result = queue.send("resize", {"w": 10}, group_id="img-1", task_id="resize-img-1")
+    assert result.task_id == "resize-img-1"
+    assert result.message_id
+    assert result.sequence_number and result.sequence_number.isdigit()
+    (message,) = drain(queue, 1)
+    assert json.loads(message["Body"])["id"] == "resize-img-1"
+    assert message["Attributes"]["MessageDeduplicationId"] == "resize-img-1"
+    assert message["MessageAttributes"]["sqstask-task-type"]["StringValue"] == "resize"
+
+
+@BOTH
+def test_tasks_of_one_group_are_received_in_the_order_they_were_sent(make_team):
+    queue = make_team()
+    for i in range(4):
+        queue.send("step", {"n": i}, group_id="a")
+        queue.send("step", {"n": i}, group_id="b")
+    queue.send_many(specs("a", 3, start=4) + specs("b", 3, start=4), raise_on_failure=True)
+    groups = payloads_by_group(queue, drain(queue, 14))
+    assert groups["a"] == [{"n": i} for i in range(7)]
+    assert groups["b"] == [{"n": i} for i in range(7)]
+
+
+@BOTH
+def test_a_resend_with_the_same_task_id_is_deduplicated(make_team):
+    queue = make_team()
+    first = queue.send("charge", {"cents": 100}, group_id="cust-1", task_id="charge-42")
+    second = queue.send("charge", {"cents": 100}, group_id="cust-1", task_id="charge-42")
+    assert first.task_id == second.task_id == "charge-42"
+    (message,) = drain(queue, 1)
+    assert queue.to_task(message).task_id == "charge-42"
+    assert_queue_empty(queue)
+
+
+def test_send_generates_a_task_id_when_none_is_given(make_team):
+    queue = make_team()
+    a = queue.send("x", 1, group_id="g")
+    b = queue.send("x", 1, group_id="g")
+    assert a.task_id != b.task_id
+    assert len(drain(queue, 2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"group_id": "has space"}, r"group_id 'has space' contains ' '"),
+        ({"group_id": "g" * 129}, r"group_id is 129 characters; SQS allows at most 128"),
+        ({"group_id": "g", "task_id": "bad id"}, r"task_id 'bad id' contains ' '"),
+        ({"group_id": "g", "payload": {1, 2}}, r"payload is not JSON-serialisable"),
+        ({"group_id": "g", "task_type": "two words"}, r"task_type 'two words' must be printable characters without whitespace"),
+    ],
+)
+def test_send_rejects_bad_input_before_calling_sqs(make_team, kwargs, error):
+    queue = make_team()
+    calls = record_calls(queue.sqs, "SendMessage")
+    args = {"task_type": "x", "payload": {}, **kwargs}
+    with pytest.raises(InvalidTaskError, match=error):
+        queue.send(args.pop("task_type"), args.pop("payload"), **args)
+    assert calls == []
+
+
+def test_a_payload_over_the_limit_without_a_bucket_says_how_big_the_limit_and_what_to_set(make_team):
+    queue = make_team(payload_bucket=False)
+    with pytest.raises(PayloadTooLarge) as info:
+        queue.send("big", "x" * (2 * 1024 * 1024), group_id="g")
+    assert str(info.value) == "payload is 2 MiB; the queue accepts 1 MiB; set payload_bucket to offload large payloads"
+    assert info.value.size > 2 * 1024 * 1024 and info.value.limit == 1048576
+
+
+def test_the_limit_is_the_queues_configured_max_message_size(make_team):
+    queue = make_team(payload_bucket=False, max_message_size=4096)
+    queue.send("fits", "x" * 3800, group_id="g")
+    with pytest.raises(PayloadTooLarge, match=r"payload is 4\.\d KiB; the queue accepts 4 KiB"):
+        queue.send("too-big", "x" * 4096, group_id="g")
+
+
+# -- send_many -------------------------------------------------------------------------------
+
+
+@BOTH
+def test_send_many_with_25_tasks_uses_3_batch_calls(make_team):
+    queue = make_team()
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+    result = queue.send_many(specs("g", 25))
+    assert result.ok
+    assert len(calls) == 3
+    assert [r.task_id for r in result.sent] == [f"t-g-{i}" for i in range(25)]
+    assert [queue.to_task(m).payload["n"] for m in drain(queue, 25)] == list(range(25))
+
+
+def test_send_many_accepts_dicts(make_team):
+    queue = make_team()
+    result = queue.send_many([{"task_type": "x", "payload": i, "group_id": "g"} for i in range(3)])
+    assert result.ok and len(result.sent) == 3 and all(r.task_id for r in result.sent)
+
+
+def test_send_many_splits_batches_by_the_queues_size_limit(make_team):
+    queue = make_team(max_message_size=4096)
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+    result = queue.send_many([TaskSpec("x", "y" * 1500, "g") for _ in range(5)])
+    assert result.ok
+    assert [len(c["Entries"]) for c in calls] == [2, 2, 1]
+
+
+def test_send_many_validates_every_task_before_sending_any(make_team):
+    queue = make_team()
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+    with pytest.raises(InvalidTaskError, match=r"group_id must not be empty"):
+        queue.send_many([TaskSpec("x", 1, "g"), TaskSpec("x", 2, "")])
+    with pytest.raises(PayloadTooLarge):
+        make_team("nobucket", payload_bucket=False).send_many([TaskSpec("x", 1, "g"), TaskSpec("x", "z" * 1048576, "g")])
+    assert calls == []
+
+
+@BOTH
+def test_a_failing_entry_is_retried_and_then_sent(make_team):
+    sleeps: list[float] = []
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-a-2": [("InternalError", False)] * 2})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
+    result = queue.send_many(specs("a", 3) + specs("b", 2))
+    assert result.ok, result.failed
+    assert sum(c.count("t-a-2") for c in flaky.calls) == 3
+    assert len(sleeps) == 2 and sleeps[0] <= sleeps[1]
+    groups = payloads_by_group(queue, drain(queue, 5))
+    assert groups == {"a": [{"n": 0}, {"n": 1}, {"n": 2}], "b": [{"n": 0}, {"n": 1}]}
+
+
+@BOTH
+def test_an_entry_that_keeps_failing_is_reported_with_its_reason(make_team):
+    sleeps: list[float] = []
+    base = make_team()
+    # t-a-9 ends the first batch call; t-a-10 and t-a-11 would follow it in the next one.
+    flaky = FlakySQS(base.sqs, {"t-a-9": [("InternalError", False)] * 10})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
+    result = queue.send_many(specs("a", 12) + specs("b", 2), max_attempts=3)
+    assert not result.ok
+    failed = {spec.task_id: reason for spec, reason in result.failed}
+    assert failed == {
+        "t-a-9": "InternalError: injected InternalError (gave up after 3 attempts)",
+        "t-a-10": "not sent: earlier task t-a-9 of group a failed "
+        "(InternalError: injected InternalError (gave up after 3 attempts))",
+        "t-a-11": "not sent: earlier task t-a-9 of group a failed "
+        "(InternalError: injected InternalError (gave up after 3 attempts))",
+    }
+    assert sorted(r.task_id for r in result.sent) == sorted([f"t-a-{i}" for i in range(9)] + ["t-b-0", "t-b-1"])
+    assert sum(c.count("t-a-9") for c in flaky.calls) == 3
+    assert not any("t-a-10" in c for c in flaky.calls)
+    assert len(sleeps) == 2
+
+
+def test_raise_on_failure_raises_send_error_listing_the_failed_tasks(make_team):
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-0": [("InternalError", False)] * 5})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+    with pytest.raises(SendError, match=r"^1 task\(s\) could not be sent; first: task t-g-0 \(work\): InternalError") as info:
+        queue.send_many(specs("g", 1) + specs("h", 1), raise_on_failure=True, max_attempts=2)
+    assert [spec.task_id for spec, _ in info.value.failed] == ["t-g-0"]
+
+
+def test_a_sender_fault_is_reported_without_retrying(make_team):
+    sleeps: list[float] = []
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-0": [("InvalidParameterValue", True)]})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
+    result = queue.send_many(specs("g", 1) + specs("h", 1))
+    assert result.failed == [(specs("g", 1)[0], "InvalidParameterValue: injected InvalidParameterValue")]
+    assert [r.task_id for r in result.sent] == ["t-h-0"]
+    assert len(flaky.calls) == 1 and sleeps == []
+
+
+def test_a_failed_entry_holds_back_later_entries_of_its_group_so_order_is_kept(make_team):
+    base = make_team()
+    # t-g-9 is the last entry of the first batch; t-g-10 and t-g-11 go in the second batch.
+    flaky = FlakySQS(base.sqs, {"t-g-9": [("ServiceUnavailable", False)]})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+    result = queue.send_many(specs("g", 12) + specs("other", 2))
+    assert result.ok
+    assert flaky.calls[1] == ["t-other-0", "t-other-1"]  # group g waits for its retry
+    assert flaky.calls[2:] == [["t-g-9"], ["t-g-10", "t-g-11"]]  # the retry goes alone in its group
+    groups = payloads_by_group(queue, drain(queue, 14))
+    assert groups["g"] == [{"n": i} for i in range(12)]
+
+
+def test_a_throttled_batch_call_is_retried(make_team):
+    sleeps: list[float] = []
+    base = make_team()
+    flaky = FlakySQS(base.sqs, throttle_calls=1)
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
+    result = queue.send_many(specs("g", 3))
+    assert result.ok and len(flaky.calls) == 2 and len(sleeps) == 1
+    assert len(drain(queue, 3)) == 3
+
+
+def test_send_many_of_nothing_makes_no_calls(make_team):
+    queue = make_team()
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+    assert queue.send_many([]).ok and calls == []
+
+
+# -- construction and clients -------------------------------------------------------------------
+
+
+def test_a_queue_without_a_url_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"queue_url is required"):
+        TaskQueue()
+
+
+def test_clients_are_created_lazily_once_and_injected_ones_win():
+    injected = object()
+    queue = TaskQueue(queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/q.fifo", sqs_client=injected)
+    assert queue.sqs is injected
+    assert "s3" not in queue._clients
+    s3 = queue.s3
+    assert queue.s3 is s3
+    assert s3.meta.region_name == "eu-west-1"  # inferred from the queue URL
+
+
+@pytest.mark.parametrize("aws", ["server"], indirect=True)
+def test_from_env_reaches_the_queue_through_the_configured_endpoint(make_team, aws, monkeypatch):
+    team = make_team()
+    monkeypatch.setenv("SQSTASK_CONFIG", json.dumps({"queue_url": team.config.queue_url, "region": "us-east-1"}))
+    monkeypatch.setenv("SQSTASK_ENDPOINT_URL", aws.endpoint_url)
+    queue = TaskQueue.from_env()
+    assert queue.config.endpoint_url == aws.endpoint_url
+    queue.send("x", {"via": "env"}, group_id="g")
+    assert team.to_task(drain(team, 1)[0]).payload == {"via": "env"}
+
+
+# -- receiving helpers ---------------------------------------------------------------------------
+
+
+def test_receive_returns_raw_messages_with_all_attributes(make_team):
+    queue = make_team()
+    queue.send("x", 1, group_id="g", task_id="t1")
+    (message,) = queue.receive(max_messages=1, wait_seconds=0)
+    assert message["Attributes"]["MessageGroupId"] == "g"
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert message["MessageAttributes"]["sqstask-task-id"]["StringValue"] == "t1"
+
+
+def test_receive_rejects_out_of_range_arguments(make_team):
+    queue = make_team()
+    with pytest.raises(ValueError, match=r"max_messages must be 1\.\.10"):
+        queue.receive(max_messages=11)
+    with pytest.raises(ValueError, match=r"wait_seconds must be 0\.\.20"):
+        queue.receive(wait_seconds=21)
+
+
+def test_delete_many_reports_the_messages_sqs_did_not_delete(make_team):
+    queue = make_team()
+    queue.send_many(specs("g", 2))
+    messages = queue.receive(max_messages=10, wait_seconds=0)
+    bogus = {"MessageId": "ghost", "ReceiptHandle": "not-a-real-handle"}
+    assert queue.delete_many([*messages, bogus]) == ["ghost"]
+    assert_queue_empty(queue)
+
+
+def test_change_visibility_many_makes_messages_visible_again(make_team):
+    queue = make_team(visibility_timeout=300)
+    queue.send_many(specs("g", 12))
+    first = queue.receive(max_messages=10, wait_seconds=0)
+    calls = record_calls(queue.sqs, "ChangeMessageVisibilityBatch")
+    assert queue.change_visibility_many(first, 0) == []
+    assert len(calls) == 1
+    again = queue.receive(max_messages=10, wait_seconds=0)
+    assert [m["MessageId"] for m in again] == [m["MessageId"] for m in first]
+    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_to_task_accepts_lambda_records(make_team):
+    queue = make_team()
+    queue.send("x", {"k": "v"}, group_id="g", task_id="t1")
+    (m,) = queue.receive(max_messages=1, wait_seconds=0)
+    record = {
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m["Attributes"],
+        "messageAttributes": {
+            k: {"stringValue": v["StringValue"], "dataType": v["DataType"]} for k, v in m["MessageAttributes"].items()
+        },
+        "eventSourceARN": queue.config.queue_arn,
+    }
+    task = queue.to_task(record)
+    assert (task.task_id, task.payload, task.group_id) == ("t1", {"k": "v"}, "g")
