@@ -176,10 +176,10 @@ variable "payload_bucket_name" {
 
   validation {
     condition = var.payload_bucket_name == null || (
-      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.payload_bucket_name))
-      && !strcontains(var.payload_bucket_name, "..")
-      && !startswith(var.payload_bucket_name, "xn--")
-      && !endswith(var.payload_bucket_name, "-s3alias")
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.payload_bucket_name)) &&
+      !strcontains(var.payload_bucket_name, "..") &&
+      !startswith(var.payload_bucket_name, "xn--") &&
+      !endswith(var.payload_bucket_name, "-s3alias")
     )
     error_message = "payload_bucket_name must be null or a valid S3 bucket name: 3 to 63 characters of lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit, without \"..\", not starting with \"xn--\" and not ending with \"-s3alias\"."
   }

@@ -14,10 +14,10 @@ locals {
   default_bucket_name = "${replace(lower(var.name), "_", "-")}-payloads-${local.account_id}"
   bucket_name         = coalesce(var.payload_bucket_name, local.default_bucket_name)
   bucket_name_valid = (
-    can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", local.bucket_name))
-    && !strcontains(local.bucket_name, "..")
-    && !startswith(local.bucket_name, "xn--")
-    && !endswith(local.bucket_name, "-s3alias")
+    can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", local.bucket_name)) &&
+    !strcontains(local.bucket_name, "..") &&
+    !startswith(local.bucket_name, "xn--") &&
+    !endswith(local.bucket_name, "-s3alias")
   )
   bucket_arn = "arn:${local.partition}:s3:::${local.bucket_name}"
 
@@ -54,7 +54,6 @@ locals {
 # --- task table ---
 
 resource "aws_dynamodb_table" "this" {
-  #checkov:skip=CKV_AWS_119:A customer managed key is used whenever the team has one (kms_key_arn); otherwise the table is encrypted with the AWS managed key for DynamoDB.
   name         = local.table_name
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "task_id"
@@ -91,7 +90,6 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Payloads live only as long as their messages, which are regional; replicating them to another region has nothing to serve.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to payload uploads: the queue message that points at the payload is the notification.
   #checkov:skip=CKV_AWS_21:Versioning is off by design: payloads are written once, read by the consumer and expired by the lifecycle rule; old versions would only keep data longer.
-  #checkov:skip=CKV_AWS_145:SSE-KMS with the team's customer key is used whenever one is given (kms_key_arn); otherwise SSE-S3 keeps the bucket usable without KMS permissions.
   count = var.create_payload_bucket ? 1 : 0
 
   bucket        = local.bucket_name
