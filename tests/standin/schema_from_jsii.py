@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     args.output.write_text(json.dumps(schema, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {args.output.relative_to(REPO)}: {len(resource_schemas)} resources, {len(data_schemas)} data sources")
+    print(f"wrote {args.output}: {len(resource_schemas)} resources, {len(data_schemas)} data sources")
     return 0
 
 
