@@ -18,6 +18,9 @@ SCHEDULE_COLUMNS = (
 
 def add_schedule_commands(subparsers: Any) -> None:
     """Register ``schedules`` and its subcommands on the CLI's subparsers."""
+    from .cli import common_options
+
+    common = common_options()
     parser = subparsers.add_parser(
         "schedules",
         help="list, enable, disable or run the team's scheduled tasks",
@@ -30,30 +33,25 @@ def add_schedule_commands(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="schedules_command", metavar="COMMAND")
     commands.required = True
 
-    listing = commands.add_parser("list", help="the schedules of the team's group and their state")
+    listing = commands.add_parser("list", parents=[common], help="the schedules of the team's group and their state")
     listing.add_argument("--prefix", help="only schedules whose name starts with this")
-    _add_json(listing)
     listing.set_defaults(func=_list)
 
     for verb, enabled in (("enable", True), ("disable", False)):
-        sub = commands.add_parser(verb, help=f"{verb} a schedule now (UpdateSchedule keeps the rest of its definition)")
+        sub = commands.add_parser(
+            verb, parents=[common], help=f"{verb} a schedule now (UpdateSchedule keeps the rest of its definition)"
+        )
         sub.add_argument("name", metavar="NAME", help="schedule name")
-        _add_json(sub)
         sub.set_defaults(func=_set_state, enabled=enabled)
 
     run = commands.add_parser(
         "run",
+        parents=[common],
         help="send now the task the schedule would send (manual trigger)",
         description="Send now the message the schedule would send, with the scheduled time set to now.",
     )
     run.add_argument("name", metavar="NAME", help="schedule name")
-    _add_json(run)
     run.set_defaults(func=_run)
-
-
-def _add_json(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: a --json given before the subcommand (on the main parser) is not reset here.
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
 
 def _queue(args: argparse.Namespace) -> Any:
@@ -68,7 +66,7 @@ def _list(args: argparse.Namespace) -> int:
 
     infos = list_schedules(_queue(args), prefix=args.prefix)
     rows = [info.to_row() for info in infos]
-    if getattr(args, "json", False):
+    if args.json:
         print(render_json(rows))
         return 0
     if not rows:
@@ -83,7 +81,7 @@ def _set_state(args: argparse.Namespace) -> int:
     from .table import render_json
 
     change = set_schedule_state(_queue(args), args.name, enabled=args.enabled)
-    if getattr(args, "json", False):
+    if args.json:
         print(render_json({"name": change.name, "before": change.before, "after": change.after, "changed": change.changed}))
     elif change.changed:
         print(f"{change.name}: {change.before} -> {change.after}")
@@ -97,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     from .table import render_json
 
     result = run_schedule(_queue(args), args.name)
-    if getattr(args, "json", False):
+    if args.json:
         print(render_json(result))
     else:
         print(
