@@ -1,0 +1,542 @@
+"""DeadLetterQueue: non-consuming peek, show, selective and move-task redrive, purge."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+
+from sqstask import TaskQueue, TaskSpec
+from sqstask.config import QueueConfig
+from sqstask.dlq import DeadLetterError, DeadLetterQueue, RateLimiter, RedriveFilter, move_task_unsupported
+from sqstask.idempotency import TaskStore
+
+SERVER = pytest.mark.parametrize("aws", ["server"], indirect=True)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def bury(queue: TaskQueue, *specs: TaskSpec) -> None:
+    """Put tasks in the team's DLQ exactly as the producer sent them (body, attributes, group)."""
+    for spec in specs:
+        entry = queue.build_message(spec.validated())
+        queue.sqs.send_message(QueueUrl=queue.config.dlq_url, **entry)
+
+
+def counts(queue: TaskQueue, url: str) -> tuple[int, int]:
+    """(visible, in flight) of a queue."""
+    attrs = queue.sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def drain(queue: TaskQueue, url: str, *, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Receive and delete everything in a queue (deleting unblocks later messages of a FIFO group)."""
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, f"{url} was not drained within {timeout} s ({len(received)} read)"
+        messages = queue.receive(max_messages=10, wait_seconds=0, queue_url=url)
+        if not messages:
+            return received
+        received.extend(messages)
+        assert queue.delete_many(messages, queue_url=url) == []
+
+
+def tasks(prefix: str, count: int, group: str, task_type: str = "charge") -> list[TaskSpec]:
+    return [TaskSpec(task_type, {"n": i}, group, f"{prefix}{i}") for i in range(count)]
+
+
+def silent_dlq(queue: TaskQueue, **kwargs: Any) -> DeadLetterQueue:
+    lines: list[str] = []
+    dlq = DeadLetterQueue(queue, progress=lines.append, wait_seconds=0, **kwargs)
+    dlq.lines = lines  # type: ignore[attr-defined]
+    return dlq
+
+
+class FakeClock:
+    """A clock that moves only when something sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+# -- peek / list -----------------------------------------------------------------------------
+
+
+def test_peek_returns_every_message_and_leaves_all_of_them_visible(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 2, "beta"))
+
+    letters = silent_dlq(queue).peek()
+
+    assert sorted(letter.task_id for letter in letters) == ["a0", "a1", "a2", "b0", "b1"]
+    assert counts(queue, queue.config.dlq_url) == (5, 0)
+
+
+def test_peek_decodes_type_group_payload_and_age(make_team):
+    queue = make_team()
+    bury(queue, TaskSpec("resize", {"image": "cat.png"}, "user-7", "t-1"))
+
+    (letter,) = silent_dlq(queue).peek()
+
+    assert (letter.task_id, letter.task_type, letter.group_id, letter.payload) == ("t-1", "resize", "user-7", {"image": "cat.png"})
+    assert letter.envelope is not None and letter.envelope["v"] == 1
+    assert letter.age_seconds(time.time()) is not None
+
+
+def test_peek_respects_the_limit(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 4, "alpha"), *tasks("b", 4, "beta"))
+
+    letters = silent_dlq(queue).peek(limit=3)
+
+    assert len(letters) == 3
+    assert counts(queue, queue.config.dlq_url) == (8, 0)
+
+
+def test_peek_shows_the_recorded_failure_from_the_task_table(make_team):
+    queue = make_team()
+    queue.send("charge", {"amount": 5}, group_id="acct-1", task_id="pay-1")
+    (message,) = queue.receive(max_messages=1, wait_seconds=0)
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    store.fail(store.claim(queue.to_task(message), lease_seconds=60), ValueError("card declined"))
+    bury(queue, TaskSpec("charge", {"amount": 5}, "acct-1", "pay-1"))
+
+    (letter,) = silent_dlq(queue).peek()
+
+    assert letter.error == "ValueError: card declined"
+    assert letter.record is not None and letter.record["status"] == "FAILED"
+
+
+def test_peek_keeps_a_malformed_message_with_its_reason(make_team):
+    queue = make_team()
+    queue.sqs.send_message(
+        QueueUrl=queue.config.dlq_url,
+        MessageBody=json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}}),
+        MessageGroupId="g",
+        MessageDeduplicationId="bad-1",
+    )
+
+    (letter,) = silent_dlq(queue).peek()
+
+    assert letter.task_id == "bad-1"
+    assert "unsupported envelope version 99" in (letter.problem or "")
+
+
+def test_find_resolves_an_s3_pointer_to_the_full_payload(make_team):
+    queue = make_team(max_message_size=1024)
+    big = {"blob": "x" * 4000}
+    bury(queue, TaskSpec("import", big, "g", "big-1"))
+
+    letter = silent_dlq(queue).find("big-1")
+
+    assert letter is not None and letter.offloaded
+    assert letter.payload == big
+    assert counts(queue, queue.config.dlq_url) == (1, 0)
+
+
+def test_find_by_message_id(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+    message_id = silent_dlq(queue).peek()[1].message_id
+
+    letter = silent_dlq(queue).find(message_id)
+
+    assert letter is not None and letter.message_id == message_id
+
+
+def test_find_returns_none_for_an_unknown_task(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+
+    assert silent_dlq(queue).find("nope") is None
+    assert counts(queue, queue.config.dlq_url) == (2, 0)
+
+
+def test_dlq_url_is_discovered_from_the_redrive_policy_when_not_configured(make_team):
+    team = make_team()
+    config = QueueConfig(queue_url=team.config.queue_url, region=team.config.region, endpoint_url=team.config.endpoint_url)
+    queue = TaskQueue(config=config, sqs_client=team.sqs)
+
+    assert DeadLetterQueue(queue).url == team.config.dlq_url
+
+
+# -- selective redrive -----------------------------------------------------------------------
+
+
+def test_redrive_moves_everything_back_with_group_ids_and_task_ids(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 12, "beta"))
+
+    report = silent_dlq(queue).redrive(method="receive")
+
+    assert (report.moved, report.failed) == (15, [])
+    moved = drain(queue, queue.config.queue_url)
+    assert sorted((queue.to_task(m).task_id, m["Attributes"]["MessageGroupId"]) for m in moved) == sorted(
+        [(f"a{i}", "alpha") for i in range(3)] + [(f"b{i}", "beta") for i in range(12)]
+    )
+    assert counts(queue, queue.config.dlq_url) == (0, 0)
+
+
+def test_redriven_message_gets_a_fresh_deduplication_id(make_team):
+    queue = make_team()
+    bury(queue, TaskSpec("charge", {}, "g", "pay-9"))
+
+    silent_dlq(queue).redrive(method="receive")
+
+    (message,) = drain(queue, queue.config.queue_url)
+    dedup = message["Attributes"]["MessageDeduplicationId"]
+    assert dedup != "pay-9" and dedup.startswith("pay-9:redrive:")
+    assert queue.to_task(message).task_id == "pay-9"
+
+
+def test_redrive_keeps_the_body_and_attributes_of_an_offloaded_payload(make_team):
+    queue = make_team(max_message_size=1024)
+    big = {"blob": "y" * 3000}
+    bury(queue, TaskSpec("import", big, "g", "big-2"))
+
+    silent_dlq(queue).redrive(method="receive")
+
+    (message,) = drain(queue, queue.config.queue_url)
+    assert message["Body"].startswith('["software.amazon.payloadoffloading.PayloadS3Pointer"')
+    assert "ExtendedPayloadSize" in message["MessageAttributes"]
+    assert queue.to_task(message).payload == big
+
+
+def test_filtered_redrive_moves_only_matching_messages_and_releases_the_rest(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha", "charge"), *tasks("b", 3, "beta", "refund"), *tasks("c", 2, "gamma", "charge"))
+
+    report = silent_dlq(queue).redrive(RedriveFilter.build(task_types=["charge"], group_ids=["alpha", "gamma"]))
+
+    assert report.method == "receive" and report.moved == 5
+    assert counts(queue, queue.config.dlq_url) == (3, 0)
+    moved = drain(queue, queue.config.queue_url)
+    assert sorted(queue.to_task(m).task_id for m in moved) == ["a0", "a1", "a2", "c0", "c1"]
+    left = drain(queue, queue.config.dlq_url)
+    assert sorted(queue.to_task(m).task_id for m in left) == ["b0", "b1", "b2"]
+
+
+def test_redrive_by_task_id(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 4, "alpha"), *tasks("b", 2, "beta"))
+
+    report = silent_dlq(queue).redrive(RedriveFilter.build(task_ids=["b1"]))
+
+    assert report.moved == 1
+    assert [queue.to_task(m).task_id for m in drain(queue, queue.config.queue_url)] == ["b1"]
+
+
+def test_redrive_by_error_text_uses_the_task_table(make_team):
+    queue = make_team()
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    for task_id, error in (("p1", TimeoutError("upstream timed out")), ("p2", ValueError("card declined"))):
+        queue.send("charge", {"id": task_id}, group_id=task_id, task_id=task_id)
+        (message,) = queue.receive(max_messages=1, wait_seconds=0)
+        store.fail(store.claim(queue.to_task(message), lease_seconds=60), error)
+        queue.delete_many([message])
+        bury(queue, TaskSpec("charge", {"id": task_id}, task_id, task_id))
+
+    report = silent_dlq(queue).redrive(RedriveFilter.build(error_contains="TIMED OUT"))
+
+    assert report.moved == 1
+    assert [queue.to_task(m).task_id for m in drain(queue, queue.config.queue_url)] == ["p1"]
+
+
+def test_redrive_older_than_skips_recent_messages(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+
+    report = silent_dlq(queue).redrive(RedriveFilter.build(older_than=3600))
+
+    assert (report.scanned, report.moved) == (2, 0)
+    assert counts(queue, queue.config.dlq_url) == (2, 0)
+
+
+def test_dry_run_moves_nothing_and_lists_what_would_move(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 2, "beta"))
+
+    report = silent_dlq(queue).redrive(RedriveFilter.build(group_ids=["beta"]), dry_run=True)
+
+    assert sorted(letter.task_id for letter in report.would_move) == ["b0", "b1"]
+    assert report.moved == 0
+    assert counts(queue, queue.config.dlq_url) == (5, 0)
+    assert counts(queue, queue.config.queue_url) == (0, 0)
+
+
+def test_max_stops_after_n_messages(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 7, "alpha"))
+
+    report = silent_dlq(queue).redrive(max_messages=4)
+
+    assert report.moved == 4
+    assert counts(queue, queue.config.dlq_url) == (3, 0)
+    assert counts(queue, queue.config.queue_url)[0] == 4
+
+
+def test_a_message_whose_send_fails_stays_in_the_dlq(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"))
+    real_send_batch = queue.sqs.send_message_batch
+
+    def send_batch_rejecting_a1(QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        keep = [e for e in Entries if "a1:redrive:" not in e["MessageDeduplicationId"]]
+        rejected = [e for e in Entries if e not in keep]
+        response = real_send_batch(QueueUrl=QueueUrl, Entries=keep)
+        response.setdefault("Failed", []).extend(
+            {"Id": e["Id"], "Code": "KMS.DisabledException", "Message": "key disabled", "SenderFault": True} for e in rejected
+        )
+        return response
+
+    queue.sqs.send_message_batch = send_batch_rejecting_a1
+    try:
+        report = silent_dlq(queue).redrive(method="receive")
+    finally:
+        del queue.sqs.send_message_batch
+
+    assert report.moved == 2
+    assert report.failed == [("a1", "KMS.DisabledException: key disabled")]
+    assert [queue.to_task(m).task_id for m in drain(queue, queue.config.dlq_url)] == ["a1"]
+
+
+def test_redrive_reports_progress_lines(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 12, "alpha"))
+    dlq = silent_dlq(queue)
+
+    dlq.redrive(method="receive")
+
+    assert dlq.lines[-1] == "redrive: moved 12 of 12 matched (scanned 12 of ~12, failed 0)"  # type: ignore[attr-defined]
+
+
+def test_rate_limit_spaces_batches_by_the_messages_they_carry(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 6, "alpha"), *tasks("b", 6, "beta"))
+    clock = FakeClock()
+    dlq = silent_dlq(queue, clock=clock, sleep=clock.sleep)
+
+    report = dlq.redrive(rate=5, method="receive")
+
+    assert report.moved == 12
+    # batches of 5, 5, 2 at 5 messages/s: wait 1 s, 1 s, then 0.4 s before the final empty receive
+    assert clock.sleeps == pytest.approx([1.0, 1.0, 0.4])
+
+
+def test_rate_limiter_waits_for_the_charge_of_the_previous_batch():
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+
+    limiter.wait()
+    limiter.charge(10)
+    limiter.wait()
+
+    assert clock.sleeps == [5.0]
+
+
+def test_a_redrive_that_fails_midway_releases_the_messages_it_held(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 3, "beta"))
+
+    def broken_send_batch(**kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    queue.sqs.send_message_batch = broken_send_batch
+    try:
+        with pytest.raises(RuntimeError):
+            silent_dlq(queue).redrive(RedriveFilter.build(group_ids=["beta"]))
+    finally:
+        del queue.sqs.send_message_batch
+
+    assert counts(queue, queue.config.dlq_url) == (6, 0)
+
+
+def test_held_messages_are_extended_before_their_hold_lapses(make_team):
+    from sqstask.dlq import _Hold
+
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+    clock = FakeClock()
+    dlq = silent_dlq(queue, clock=clock, sleep=clock.sleep)
+    calls: list[tuple[int, int]] = []
+    real = queue.change_visibility_many
+
+    def spy(messages: Any, timeout: int, **kwargs: Any) -> list[str]:
+        messages = list(messages)
+        calls.append((len(messages), timeout))
+        return real(messages, timeout, **kwargs)
+
+    queue.change_visibility_many = spy  # type: ignore[method-assign]
+    hold = _Hold(dlq, seconds=40, wait_seconds=0)
+    assert hold.receive(10) is not None
+    hold.extend_due()
+    clock.sleep(25)
+    hold.extend_due()
+    hold.release_all()
+
+    assert calls == [(2, 40), (2, 0)]
+
+
+def test_real_dead_lettered_tasks_are_redriven_and_delivered_again(make_team):
+    queue = make_team(max_receive_count=1)
+    queue.send_many(tasks("t", 3, "g1") + tasks("u", 2, "g2"), raise_on_failure=True)
+    deadline = time.monotonic() + 20
+    while counts(queue, queue.config.dlq_url)[0] < 5:
+        assert time.monotonic() < deadline, "tasks did not reach the DLQ after exceeding maxReceiveCount"
+        queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=0)
+
+    report = silent_dlq(queue).redrive()
+
+    assert report.moved == 5
+    again = drain(queue, queue.config.queue_url)
+    assert sorted(queue.to_task(m).task_id for m in again) == ["t0", "t1", "t2", "u0", "u1"]
+
+
+# -- fast path: StartMessageMoveTask ---------------------------------------------------------
+
+
+def test_auto_falls_back_when_the_endpoint_lacks_the_move_task_api(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"))
+
+    report = silent_dlq(queue).redrive()
+
+    assert report.method == "receive" and report.moved == 3
+    assert "StartMessageMoveTask is not available" in (report.fallback_reason or "")
+
+
+@SERVER
+def test_fallback_also_detects_a_missing_move_task_api_over_http(make_team, aws):
+    no_retry = boto3.client("sqs", region_name=aws.region, endpoint_url=aws.endpoint_url, config=Config(retries={"max_attempts": 1}))
+    queue = make_team(sqs_client=no_retry)
+    bury(queue, *tasks("a", 2, "alpha"))
+
+    report = silent_dlq(queue).redrive()
+
+    assert report.method == "receive" and report.moved == 2
+    assert report.fallback_reason is not None
+
+
+def test_forcing_the_move_task_where_it_is_missing_is_an_error(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 1, "alpha"))
+
+    with pytest.raises(NotImplementedError):
+        silent_dlq(queue).redrive(method="move-task")
+
+
+def test_move_task_cannot_be_combined_with_a_filter(make_team):
+    queue = make_team()
+
+    with pytest.raises(DeadLetterError, match="cannot filter"):
+        silent_dlq(queue).redrive(RedriveFilter.build(group_ids=["g"]), method="move-task")
+
+
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:team-dlq.fifo"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:team.fifo"
+
+
+def stubbed_queue() -> tuple[TaskQueue, Stubber]:
+    client = boto3.client("sqs", region_name="us-east-1")
+    config = QueueConfig(
+        queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/team.fifo",
+        dlq_url="https://sqs.us-east-1.amazonaws.com/123456789012/team-dlq.fifo",
+        queue_arn=QUEUE_ARN,
+        dlq_arn=DLQ_ARN,
+    )
+    return TaskQueue(config=config, sqs_client=client), Stubber(client)
+
+
+def depth_response(visible: int) -> dict[str, Any]:
+    return {
+        "Attributes": {
+            "ApproximateNumberOfMessages": str(visible),
+            "ApproximateNumberOfMessagesNotVisible": "0",
+            "ApproximateNumberOfMessagesDelayed": "0",
+        }
+    }
+
+
+def test_unfiltered_redrive_uses_the_move_task_and_follows_its_progress():
+    queue, stub = stubbed_queue()
+    stub.add_response("get_queue_attributes", depth_response(40))
+    stub.add_response(
+        "start_message_move_task",
+        {"TaskHandle": "handle-1"},
+        {"SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN, "MaxNumberOfMessagesPerSecond": 20},
+    )
+    stub.add_response(
+        "list_message_move_tasks",
+        {"Results": [{"Status": "RUNNING", "ApproximateNumberOfMessagesMoved": 15, "ApproximateNumberOfMessagesToMove": 40}]},
+        {"SourceArn": DLQ_ARN, "MaxResults": 1},
+    )
+    stub.add_response(
+        "list_message_move_tasks",
+        {"Results": [{"Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 40, "ApproximateNumberOfMessagesToMove": 40}]},
+        {"SourceArn": DLQ_ARN, "MaxResults": 1},
+    )
+    clock = FakeClock()
+    dlq = silent_dlq(queue, clock=clock, sleep=clock.sleep)
+
+    with stub:
+        report = dlq.redrive(rate=20)
+
+    stub.assert_no_pending_responses()
+    assert (report.method, report.moved, report.ok, report.move_task_handle) == ("move-task", 40, True, "handle-1")
+    assert dlq.lines == ["redrive: running: moved 15 of ~40", "redrive: completed: moved 40 of ~40"]  # type: ignore[attr-defined]
+
+
+def test_a_failed_move_task_is_reported_as_a_failure():
+    queue, stub = stubbed_queue()
+    stub.add_response("get_queue_attributes", depth_response(3))
+    stub.add_response("start_message_move_task", {"TaskHandle": "h"})
+    stub.add_response(
+        "list_message_move_tasks",
+        {"Results": [{"Status": "FAILED", "ApproximateNumberOfMessagesMoved": 1, "FailureReason": "AccessDenied"}]},
+    )
+    clock = FakeClock()
+
+    with stub:
+        report = silent_dlq(queue, clock=clock, sleep=clock.sleep).redrive()
+
+    assert not report.ok
+    assert report.failed == [("*", "message move task failed: AccessDenied")]
+
+
+def test_access_denied_on_the_move_task_is_not_mistaken_for_a_missing_api():
+    queue, stub = stubbed_queue()
+    stub.add_response("get_queue_attributes", depth_response(3))
+    stub.add_client_error("start_message_move_task", service_error_code="AccessDenied", http_status_code=403)
+
+    with stub, pytest.raises(Exception) as caught:
+        silent_dlq(queue).redrive()
+
+    assert not move_task_unsupported(caught.value)
+
+
+# -- purge -----------------------------------------------------------------------------------
+
+
+def test_purge_empties_the_dlq_and_returns_the_count(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 4, "alpha"))
+
+    assert silent_dlq(queue).purge() == 4
+    assert counts(queue, queue.config.dlq_url) == (0, 0)
