@@ -52,8 +52,8 @@ module "task_state" {
 locals {
   # Filled in by the alarms and schedules sections when those parts are wired in.
   sdk_alarm_names        = []
-  sdk_schedule_group     = null
-  sdk_scheduler_role_arn = null
+  sdk_schedule_group     = module.schedules.schedule_group_name
+  sdk_scheduler_role_arn = module.schedules.scheduler_role_arn
 
   # Read as-is by the SDK (`SQSTASK_CONFIG`, `sqstask.QueueConfig.from_json`).
   sdk_config = {

@@ -79,3 +79,28 @@ output "sdk_config" {
 # --- consumers, IAM and alarms ---
 
 # --- schedules ---
+
+output "schedule_group_name" {
+  description = "EventBridge Scheduler group of the team's schedules and delayed sends (`<name>`); null when `create_schedule_group` is false."
+  value       = module.schedules.schedule_group_name
+}
+
+output "scheduler_role_arn" {
+  description = "ARN of the role EventBridge Scheduler assumes to send tasks (`<name>-scheduler`); producers using `send_at` need iam:PassRole on it. Null when not created."
+  value       = module.schedules.scheduler_role_arn
+}
+
+output "schedule_arns" {
+  description = "ARN of each schedule, by schedule name."
+  value       = module.schedules.schedule_arns
+}
+
+output "schedule_dead_letter_arn" {
+  description = "ARN of the standard queue receiving undeliverable schedule runs (given or created); null when there is none."
+  value       = module.schedules.dead_letter_arn
+}
+
+output "schedule_dead_letter_url" {
+  description = "URL of the created `<name>-schedule-dlq`; null when not created."
+  value       = module.schedules.dead_letter_url
+}

@@ -203,3 +203,45 @@ variable "payload_bucket_force_destroy" {
   default     = false
   nullable    = false
 }
+
+# --- schedules ---
+
+variable "schedules" {
+  description = "Recurring (`cron(...)`, `rate(...)`) and one-off (`at(...)`) tasks, keyed by schedule name: `expression`, `timezone`, `enabled`, `task_type`, `payload` (JSON text, e.g. `jsonencode({...})`), `group_id`, `description`, `flexible_time_window_minutes`, `maximum_retry_attempts`, `maximum_event_age_in_seconds`, `start_date`, `end_date`. Validated by modules/schedules; see its README."
+  type = map(object({
+    expression                   = string
+    timezone                     = optional(string, "UTC")
+    enabled                      = optional(bool, true)
+    task_type                    = string
+    payload                      = optional(string, "{}")
+    group_id                     = optional(string)
+    description                  = optional(string)
+    flexible_time_window_minutes = optional(number)
+    maximum_retry_attempts       = optional(number, 185)
+    maximum_event_age_in_seconds = optional(number, 86400)
+    start_date                   = optional(string)
+    end_date                     = optional(string)
+  }))
+  default  = {}
+  nullable = false
+}
+
+variable "create_schedule_group" {
+  description = "Create the EventBridge Scheduler group `<name>` and the role `<name>-scheduler` (needed by `schedules` and by the SDK's `send_at`/`send_after`); requires a `name` of at most 54 characters. False: no scheduling at all (then `schedules` must be empty)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "schedule_dead_letter_arn" {
+  description = "An existing standard (not FIFO) SQS queue for schedule runs EventBridge Scheduler could not deliver; null: the module creates `<name>-schedule-dlq` (see `create_schedule_dead_letter_queue`). Scheduler does not accept the team's FIFO DLQ."
+  type        = string
+  default     = null
+}
+
+variable "create_schedule_dead_letter_queue" {
+  description = "Create the standard queue `<name>-schedule-dlq` for undeliverable schedule runs when `schedule_dead_letter_arn` is null."
+  type        = bool
+  default     = true
+  nullable    = false
+}

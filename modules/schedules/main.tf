@@ -137,7 +137,7 @@ resource "aws_iam_role" "scheduler" {
   lifecycle {
     precondition {
       condition     = length(local.role_name) <= 64
-      error_message = "name must be at most 54 characters when schedules are created: the scheduler role is named <name>-scheduler and IAM role names are limited to 64 characters."
+      error_message = "name must be at most 54 characters when the schedule group and role are created: the scheduler role is named <name>-scheduler and IAM role names are limited to 64 characters. A team without schedules or delayed sends can set create = false (create_schedule_group = false in the root module)."
     }
   }
 }

@@ -29,8 +29,8 @@ variable "queue_url" {
   type        = string
 
   validation {
-    condition     = can(regex("^https://\\S+/[0-9]{12}/[A-Za-z0-9_-]{1,75}\\.fifo$", var.queue_url))
-    error_message = "queue_url must be the https URL of a FIFO SQS queue (https://sqs.<region>.amazonaws.com/<account>/<name>.fifo)."
+    condition     = can(regex("^\\S+$", var.queue_url))
+    error_message = "queue_url must be the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>.fifo), without spaces."
   }
 }
 
