@@ -1,0 +1,219 @@
+"""Heartbeat: visibility extension for in-flight messages, its limits and its failure handling.
+
+Visibility timeouts are 2 s so tests stay short. Invisibility is asserted by receives that
+return nothing at checkpoints; visibility after letting go by a bounded poll.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sqstask import Heartbeat, TaskQueue, TaskSpec
+
+BOTH = pytest.mark.parametrize("aws", ["inproc", "server"], indirect=True)
+VT = 2
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def assert_stays_invisible(queue: TaskQueue, seconds: float) -> None:
+    """Poll the queue for ``seconds``; any message received means one became visible."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        got = queue.receive(max_messages=10, wait_seconds=1)
+        assert got == [], f"message {got[0]['MessageId']} became visible while it should be kept invisible"
+
+
+def receive_within(queue: TaskQueue, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = queue.receive(max_messages=1, wait_seconds=1)
+        if got:
+            return got[0]
+        assert time.monotonic() < deadline, f"no message became visible within {timeout} s"
+
+
+def record_entries(client: Any) -> list[list[dict]]:
+    calls: list[list[dict]] = []
+    client.meta.events.register(
+        "provide-client-params.sqs.ChangeMessageVisibilityBatch",
+        lambda params, **_: calls.append(list(params["Entries"])),
+    )
+    return calls
+
+
+def sqstask_events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict]:
+    return [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "sqstask" and json.loads(r.getMessage()).get("event") == event
+    ]
+
+
+def in_flight(queue: TaskQueue, count: int, groups: int = 1) -> list[dict]:
+    queue.send_many([TaskSpec("long", {"n": i}, f"g{i % groups}") for i in range(count)], raise_on_failure=True)
+    messages: list[dict] = []
+    while len(messages) < count:
+        got = queue.receive(max_messages=10, wait_seconds=0)
+        assert got, f"only {len(messages)} of {count} messages could be received"
+        messages.extend(got)
+    return messages
+
+
+@BOTH
+def test_a_heartbeat_keeps_a_message_invisible_for_3x_its_visibility_timeout_then_lets_go(make_team):
+    queue = make_team(visibility_timeout=VT)
+    (message,) = in_flight(queue, 1)
+    extended: list[list[dict]] = []
+    with Heartbeat(queue, [message], visibility_timeout=VT, interval=0.5, on_extend=extended.append) as heartbeat:
+        assert_stays_invisible(queue, 3 * VT + 0.5)
+        assert heartbeat.running
+    assert not heartbeat.running
+    assert any(message in batch for batch in extended)
+    again = receive_within(queue, VT + 10)
+    assert again["MessageId"] == message["MessageId"]
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_messages_can_be_added_and_removed_while_it_runs(make_team):
+    queue = make_team(visibility_timeout=VT)
+    with Heartbeat(queue, visibility_timeout=VT, interval=0.4) as heartbeat:
+        (message,) = in_flight(queue, 1)
+        heartbeat.add(message)
+        assert message in heartbeat
+        assert_stays_invisible(queue, 2 * VT + 0.5)
+        heartbeat.remove(message)
+        assert len(heartbeat) == 0
+        assert receive_within(queue, VT + 10)["MessageId"] == message["MessageId"]
+        assert heartbeat.running
+
+
+def test_a_receipt_handle_sqs_rejects_is_dropped_and_logged_not_retried(make_team, caplog):
+    caplog.set_level("INFO", logger="sqstask")
+    queue = make_team(visibility_timeout=VT)
+    deleted, alive = in_flight(queue, 2, groups=2)
+    assert queue.delete_many([deleted]) == []
+    calls = record_entries(queue.sqs)
+    extended: list[list[dict]] = []
+    with Heartbeat(queue, [deleted, alive], visibility_timeout=VT, interval=0.3, on_extend=extended.append) as hb:
+        wait_until(lambda: deleted not in hb, "the deleted message to be dropped")
+        wait_until(lambda: len(extended) >= 3, "three more extension rounds")
+        assert alive in hb
+    handles = [e["ReceiptHandle"] for call in calls for e in call]
+    assert handles.count(deleted["ReceiptHandle"]) == 1
+    assert handles.count(alive["ReceiptHandle"]) >= 3
+    (dropped,) = sqstask_events(caplog, "heartbeat-dropped")
+    assert dropped["message_id"] == deleted["MessageId"]
+    assert dropped["error_type"] == "ReceiptHandleIsInvalid"
+    assert "no longer extending" in dropped["reason"]
+
+
+def test_visibility_is_never_extended_beyond_max_total(make_team, caplog):
+    caplog.set_level("INFO", logger="sqstask")
+    queue = make_team(visibility_timeout=VT)
+    (message,) = in_flight(queue, 1)
+    extended: list[list[dict]] = []
+    with Heartbeat(queue, [message], visibility_timeout=VT, interval=0.5, max_total=4, on_extend=extended.append) as hb:
+        again = receive_within(queue, 4 + VT + 10)
+        assert again["MessageId"] == message["MessageId"]
+        assert hb.running and message not in hb
+    assert extended, "the heartbeat never extended the message before reaching its cap"
+    (dropped,) = sqstask_events(caplog, "heartbeat-dropped")
+    assert dropped["reason"].startswith("visibility cannot be extended past 4 s")
+
+
+def test_extensions_are_batched_ten_per_call(make_team):
+    queue = make_team(visibility_timeout=30)
+    messages = in_flight(queue, 25, groups=25)
+    calls = record_entries(queue.sqs)
+    rounds: list[list[dict]] = []
+    with Heartbeat(queue, messages, visibility_timeout=30, interval=0.2, on_extend=rounds.append):
+        wait_until(lambda: len(rounds) >= 1, "one extension round")
+    assert [len(c) for c in calls[:3]] == [10, 10, 5]
+    assert {e["VisibilityTimeout"] for c in calls for e in c} == {30}
+
+
+class FlakyVisibility:
+    """Fails every entry of the first ChangeMessageVisibilityBatch call with a server-side error."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.calls += 1
+        if self.calls == 1:
+            failed = [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in Entries]
+            return {"Successful": [], "Failed": failed}
+        return self.client.change_message_visibility_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+
+def test_a_transient_failure_is_retried_not_dropped(make_team):
+    base = make_team(visibility_timeout=VT)
+    (message,) = in_flight(base, 1)
+    flaky = FlakyVisibility(base.sqs)
+    queue = TaskQueue(config=base.config, sqs_client=flaky)
+    extended: list[list[dict]] = []
+    with Heartbeat(queue, [message], visibility_timeout=VT, interval=0.5, on_extend=extended.append) as hb:
+        wait_until(lambda: bool(extended), "an extension after the failed one")
+        assert message in hb
+    assert flaky.calls >= 2
+
+
+def test_stop_is_prompt_even_with_a_long_interval(make_team):
+    queue = make_team()
+    (message,) = in_flight(queue, 1)
+    heartbeat = Heartbeat(queue, [message], visibility_timeout=600, interval=300).start()
+    stopper = threading.Thread(target=heartbeat.stop)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stop() did not return promptly"
+    assert not heartbeat.running
+    assert not any(t.name == "sqstask-heartbeat" and t.is_alive() for t in threading.enumerate())
+
+
+def test_leaving_the_context_on_an_exception_stops_the_thread(make_team):
+    queue = make_team()
+    with pytest.raises(RuntimeError, match="task failed"):
+        with Heartbeat(queue, visibility_timeout=60) as heartbeat:
+            raise RuntimeError("task failed")
+    assert not heartbeat.running
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"visibility_timeout": 0}, r"visibility_timeout must be 1\.\.43200 seconds, got 0"),
+        ({"visibility_timeout": 50000}, r"visibility_timeout must be 1\.\.43200 seconds"),
+        ({"visibility_timeout": 2.5}, r"visibility_timeout must be whole seconds"),
+        ({"visibility_timeout": 10, "interval": 10}, r"interval must be above 0 and below visibility_timeout \(10 s\)"),
+        ({"visibility_timeout": 10, "max_total": 50000}, r"max_total must be 1\.\.43200 seconds"),
+    ],
+)
+def test_bad_settings_are_rejected_with_what_is_allowed(kwargs, error):
+    queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
+    with pytest.raises(ValueError, match=error):
+        Heartbeat(queue, **kwargs)
+
+
+def test_a_message_without_a_receipt_handle_is_rejected():
+    queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
+    heartbeat = Heartbeat(queue, visibility_timeout=30)
+    with pytest.raises(TypeError, match=r"message m-1 has no receipt handle"):
+        heartbeat.add({"MessageId": "m-1"})
+    with pytest.raises(TypeError, match=r"not an SQS message, Lambda SQS record or Task"):
+        heartbeat.add("m-1")
