@@ -1,0 +1,62 @@
+"""``import sqstask`` is cheap: no boto3 until a client is needed, and no network."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_import_sqstask_does_not_import_boto3():
+    out = run(
+        """
+        import sys, sqstask
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore")))
+        """
+    )
+    assert out == "[]"
+
+
+def test_building_a_queue_and_encoding_tasks_does_not_import_boto3():
+    out = run(
+        """
+        import sys
+        from sqstask import TaskQueue, TaskSpec, Heartbeat, QueueConfig
+        q = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo")
+        q.build_message(TaskSpec("x", {"a": 1}, "g").validated())
+        print("boto3" in sys.modules)
+        """
+    )
+    assert out == "False"
+
+
+def test_public_names_resolve_lazily():
+    out = run(
+        """
+        import sqstask
+        names = ["TaskQueue", "Task", "TaskSpec", "Then", "Heartbeat", "QueueConfig", "PayloadStore",
+                 "SqstaskError", "ConfigError", "InvalidTaskError", "PayloadTooLarge", "SendError",
+                 "MalformedMessage", "SendResult", "BatchResult", "log_event"]
+        print(all(getattr(sqstask, n) is not None for n in names), set(names) <= set(dir(sqstask)))
+        """
+    )
+    assert out == "True True"
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    out = run(
+        """
+        import sqstask
+        try:
+            sqstask.NoSuchThing
+        except AttributeError as exc:
+            print(exc)
+        """
+    )
+    assert out == "module 'sqstask' has no attribute 'NoSuchThing'"
