@@ -208,7 +208,6 @@ resource "aws_iam_policy" "consumer" {
 }
 
 resource "aws_iam_policy" "operator" {
-  #checkov:skip=CKV_AWS_355:Only cloudwatch:GetMetricData/GetMetricStatistics/ListMetrics use Resource "*"; AWS supports no resource-level permissions for them. Every other statement is scoped to this team's ARNs.
   name        = local.policy_names.operator
   description = local.policy_descriptions.operator
   policy      = jsonencode(local.operator_policy)
