@@ -40,6 +40,9 @@ locals {
 
   schedules = var.create ? var.schedules : {}
 
+  # EventBridge Scheduler's limit on a schedule's payload (the target input): 256 KB.
+  max_input_chars = 262144
+
   # Task id (and deduplication id): one per run, identical for Scheduler's retries of that run.
   task_ids = { for k, s in local.schedules : k => "sched:${k}:${local.time_token}" }
 
@@ -169,9 +172,11 @@ resource "aws_sqs_queue_policy" "dead_letter" {
 }
 
 resource "aws_scheduler_schedule" "this" {
+  #checkov:skip=CKV_AWS_297:The input is encrypted with the team's customer key when the queue has one (kms_key_arn); without one it uses an AWS owned key, as the queue uses SQS-managed SSE.
   for_each = local.schedules
 
   name                         = each.key
+  kms_key_arn                  = var.kms_key_arn
   group_name                   = aws_scheduler_schedule_group.this[0].name
   description                  = each.value.description
   schedule_expression          = each.value.expression
@@ -206,4 +211,11 @@ resource "aws_scheduler_schedule" "this" {
   # The role and dead-letter queue are referenced by their static ARNs (known at plan time);
   # they must exist, with their permissions, before a schedule can fire.
   depends_on = [aws_iam_role_policy.scheduler, aws_sqs_queue_policy.dead_letter]
+
+  lifecycle {
+    precondition {
+      condition     = length(local.target_inputs[each.key]) <= local.max_input_chars
+      error_message = "The input of schedule ${each.key} is ${length(local.target_inputs[each.key])} characters; EventBridge Scheduler accepts at most 256 KB: make its payload smaller (store large data elsewhere and send a reference)."
+    }
+  }
 }

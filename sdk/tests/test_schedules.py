@@ -254,6 +254,20 @@ def test_send_at_rejects_a_message_over_the_queue_limit_without_offloading(team:
     assert list_schedules(team) == []
 
 
+def test_send_at_rejects_a_message_over_the_scheduler_input_limit(team: TaskQueue) -> None:
+    with pytest.raises(PayloadTooLarge, match="EventBridge Scheduler keeps at most 262144 bytes") as caught:
+        team.send_at(LATER, "remind", {"blob": "x" * 300_000}, group_id="g", now=NOW)
+
+    assert caught.value.limit == 262144 and caught.value.size > 300_000
+    assert list_schedules(team) == []
+
+
+def test_send_at_accepts_a_payload_just_under_the_scheduler_input_limit(team: TaskQueue) -> None:
+    sent = team.send_at(LATER, "remind", {"blob": "x" * 250_000}, group_id="g", now=NOW)
+
+    assert json.loads(json.loads(schedule_of(team, sent.schedule_name)["Target"]["Input"])["MessageBody"])["payload"]["blob"] == "x" * 250_000
+
+
 def test_send_at_without_a_schedule_group_names_the_setting(team: TaskQueue) -> None:
     queue = TaskQueue(config=replace(team.config, schedule_group=None), sqs_client=team.sqs, scheduler_client=team.scheduler)
 

@@ -514,3 +514,22 @@ run "rejects_a_name_too_long_for_the_scheduler_role" {
 
   expect_failures = [aws_iam_role.scheduler]
 }
+
+run "schedules_are_encrypted_with_the_team_key" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for s in aws_scheduler_schedule.this : s.kms_key_arn == var.kms_key_arn])
+    error_message = "schedule inputs must be encrypted with the team's customer key when there is one"
+  }
+}
+
+run "rejects_a_payload_beyond_the_scheduler_input_limit" {
+  command = plan
+
+  variables {
+    schedules = { big = { expression = "rate(1 day)", task_type = "t", payload = "\"${join("", [for i in range(270) : format("%01000d", i)])}\"" } }
+  }
+
+  expect_failures = [aws_scheduler_schedule.this]
+}

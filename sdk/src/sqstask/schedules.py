@@ -37,6 +37,8 @@ SCHEDULED_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SEND_MESSAGE_ACTION = "aws-sdk:sqs:sendMessage"
 ONE_TIME_PREFIX = "sqstask-at-"
 MAX_SCHEDULE_NAME = 64
+# EventBridge Scheduler keeps a schedule's payload (the target input) up to 256 KB.
+MAX_SCHEDULE_INPUT = 256 * 1024
 _SCHEDULE_NAME_RE = re.compile(r"[0-9A-Za-z_.-]{1,64}")
 _UNIVERSAL_SEND_RE = re.compile(r"arn:aws[a-z-]*:scheduler:::aws-sdk:sqs:sendMessage")
 _SQS_QUEUE_ARN_RE = re.compile(r"arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_.-]+)")
@@ -179,12 +181,22 @@ def send_at(
         "MessageBody": body,
         "MessageAttributes": attributes,
     }
+    target_input = json.dumps(request, separators=(",", ":"), ensure_ascii=False)
+    input_size = len(target_input.encode("utf-8"))
+    if input_size > MAX_SCHEDULE_INPUT:
+        raise PayloadTooLarge(
+            input_size,
+            MAX_SCHEDULE_INPUT,
+            f"delayed task {spec.task_id} needs a {input_size}-byte schedule input; EventBridge Scheduler keeps at "
+            f"most {MAX_SCHEDULE_INPUT} bytes (256 KiB) per schedule. Delayed sends carry the message inside the "
+            "schedule and are not offloaded to S3: store the data yourself and send a reference",
+        )
     name = one_time_schedule_name(spec.task_id)
     expression = f"at({fire_at.strftime('%Y-%m-%dT%H:%M:%S')})"
     target = {
         "Arn": universal_send_message_arn(_partition_of(role_arn)),
         "RoleArn": role_arn,
-        "Input": json.dumps(request, separators=(",", ":"), ensure_ascii=False),
+        "Input": target_input,
         "RetryPolicy": dict(DEFAULT_RETRY_POLICY),
     }
     description = f"sqstask delayed send of task {spec.task_id} ({spec.task_type})"[:512]
