@@ -149,7 +149,8 @@ def send_at(
     The schedule fires at ``when`` rounded up to the whole second, sends the message ``send()``
     would send now (same envelope, task id, deduplication id and attributes), and deletes
     itself. Raises ScheduleError for a naive or past ``when``, InvalidTaskError for a bad task,
-    PayloadTooLarge for a message over the queue's limit, ConfigError when the schedule group
+    PayloadTooLarge for a message over the queue's limit or over the 256 KiB EventBridge Scheduler
+    keeps per schedule (delayed sends are not offloaded to S3), ConfigError when the schedule group
     or scheduler role is not configured. Calling it again with the same ``task_id`` and time
     returns the existing schedule (``created`` False).
     """
