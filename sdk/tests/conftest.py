@@ -186,3 +186,26 @@ def make_team(aws: AwsBackend) -> Callable[..., Any]:
         return TaskQueue(config=config, **clients)
 
     return make
+
+
+@pytest.fixture
+def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto checks a ConditionExpression and applies the write in two steps without a lock, so two
+    threads (or two requests to a ThreadedMotoServer in this process) can both pass the same
+    condition. Tests of concurrent conditional writes (idempotency leases) need real atomicity.
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)

@@ -1,0 +1,470 @@
+"""Worker: the long-poll consumer for ECS, EC2 or a laptop, running the same handler as Lambda.
+
+One receive loop (long polling, batches of up to 10) feeds a pool of threads. Tasks of one
+message group run in order, one at a time; different groups run in parallel. One Heartbeat
+keeps every held message invisible and, through ``on_extend``, renews the idempotency lease
+of every running task. Successes are deleted in batches; failures are retried later by setting
+the message's visibility timeout from an exponential backoff (attempt = ApproximateReceiveCount),
+so retries are spaced out before the DLQ takes the message.
+
+Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finish until the
+deadline, make every unfinished message visible again at once, return 0. A second signal
+exits immediately.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
+from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
+from .heartbeat import Heartbeat
+from .queue import sqs_batch
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .idempotency import Claim
+    from .queue import TaskQueue
+
+_RECEIVE_ERROR_PAUSE_CAP = 30.0
+_ACK_BATCH = 10
+
+
+@dataclass
+class _Held:
+    """A received message this worker is responsible for until it is deleted or released."""
+
+    message: dict[str, Any]
+    group: str
+    received_at: float
+    claim: Claim | None = None
+    started: bool = False
+
+    @property
+    def message_id(self) -> str:
+        return self.message["MessageId"]
+
+
+@dataclass
+class WorkerStats:
+    """Counts of what a worker did, by outcome."""
+
+    received: int = 0
+    succeeded: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    released: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+class _Acker:
+    """Batches DeleteMessage and ChangeMessageVisibility requests (10 per call) on a thread."""
+
+    def __init__(self, queue: TaskQueue, interval: float) -> None:
+        self.queue = queue
+        self.interval = interval
+        self._deletes: list[dict[str, Any]] = []
+        self._changes: list[tuple[dict[str, Any], int]] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="sqstask-acker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def delete(self, message: dict[str, Any]) -> None:
+        with self._cond:
+            self._deletes.append(message)
+            self._cond.notify_all()
+
+    def change_visibility(self, message: dict[str, Any], timeout: int) -> None:
+        with self._cond:
+            self._changes.append((message, timeout))
+            self._cond.notify_all()
+
+    def flush(self) -> None:
+        """Send everything queued so far (from any thread)."""
+        with self._cond:
+            deletes, self._deletes = self._deletes, []
+            changes, self._changes = self._changes, []
+        if deletes:
+            self.queue.delete_many(deletes)
+        if changes:
+            entries = [{"ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": int(t)} for m, t in changes]
+            ids = [m["MessageId"] for m, _ in changes]
+            for failure in sqs_batch(self.queue.sqs, "change_message_visibility_batch", self.queue.config.queue_url,
+                                     entries, ids):
+                AuditLog()("visibility-failed", message_id=failure.message_id, error_type=failure.code,
+                           error=failure.message)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(30)
+        self.flush()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not (self._deletes or self._changes or self._stopping):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                deadline = time.monotonic() + self.interval  # gather a batch for a moment
+                while (len(self._deletes) < _ACK_BATCH and len(self._changes) < _ACK_BATCH
+                       and not self._stopping and time.monotonic() < deadline):
+                    self._cond.wait(deadline - time.monotonic())
+                if self._stopping:
+                    return
+            try:
+                self.flush()
+            except Exception as exc:  # keep acking; the messages reappear after their timeout
+                AuditLog()("ack-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc))
+
+
+class Worker:
+    """Long-poll consumer: ``Worker(queue, handle, concurrency=N).run()``.
+
+    ``handle`` is ``def handle(task) -> object`` (a ``batch_handler``-wrapped function works
+    too). Options: ``visibility_timeout`` (default the queue's), ``wait_seconds`` (long poll,
+    20), ``backoff`` (retry spacing), ``shutdown_timeout`` (seconds running tasks get to finish
+    after a stop request), ``prefetch`` (messages held beyond the running ones, default
+    ``concurrency``), ``idle_exit`` (return after this many seconds without messages),
+    ``idempotency``/``table``/``fifo`` as in ``batch_handler``.
+    """
+
+    def __init__(
+        self,
+        queue: TaskQueue,
+        handle: Handle,
+        *,
+        concurrency: int = 4,
+        idempotency: bool = True,
+        table: str | None = None,
+        fifo: bool = True,
+        visibility_timeout: int | None = None,
+        wait_seconds: int = 20,
+        backoff: Backoff | None = None,
+        shutdown_timeout: float = 30.0,
+        heartbeat_interval: float | None = None,
+        prefetch: int | None = None,
+        idle_exit: float | None = None,
+        max_receive_count: int | None = None,
+        ack_interval: float = 0.2,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if not 0 <= wait_seconds <= 20:
+            raise ValueError(f"wait_seconds must be 0..20 (SQS long polling), got {wait_seconds}")
+        visibility = int(visibility_timeout if visibility_timeout is not None else queue.config.visibility_timeout)
+        if not 1 <= visibility <= MAX_VISIBILITY_TIMEOUT:
+            raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility}")
+        self.queue = queue
+        self.handle = getattr(handle, "handle", handle)  # a batch_handler exposes the plain function
+        self.concurrency = concurrency
+        self.fifo = fifo
+        self.visibility_timeout = visibility
+        self.wait_seconds = wait_seconds
+        self.backoff = backoff or Backoff()
+        self.shutdown_timeout = shutdown_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.max_held = concurrency + (concurrency if prefetch is None else max(0, prefetch))
+        self.idle_exit = idle_exit
+        self.ack_interval = ack_interval
+        self.runner = TaskRunner(queue, self.handle, idempotency=idempotency, table=table, logger=logger,
+                                 max_receive_count=max_receive_count)
+        self.log = self.runner.log
+        self.stats = WorkerStats()
+
+        self._cond = threading.Condition()
+        self._held: dict[str, _Held] = {}
+        self._groups: dict[str, deque[_Held]] = {}
+        self._ready: deque[str] = deque()
+        self._active: set[str] = set()
+        self._running = 0
+        self._stop = threading.Event()
+        self._stop_deadline: float | None = None
+        self._signals = 0
+        self._heartbeat: Heartbeat | None = None
+        self._acker: _Acker | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- control --------------------------------------------------------------------------
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the worker to drain and return: running tasks get ``timeout`` (default shutdown_timeout)."""
+        with self._cond:
+            if self._stop_deadline is None:
+                self._stop_deadline = time.monotonic() + (self.shutdown_timeout if timeout is None else timeout)
+            self._stop.set()
+            self._cond.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was requested."""
+        return self._stop.is_set()
+
+    def run(self, *, install_signal_handlers: bool = True) -> int:
+        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0."""
+        previous = self._install_signals() if install_signal_handlers else {}
+        self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
+                                    interval=self.heartbeat_interval, on_extend=self._renew_leases)
+        self._acker = _Acker(self.queue, self.ack_interval)
+        self._heartbeat.start()
+        self._acker.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+        self.log("worker-started", queue_url=self.queue.config.queue_url, concurrency=self.concurrency,
+                 visibility_timeout=self.visibility_timeout)
+        aborted = False
+        try:
+            self._receive_loop()
+            self._drain()
+        except BaseException:
+            aborted = True
+            raise
+        finally:
+            if not aborted:
+                self._shutdown()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return 0
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        last_activity = time.monotonic()
+        errors = 0
+        while not self._stop.is_set():
+            with self._cond:
+                while len(self._held) >= self.max_held and not self._stop.is_set():
+                    self._cond.wait(0.5)
+                capacity = self.max_held - len(self._held)
+                if self._held:
+                    last_activity = time.monotonic()
+                idle_for = time.monotonic() - last_activity
+            if self._stop.is_set():
+                break
+            wait = self.wait_seconds
+            if self.idle_exit is not None:
+                if idle_for >= self.idle_exit:
+                    self.log("worker-idle", idle_seconds=self.idle_exit)
+                    self.stop()
+                    break
+                wait = max(0, min(wait, math.ceil(self.idle_exit - idle_for)))
+            try:
+                messages = self.queue.receive(max_messages=min(10, capacity), wait_seconds=wait,
+                                              visibility_timeout=self.visibility_timeout)
+                errors = 0
+            except Exception as exc:
+                errors += 1
+                pause = min(_RECEIVE_ERROR_PAUSE_CAP, 2.0 ** min(errors, 5) / 2)
+                self.log("receive-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc),
+                         retry_in_s=pause)
+                self._stop.wait(pause)
+                continue
+            if not messages:
+                continue
+            last_activity = time.monotonic()
+            if self._stop.is_set():  # received while the stop was requested: give them back now
+                self._release(messages, "worker is shutting down")
+                break
+            self._dispatch(messages)
+
+    def _dispatch(self, messages: list[dict[str, Any]]) -> None:
+        now = time.monotonic()
+        with self._cond:
+            for message in messages:
+                group = (message.get("Attributes") or {}).get("MessageGroupId")
+                key = f"group:{group}" if self.fifo and group else f"message:{message['MessageId']}"
+                held = _Held(message, key, now)
+                self._held[held.message_id] = held
+                self._heartbeat.add(message)
+                self._groups.setdefault(key, deque()).append(held)
+                if key not in self._active and key not in self._ready:
+                    self._ready.append(key)
+                self.stats.received += 1
+            self._cond.notify_all()
+
+    # -- running --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ready and not self._stop.is_set():
+                    self._cond.wait(0.5)
+                if self._stop.is_set():
+                    return  # draining: running tasks finish in their own threads, nothing new starts
+                key = self._ready.popleft()
+                held = self._groups[key].popleft()
+                self._active.add(key)
+                held.started = True
+                self._running += 1
+            try:
+                self._process(held)
+            except BaseException as exc:  # a bug here must not kill the pool silently
+                self.log("failed", level=logging.ERROR, message_id=held.message_id, reason="worker error",
+                         error_type=type(exc).__name__, error=str(exc))
+                self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._active.discard(key)
+                    if self._groups.get(key):
+                        self._ready.append(key)
+                    elif key in self._groups:
+                        del self._groups[key]
+                    self._cond.notify_all()
+
+    def _process(self, held: _Held) -> None:
+        parsed = self.runner.parse(held.message)
+        if isinstance(parsed, Outcome):
+            outcome = parsed
+        else:
+            def remember(claim: Claim) -> None:
+                held.claim = claim
+
+            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember)
+        self._count(outcome)
+        if outcome.ok:
+            self._finish(held)
+            self._acker.delete(held.message)
+        else:
+            self._retry_later(held, outcome)
+
+    def _count(self, outcome: Outcome) -> None:
+        with self._cond:
+            self.stats.by_status[outcome.status] = self.stats.by_status.get(outcome.status, 0) + 1
+            if outcome.status == "succeeded":
+                self.stats.succeeded += 1
+            elif outcome.status == "duplicate":
+                self.stats.duplicates += 1
+            else:
+                self.stats.failed += 1
+
+    def _finish(self, held: _Held) -> None:
+        """Forget ``held``: no more heartbeats or lease renewals."""
+        self._heartbeat.remove(held.message)
+        with self._cond:
+            self._held.pop(held.message_id, None)
+            self._cond.notify_all()
+
+    def retry_delay(self, held_message: Mapping[str, Any], outcome: Outcome) -> int:
+        """Visibility timeout for a message whose task did not succeed."""
+        attempt = _receive_count(held_message)
+        if outcome.status == IN_PROGRESS and outcome.retry_after is not None:
+            return min(MAX_VISIBILITY_TIMEOUT, max(1, math.ceil(outcome.retry_after) + 1))
+        limit = self.runner.max_receive_count
+        if limit and attempt >= limit:
+            return 0  # this was the last receive: let SQS move it to the DLQ now
+        return self.backoff.delay(attempt)
+
+    def _retry_later(self, held: _Held, outcome: Outcome) -> None:
+        delay = self.retry_delay(held.message, outcome)
+        self._finish(held)
+        self._acker.change_visibility(held.message, delay)
+        self.log("retry-scheduled", message_id=held.message_id, attempt=_receive_count(held.message),
+                 visibility_timeout=delay, reason=outcome.status)
+        if self.fifo and held.group.startswith("group:"):
+            with self._cond:
+                rest = list(self._groups.get(held.group, ()))
+                if rest:
+                    self._groups[held.group].clear()
+            if rest:
+                # Visible at once: SQS still holds them back until the failed one is received again.
+                self._release([h.message for h in rest], f"an earlier task of group {held.group[6:]} failed")
+
+    def _renew_leases(self, messages: list[Any]) -> None:
+        store = self.runner.store
+        if store is None:
+            return
+        for message in messages:
+            with self._cond:
+                held = self._held.get(message["MessageId"])
+                claim = held.claim if held is not None else None
+            if claim is None:
+                continue
+            if not store.renew(claim, lease_seconds=self.visibility_timeout):
+                self.log("lease-lost", level=logging.WARNING, message_id=held.message_id, task_id=claim.task_id,
+                         owner=claim.owner)
+
+    # -- shutting down --------------------------------------------------------------------
+
+    def _release(self, messages: list[dict[str, Any]], reason: str) -> None:
+        """Make ``messages`` visible again at once (and forget them)."""
+        if not messages:
+            return
+        for message in messages:
+            if self._heartbeat is not None:
+                self._heartbeat.remove(message)
+            with self._cond:
+                self._held.pop(message["MessageId"], None)
+                self.stats.released += 1
+                self._cond.notify_all()
+            self.log("released", message_id=message["MessageId"],
+                     group_id=(message.get("Attributes") or {}).get("MessageGroupId"), reason=reason)
+        self.queue.change_visibility_many(messages, 0)
+
+    def _drain(self) -> None:
+        """Wait for running tasks until the stop deadline."""
+        with self._cond:
+            unstarted = [h.message for h in self._held.values() if not h.started]
+            for key in list(self._groups):
+                self._groups[key].clear()
+            self._ready.clear()
+        self.log("worker-stopping", running=self._running, unstarted=len(unstarted))
+        self._release(unstarted, "worker is shutting down; not started")
+        with self._cond:
+            while self._running and time.monotonic() < (self._stop_deadline or 0):
+                self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
+
+    def _shutdown(self) -> None:
+        """Stop the heartbeat, flush acks, release whatever is still held."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        if self._acker is not None:
+            self._acker.stop()
+        with self._cond:
+            leftover = [h.message for h in self._held.values()]
+        self._release(leftover, "still running at the shutdown deadline")
+        self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
+                 duplicates=self.stats.duplicates, failed=self.stats.failed, released=self.stats.released)
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            self._signals += 1
+            if self._signals > 1:
+                self.log("worker-aborted", level=logging.WARNING, signal=signal.Signals(signum).name)
+                raise SystemExit(128 + signum)
+            self.log("shutdown-requested", signal=signal.Signals(signum).name, shutdown_timeout=self.shutdown_timeout,
+                     reason="finishing running tasks; signal again to exit at once")
+            self.stop()
+
+        previous = {}
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, on_signal)
+        return previous
+
+
+def _receive_count(message: Mapping[str, Any]) -> int:
+    try:
+        return int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1

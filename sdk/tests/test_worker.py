@@ -1,0 +1,253 @@
+"""Worker: long-poll consumer with a thread pool, per-group order, heartbeats, backoff and drain."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from sqstask.backoff import Backoff
+from sqstask.handler import batch_handler
+from sqstask.idempotency import TaskStore
+from sqstask.task import encode_envelope, task_attributes
+from sqstask.worker import Worker
+
+WAIT_LIMIT = 60.0
+
+
+def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
+    """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Running:
+    """Runs a Worker on a thread; stops it and joins on exit."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.result = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self.result = self.worker.run(install_signal_handlers=False)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.worker
+
+    def __exit__(self, *exc):
+        self.worker.stop(timeout=10)
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "worker did not stop within 30 s"
+
+
+def queue_counts(queue, url=None):
+    attrs = queue.sqs.get_queue_attributes(
+        QueueUrl=url or queue.config.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def queue_empty(queue):
+    return queue_counts(queue) == (0, 0)
+
+
+def test_worker_runs_every_task_once_and_deletes_it(make_team):
+    queue = make_team("w1")
+    ran = []
+    for n in range(5):
+        queue.send("t", {"n": n}, group_id=f"g{n % 2}", task_id=f"t{n}")
+
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=1)):
+        wait_for(lambda: queue_empty(queue) and len(ran) == 5, "all 5 tasks to run and be deleted")
+
+    assert sorted(ran) == [f"t{n}" for n in range(5)]
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    assert all(store.get(f"t{n}")["status"] == "COMPLETED" for n in range(5))
+
+
+def test_tasks_of_one_group_run_in_order_one_at_a_time_while_groups_run_in_parallel(make_team):
+    queue = make_team("w2")
+    lock = threading.Lock()
+    log = []
+    running_groups = []
+    b_started = threading.Event()
+
+    def handle(task):
+        with lock:
+            assert task.group_id not in running_groups, f"two tasks of group {task.group_id} ran at once"
+            running_groups.append(task.group_id)
+            log.append(task.task_id)
+        if task.task_id == "a0":
+            # Group A's first task waits for group B to start: proves the groups run in parallel.
+            assert b_started.wait(20), "group B did not start while group A was running"
+        if task.group_id == "B":
+            b_started.set()
+        time.sleep(0.05)
+        with lock:
+            running_groups.remove(task.group_id)
+
+    for n in range(3):
+        queue.send("t", {}, group_id="A", task_id=f"a{n}")
+    for n in range(3):
+        queue.send("t", {}, group_id="B", task_id=f"b{n}")
+
+    worker = Worker(queue, handle, concurrency=3, wait_seconds=1)
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and len(log) == 6, "all 6 tasks")
+
+    assert [t for t in log if t.startswith("a")] == ["a0", "a1", "a2"]
+    assert [t for t in log if t.startswith("b")] == ["b0", "b1", "b2"]
+    assert worker.stats.failed == 0
+
+
+def test_failing_task_is_retried_with_growing_delays_then_reaches_the_dlq(make_team):
+    queue = make_team("w3", max_receive_count=4)
+    attempts = []
+    delays = []
+
+    def record_delays(params, **_):
+        delays.extend(entry["VisibilityTimeout"] for entry in params["Entries"])
+
+    queue.sqs.meta.events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch", record_delays)
+
+    def handle(task):
+        attempts.append(task.receive_count)
+        raise RuntimeError("always broken")
+
+    queue.send("poison", {}, group_id="g", task_id="p1")
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=1, backoff=Backoff(base=1, cap=60, jitter=0))
+    with Running(worker):
+        wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the task to reach the DLQ")
+
+    assert attempts == [1, 2, 3, 4]
+    assert delays == [1, 2, 4, 0]  # exponential, then released at once on the last receive
+    record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("p1")
+    assert record["status"] == "FAILED" and record["error"] == "always broken" and record["attempt"] == 4
+
+
+def test_two_workers_never_run_the_same_task_concurrently(make_team, atomic_dynamodb_writes):
+    # Each task id arrives twice (as after a redrive), in different groups, so both workers can
+    # receive copies at the same time. Tasks outlast the visibility timeout: the heartbeat must
+    # keep both the message and the idempotency lease alive.
+    queue = make_team("w4", visibility_timeout=2)
+    lock = threading.Lock()
+    running = set()
+    runs = []
+    overlaps = []
+
+    def handle(task):
+        with lock:
+            if task.task_id in running:
+                overlaps.append(task.task_id)
+            running.add(task.task_id)
+            runs.append(task.task_id)
+        time.sleep(2.5)
+        with lock:
+            running.discard(task.task_id)
+
+    task_ids = ["x", "y", "z"]
+    for task_id in task_ids:
+        for copy in (1, 2):
+            queue.sqs.send_message(
+                QueueUrl=queue.config.queue_url,
+                MessageBody=encode_envelope(task_id, "t", {"id": task_id}),
+                MessageAttributes=task_attributes(task_id, "t"),
+                MessageGroupId=f"{task_id}-{copy}",
+                MessageDeduplicationId=f"{task_id}-{copy}",
+            )
+
+    first = Worker(queue, handle, concurrency=3, wait_seconds=1, heartbeat_interval=0.5)
+    second = Worker(queue, handle, concurrency=3, wait_seconds=1, heartbeat_interval=0.5)
+    with Running(first), Running(second):
+        wait_for(lambda: queue_empty(queue), "both copies of every task to be deleted")
+
+    assert overlaps == []
+    assert sorted(runs) == task_ids
+    assert first.stats.duplicates + second.stats.duplicates == 3
+
+
+def test_batch_handler_function_runs_in_the_worker_unchanged(make_team):
+    queue = make_team("w5")
+    ran = []
+
+    @batch_handler(queue)
+    def handle(task):
+        ran.append(task.payload)
+
+    queue.send("t", {"same": "code"}, group_id="g")
+    with Running(Worker(queue, handle, concurrency=1, wait_seconds=1)):
+        wait_for(lambda: queue_empty(queue), "the task to be deleted")
+
+    assert ran == [{"same": "code"}]
+
+
+def test_failed_task_releases_the_rest_of_its_group_which_then_runs_in_order(make_team):
+    queue = make_team("w6")
+    log = []
+    failed_once = []
+
+    def handle(task):
+        log.append(task.task_id)
+        if task.task_id == "a0" and not failed_once:
+            failed_once.append(True)
+            raise RuntimeError("transient")
+
+    for n in range(3):
+        queue.send("t", {}, group_id="A", task_id=f"a{n}")
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=1, backoff=Backoff(base=1, jitter=0))
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and len(log) == 4, "the group to finish after the retry")
+
+    assert log == ["a0", "a0", "a1", "a2"]
+
+
+def test_stop_finishes_running_tasks_and_releases_unstarted_ones(make_team):
+    queue = make_team("w7", visibility_timeout=60)
+    started = []
+    finished = []
+    release = threading.Event()
+
+    def handle(task):
+        started.append(task.task_id)
+        assert release.wait(20), "the test never let the task finish"
+        finished.append(task.task_id)
+
+    for n in range(5):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+    worker = Worker(queue, handle, concurrency=2, prefetch=3, wait_seconds=1)
+    runner = Running(worker)
+    with runner:
+        wait_for(lambda: len(started) == 2 and len(worker._held) == 5, "2 running and 3 waiting tasks")
+        worker.stop(timeout=20)
+        wait_for(lambda: queue_counts(queue)[0] == 3, "the 3 unstarted tasks to be visible again")
+        release.set()
+        runner.thread.join(30)
+
+    assert runner.result == 0
+    assert sorted(finished) == sorted(started) and len(finished) == 2
+    assert queue_counts(queue) == (3, 0)  # finished ones deleted, unstarted ones visible
+
+
+def test_worker_without_task_table_refuses_to_start_with_a_clear_error(make_team):
+    from sqstask.exceptions import ConfigError
+
+    queue = make_team("w8", table=False)
+
+    with pytest.raises(ConfigError, match="idempotency=False"):
+        Worker(queue, lambda task: None)
+
+
+def test_idle_exit_returns_zero_when_the_queue_stays_empty(make_team):
+    queue = make_team("w9")
+    worker = Worker(queue, lambda task: None, wait_seconds=1, idle_exit=1)
+
+    assert worker.run(install_signal_handlers=False) == 0
