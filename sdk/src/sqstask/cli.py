@@ -552,7 +552,7 @@ def describe_error(exc: BaseException) -> str:
             detail = f"{code}: {message}" if message else code
             return _one_line(f"{operation} failed: {hint} ({detail})" if hint else f"{operation} failed: {detail}")
         if isinstance(exc, bce.EndpointConnectionError):
-            endpoint = exc.kwargs.get("endpoint_url", "the AWS endpoint")
+            endpoint = str(exc.kwargs.get("endpoint_url") or "the AWS endpoint").rstrip("/")
             return f"cannot reach {endpoint}: check --endpoint-url, --region and the network"
         if isinstance(exc, bce.NoCredentialsError):
             return "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"

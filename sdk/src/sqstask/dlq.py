@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -402,10 +403,10 @@ class _Hold:
         except Exception as exc:  # never mask the error that got us here; they reappear on their own
             if not _is_aws_error(exc):
                 raise
-            log_event("release-failed", count=len(messages), error_type=_error_code(exc), error=str(exc))
+            log_event("release-failed", level=logging.WARNING, count=len(messages), error_type=_error_code(exc), error=str(exc))
             return
         if failed:
-            log_event("release-failed", count=len(failed), reason=f"they reappear within {self.seconds}s")
+            log_event("release-failed", level=logging.WARNING, count=len(failed), reason=f"they reappear within {self.seconds}s")
 
 
 class DeadLetterQueue:
@@ -778,7 +779,7 @@ class DeadLetterQueue:
             failure = failures.get(letter.message_id)
             if failure is not None:
                 report.failed.append((letter.task_id, f"{failure.code}: {failure.message}".rstrip(": ")))
-                log_event("redrive-failed", task_id=letter.task_id, message_id=letter.message_id, error_type=failure.code, error=failure.message)
+                log_event("redrive-failed", level=logging.WARNING, task_id=letter.task_id, message_id=letter.message_id, error_type=failure.code, error=failure.message)
         if not sent:
             return
         not_deleted = set(self.queue.delete_many([letter.message for letter in sent], queue_url=self.url))
