@@ -51,7 +51,7 @@ module "task_state" {
 
 locals {
   # Filled in by the alarms and schedules sections when those parts are wired in.
-  sdk_alarm_names        = []
+  sdk_alarm_names        = local.operations_alarm_names
   sdk_schedule_group     = module.schedules.schedule_group_name
   sdk_scheduler_role_arn = module.schedules.scheduler_role_arn
 
@@ -74,5 +74,7 @@ locals {
 }
 
 # --- consumers, IAM and alarms -------------------------------------------------------------
+
+# Module blocks in operations.tf: lambda_trigger, alarms, iam.
 
 # --- schedules -----------------------------------------------------------------------------

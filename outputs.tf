@@ -78,6 +78,66 @@ output "sdk_config" {
 
 # --- consumers, IAM and alarms ---
 
+output "lambda_consumer_policy_arns" {
+  description = "ARN of each Lambda consumer's policy (`<name>-lambda-<consumer>`), by consumer name."
+  value       = module.lambda_trigger.consumer_policy_arns
+}
+
+output "event_source_mapping_uuids" {
+  description = "UUID of each Lambda consumer's event source mapping, by consumer name."
+  value       = module.lambda_trigger.event_source_mapping_uuids
+}
+
+output "producer_policy_arn" {
+  description = "ARN of the producer policy `<name>-producer`; null when `iam.enabled` is false."
+  value       = one(module.iam[*].producer_policy_arn)
+}
+
+output "consumer_policy_arn" {
+  description = "ARN of the consumer policy `<name>-consumer` (workers and other non-Lambda consumers); null when `iam.enabled` is false."
+  value       = one(module.iam[*].consumer_policy_arn)
+}
+
+output "operator_policy_arn" {
+  description = "ARN of the operator policy `<name>-operator` (DLQ inspection and redrive, status, alarms); null when `iam.enabled` is false."
+  value       = one(module.iam[*].operator_policy_arn)
+}
+
+output "producer_role_arn" {
+  description = "ARN of the producer role; null unless `iam.create_roles` and producer principals are given."
+  value       = one(module.iam[*].producer_role_arn)
+}
+
+output "consumer_role_arn" {
+  description = "ARN of the consumer role; null unless `iam.create_roles` and consumer principals are given."
+  value       = one(module.iam[*].consumer_role_arn)
+}
+
+output "operator_role_arn" {
+  description = "ARN of the operator role; null unless `iam.create_roles` and operator principals are given."
+  value       = one(module.iam[*].operator_role_arn)
+}
+
+output "alarm_names" {
+  description = "CloudWatch alarm names by alarm key (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <consumer>-errors, <consumer>-throttles); empty when `alarms.enabled` is false."
+  value       = var.alarms.enabled ? module.alarms[0].alarm_names : {}
+}
+
+output "alarm_arns" {
+  description = "CloudWatch alarm ARNs keyed like alarm_names; empty when `alarms.enabled` is false."
+  value       = var.alarms.enabled ? module.alarms[0].alarm_arns : {}
+}
+
+output "alarm_sns_topic_arn" {
+  description = "ARN of the topic that receives alarm notifications (given or created); null when there is none."
+  value       = one(module.alarms[*].sns_topic_arn)
+}
+
+output "dashboard_name" {
+  description = "Name of the team's CloudWatch dashboard (`<name>-tasks`); null when not created."
+  value       = one(module.alarms[*].dashboard_name)
+}
+
 # --- schedules ---
 
 output "schedule_group_name" {

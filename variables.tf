@@ -245,3 +245,109 @@ variable "create_schedule_dead_letter_queue" {
   default     = true
   nullable    = false
 }
+
+# --- consumers, IAM and alarms ---
+
+variable "consumers" {
+  description = <<-EOT
+    Lambda functions that consume the queue, keyed by a stable consumer name (see
+    modules/lambda-trigger, which validates every field): `function_name` (name or ARN),
+    `batch_size` (1..10, default 10), `maximum_concurrency` (2..1000 or null), `enabled`
+    (default true), `filter_patterns` (JSON objects), `role_name` (execution role to attach the
+    consumer policy to), `timeout_seconds` (null: read from the function; the queue's visibility
+    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false).
+  EOT
+  type = map(object({
+    function_name       = string
+    batch_size          = optional(number, 10)
+    maximum_concurrency = optional(number)
+    enabled             = optional(bool, true)
+    filter_patterns     = optional(list(string), [])
+    role_name           = optional(string)
+    timeout_seconds     = optional(number)
+    allow_chaining      = optional(bool, false)
+  }))
+  default  = {}
+  nullable = false
+}
+
+variable "alarms" {
+  description = <<-EOT
+    CloudWatch alarms and dashboard (see modules/alarms, which validates every field and holds the
+    defaults). `enabled` (default true); notifications to `sns_topic_arn`, or to a created
+    KMS-encrypted topic with `create_sns_topic` (key `sns_kms_key_arn`, or a dedicated one);
+    `create_dashboard` (default true); per alarm, optional thresholds and periods:
+    `dlq_not_empty` {period, evaluation_periods}, `oldest_message_age` {enabled, threshold_seconds,
+    period, evaluation_periods}, `backlog` {enabled, threshold, period, evaluation_periods},
+    `consumer_errors` {threshold, period, evaluation_periods}, `consumer_throttles` {period,
+    evaluation_periods}, `producer_stopped` {enabled (default false), period, evaluation_periods}.
+  EOT
+  type = object({
+    enabled          = optional(bool, true)
+    sns_topic_arn    = optional(string)
+    create_sns_topic = optional(bool, false)
+    sns_kms_key_arn  = optional(string)
+    create_dashboard = optional(bool, true)
+    dlq_not_empty = optional(object({
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    oldest_message_age = optional(object({
+      enabled            = optional(bool)
+      threshold_seconds  = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    backlog = optional(object({
+      enabled            = optional(bool)
+      threshold          = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    consumer_errors = optional(object({
+      threshold          = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    consumer_throttles = optional(object({
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    producer_stopped = optional(object({
+      enabled            = optional(bool)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "iam" {
+  description = <<-EOT
+    Producer, consumer and operator policies for this team (see modules/iam). `enabled` (default
+    true); `consumer_allow_chaining` (consumers may send follow-up tasks); `create_roles` (default
+    false) creates `<name>-<kind>` roles for the kinds that trust someone:
+    `trusted_principal_arns` and `trusted_services`, each {producer, consumer, operator} lists;
+    `external_id` (required of trusted principals when set); `permissions_boundary_arn`.
+  EOT
+  type = object({
+    enabled                 = optional(bool, true)
+    consumer_allow_chaining = optional(bool, false)
+    create_roles            = optional(bool, false)
+    trusted_principal_arns = optional(object({
+      producer = optional(list(string), [])
+      consumer = optional(list(string), [])
+      operator = optional(list(string), [])
+    }), {})
+    trusted_services = optional(object({
+      producer = optional(list(string), [])
+      consumer = optional(list(string), [])
+      operator = optional(list(string), [])
+    }), {})
+    external_id              = optional(string)
+    permissions_boundary_arn = optional(string)
+  })
+  default  = {}
+  nullable = false
+}

@@ -134,7 +134,7 @@ run "topic_policy_admits_this_teams_alarms_and_requires_tls" {
   assert {
     condition = {
       for s in jsondecode(aws_sns_topic.this[0].policy).Statement : s.Sid => [s.Effect, s.Condition]
-      }["DenyInsecureTransport"] == ["Deny", { Bool = { "aws:SecureTransport" = "false", "aws:PrincipalIsAWSService" = "false" } }]
+    }["DenyInsecureTransport"] == ["Deny", { Bool = { "aws:SecureTransport" = "false", "aws:PrincipalIsAWSService" = "false" } }]
     error_message = "The topic policy must deny requests without TLS."
   }
 }

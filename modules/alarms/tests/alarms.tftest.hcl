@@ -223,3 +223,23 @@ run "descriptions_say_what_to_do_first" {
     error_message = "CloudWatch limits alarm descriptions to 1024 characters."
   }
 }
+
+run "null_settings_take_the_defaults" {
+  command = plan
+
+  # The root module passes every unset alarm setting as null.
+  variables {
+    backlog            = { enabled = null, threshold = null, period = null, evaluation_periods = null }
+    oldest_message_age = { enabled = null, threshold_seconds = 1200, period = null, evaluation_periods = null }
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["backlog"].threshold == 1000 &&
+      aws_cloudwatch_metric_alarm.this["backlog"].period == 60 &&
+      aws_cloudwatch_metric_alarm.this["backlog"].evaluation_periods == 5 &&
+      aws_cloudwatch_metric_alarm.this["oldest-message-age"].threshold == 1200
+    )
+    error_message = "Null alarm settings must take the module defaults, and set ones must be kept."
+  }
+}

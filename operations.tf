@@ -1,0 +1,88 @@
+# Consumers, IAM and alarms: Lambda triggers on the queue, least-privilege policies (and
+# optional roles) per team, and the alarms and dashboard on-call people read. Inputs are in the
+# "consumers, IAM and alarms" sections of variables.tf, outputs in that of outputs.tf.
+
+locals {
+  # Partition, region and account of this deployment, read from the queue's static ARN
+  # (arn:<partition>:sqs:<region>:<account-id>:<name>.fifo), so that policies can name the task
+  # table and payload bucket at plan time, like the queues.
+  deployment_arn_parts = split(":", module.queue.queue_static_arn)
+  deployment_partition = local.deployment_arn_parts[1]
+  deployment_region    = local.deployment_arn_parts[3]
+  deployment_account   = local.deployment_arn_parts[4]
+
+  table_static_arn = "arn:${local.deployment_partition}:dynamodb:${local.deployment_region}:${local.deployment_account}:table/${module.task_state.table_name}"
+  payload_bucket_static_arn = (
+    module.task_state.payload_bucket_name == null ? null : "arn:${local.deployment_partition}:s3:::${module.task_state.payload_bucket_name}"
+  )
+
+  # The names `sqstask alarms` reads from sdk_config, in a stable order.
+  operations_alarm_names = var.alarms.enabled ? [for key in sort(keys(module.alarms[0].alarm_names)) : module.alarms[0].alarm_names[key]] : []
+}
+
+module "lambda_trigger" {
+  source = "./modules/lambda-trigger"
+
+  name = var.name
+  tags = var.tags
+
+  # The queue's resource ARN, not the static one: a mapping can only be created once the
+  # queue exists.
+  queue_arn                        = module.queue.queue_arn
+  queue_visibility_timeout_seconds = module.queue.visibility_timeout_seconds
+  kms_key_arn                      = module.queue.kms_key_arn
+  table_arn                        = local.table_static_arn
+  payload_bucket_arn               = local.payload_bucket_static_arn
+  payload_prefix                   = module.task_state.payload_prefix
+
+  consumers = var.consumers
+}
+
+module "alarms" {
+  source = "./modules/alarms"
+  count  = var.alarms.enabled ? 1 : 0
+
+  name = var.name
+  tags = var.tags
+
+  queue_name              = module.queue.queue_name
+  dlq_name                = module.queue.dlq_name
+  consumer_function_names = module.lambda_trigger.function_names
+
+  dlq_not_empty      = var.alarms.dlq_not_empty
+  oldest_message_age = var.alarms.oldest_message_age
+  backlog            = var.alarms.backlog
+  consumer_errors    = var.alarms.consumer_errors
+  consumer_throttles = var.alarms.consumer_throttles
+  producer_stopped   = var.alarms.producer_stopped
+
+  sns_topic_arn    = var.alarms.sns_topic_arn
+  create_sns_topic = var.alarms.create_sns_topic
+  kms_key_arn      = var.alarms.sns_kms_key_arn
+  create_dashboard = var.alarms.create_dashboard
+}
+
+module "iam" {
+  source = "./modules/iam"
+  count  = var.iam.enabled ? 1 : 0
+
+  name = var.name
+  tags = var.tags
+
+  queue_arn          = module.queue.queue_static_arn
+  dlq_arn            = module.queue.dlq_static_arn
+  queue_name         = module.queue.queue_name
+  dlq_name           = module.queue.dlq_name
+  kms_key_arn        = module.queue.kms_key_arn
+  table_arn          = local.table_static_arn
+  payload_bucket_arn = local.payload_bucket_static_arn
+  payload_prefix     = module.task_state.payload_prefix
+  alarm_arns         = var.alarms.enabled ? [for key in sort(keys(module.alarms[0].alarm_static_arns)) : module.alarms[0].alarm_static_arns[key]] : []
+
+  consumer_allow_chaining  = var.iam.consumer_allow_chaining
+  create_roles             = var.iam.create_roles
+  trusted_principal_arns   = var.iam.trusted_principal_arns
+  trusted_services         = var.iam.trusted_services
+  external_id              = var.iam.external_id
+  permissions_boundary_arn = var.iam.permissions_boundary_arn
+}
