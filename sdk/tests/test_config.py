@@ -109,13 +109,18 @@ def test_from_env_individual_variables_alone_are_enough():
 
 
 def test_from_env_region_falls_back_to_aws_region_variables():
-    assert QueueConfig.from_env({"SQSTASK_QUEUE_URL": QUEUE_URL, "AWS_DEFAULT_REGION": "ap-south-1"}).region == "ap-south-1"
+    assert (
+        QueueConfig.from_env({"SQSTASK_QUEUE_URL": QUEUE_URL, "AWS_DEFAULT_REGION": "ap-south-1"}).region
+        == "ap-south-1"
+    )
     env = {"SQSTASK_QUEUE_URL": QUEUE_URL, "AWS_REGION": "us-west-2", "SQSTASK_REGION": "eu-north-1"}
     assert QueueConfig.from_env(env).region == "eu-north-1"
 
 
 def test_from_env_rejects_a_non_numeric_variable_naming_it():
-    with pytest.raises(ConfigError, match=r"^SQSTASK_VISIBILITY_TIMEOUT must be an integer number of seconds, got 'abc'"):
+    with pytest.raises(
+        ConfigError, match=r"^SQSTASK_VISIBILITY_TIMEOUT must be an integer number of seconds, got 'abc'"
+    ):
         QueueConfig.from_env({"SQSTASK_QUEUE_URL": QUEUE_URL, "SQSTASK_VISIBILITY_TIMEOUT": "abc"})
 
 

@@ -157,7 +157,9 @@ class FlakyVisibility:
     def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
         self.calls += 1
         if self.calls == 1:
-            failed = [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in Entries]
+            failed = [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in Entries
+            ]
             return {"Successful": [], "Failed": failed}
         return self.client.change_message_visibility_batch(QueueUrl=QueueUrl, Entries=Entries)
 

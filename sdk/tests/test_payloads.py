@@ -139,9 +139,7 @@ EXTENDED_CLIENT_RECEIVE = textwrap.dedent(
 
 def run_extended_client(script: str, endpoint: str, *args: str) -> str:
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint)
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"extended client failed:\n{done.stderr}"
     return done.stdout
 

@@ -79,7 +79,10 @@ class FlakySQS:
             from botocore.exceptions import ClientError
 
             raise ClientError(
-                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
                 "SendMessageBatch",
             )
         passed, failed = [], []
@@ -87,7 +90,9 @@ class FlakySQS:
             task_id = entry["MessageAttributes"]["sqstask-task-id"]["StringValue"]
             if self.plan.get(task_id):
                 code, sender_fault = self.plan[task_id].pop(0)
-                failed.append({"Id": entry["Id"], "SenderFault": sender_fault, "Code": code, "Message": f"injected {code}"})
+                failed.append(
+                    {"Id": entry["Id"], "SenderFault": sender_fault, "Code": code, "Message": f"injected {code}"}
+                )
             else:
                 passed.append(entry)
         response = self.client.send_message_batch(QueueUrl=QueueUrl, Entries=passed) if passed else {}
@@ -152,7 +157,10 @@ def test_send_generates_a_task_id_when_none_is_given(make_team):
         ({"group_id": "g" * 129}, r"group_id is 129 characters; SQS allows at most 128"),
         ({"group_id": "g", "task_id": "bad id"}, r"task_id 'bad id' contains ' '"),
         ({"group_id": "g", "payload": {1, 2}}, r"payload is not JSON-serialisable"),
-        ({"group_id": "g", "task_type": "two words"}, r"task_type 'two words' must be printable characters without whitespace"),
+        (
+            {"group_id": "g", "task_type": "two words"},
+            r"task_type 'two words' must be printable characters without whitespace",
+        ),
     ],
 )
 def test_send_rejects_bad_input_before_calling_sqs(make_team, kwargs, error):
@@ -213,7 +221,9 @@ def test_send_many_validates_every_task_before_sending_any(make_team):
     with pytest.raises(InvalidTaskError, match=r"group_id must not be empty"):
         queue.send_many([TaskSpec("x", 1, "g"), TaskSpec("x", 2, "")])
     with pytest.raises(PayloadTooLarge):
-        make_team("nobucket", payload_bucket=False).send_many([TaskSpec("x", 1, "g"), TaskSpec("x", "z" * 1048576, "g")])
+        make_team("nobucket", payload_bucket=False).send_many(
+            [TaskSpec("x", 1, "g"), TaskSpec("x", "z" * 1048576, "g")]
+        )
     assert calls == []
 
 
@@ -258,7 +268,9 @@ def test_raise_on_failure_raises_send_error_listing_the_failed_tasks(make_team):
     base = make_team()
     flaky = FlakySQS(base.sqs, {"t-g-0": [("InternalError", False)] * 5})
     queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
-    with pytest.raises(SendError, match=r"^1 task\(s\) could not be sent; first: task t-g-0 \(work\): InternalError") as info:
+    with pytest.raises(
+        SendError, match=r"^1 task\(s\) could not be sent; first: task t-g-0 \(work\): InternalError"
+    ) as info:
         queue.send_many(specs("g", 1) + specs("h", 1), raise_on_failure=True, max_attempts=2)
     assert [spec.task_id for spec, _ in info.value.failed] == ["t-g-0"]
 
@@ -319,6 +331,19 @@ def test_clients_are_created_lazily_once_and_injected_ones_win():
     s3 = queue.s3
     assert queue.s3 is s3
     assert s3.meta.region_name == "eu-west-1"  # inferred from the queue URL
+
+
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("https://sqs.ap-southeast-2.amazonaws.com/123456789012/q.fifo", "ap-southeast-2"),
+        ("https://eu-central-1.queue.amazonaws.com/123456789012/q.fifo", "eu-central-1"),
+        ("http://127.0.0.1:5000/123456789012/q.fifo", None),
+    ],
+)
+def test_the_region_is_taken_from_the_queue_url_when_not_configured(url, region):
+    assert TaskQueue(queue_url=url).config.region == region
+    assert TaskQueue(queue_url=url, region="us-west-1").config.region == "us-west-1"
 
 
 @pytest.mark.parametrize("aws", ["server"], indirect=True)

@@ -68,7 +68,13 @@ def lambda_record(body: str, *, group="g1", task_type=None) -> dict:
 def test_envelope_is_versioned_json_with_id_type_payload_and_utc_created_at():
     created = datetime(2024, 5, 1, 12, 30, 0, 123000, tzinfo=timezone.utc)
     body = json.loads(encode_envelope("t-1", "resize", {"w": 10}, created))
-    assert body == {"v": 1, "id": "t-1", "type": "resize", "payload": {"w": 10}, "created_at": "2024-05-01T12:30:00.123Z"}
+    assert body == {
+        "v": 1,
+        "id": "t-1",
+        "type": "resize",
+        "payload": {"w": 10},
+        "created_at": "2024-05-01T12:30:00.123Z",
+    }
     assert ENVELOPE_VERSION == 1
 
 
@@ -122,7 +128,11 @@ def test_group_ids_may_use_every_punctuation_character_sqs_allows():
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("", r"task_id must not be empty; leave it out to generate one"), ("x" * 200, r"at most 128"), ("a\tb", r"contains")],
+    [
+        ("", r"task_id must not be empty; leave it out to generate one"),
+        ("x" * 200, r"at most 128"),
+        ("a\tb", r"contains"),
+    ],
 )
 def test_bad_task_ids_are_rejected_with_the_reason(value, message):
     with pytest.raises(InvalidTaskError, match=message):
@@ -212,6 +222,11 @@ def test_a_plain_lambda_record_takes_its_type_from_the_message_attribute():
 def test_a_body_without_any_id_falls_back_to_the_message_id():
     message = sqs_message("hello")
     assert task_from_message(message).task_id == "m-1"
+
+
+def test_a_body_with_non_standard_json_constants_is_a_plain_string():
+    task = task_from_message(sqs_message('{"x": NaN}'))
+    assert task.payload == '{"x": NaN}'
 
 
 def test_json_with_a_v_key_but_no_envelope_fields_is_a_plain_payload():

@@ -6,6 +6,8 @@ modules behind each name load on first use.
 
 from __future__ import annotations
 
+# ruff: noqa: F401  (the TYPE_CHECKING imports below exist for type checkers)
+
 import importlib
 from typing import TYPE_CHECKING, Any
 

@@ -86,7 +86,9 @@ def configure_json_logging(
         for handler in ours:
             handler.setLevel(level)
         return ours[0]
-    if not force and (logging.getLogger().handlers or any(not isinstance(h, logging.NullHandler) for h in logger.handlers)):
+    if not force and (
+        logging.getLogger().handlers or any(not isinstance(h, logging.NullHandler) for h in logger.handlers)
+    ):
         return None
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter())

@@ -169,15 +169,14 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         return raw
     if key in _INT_KEYS:
         if isinstance(raw, bool):
-            raise ConfigError(f"{label} must be an integer number of {'seconds' if key == 'visibility_timeout' else 'bytes'}, got {raw!r}")
+            raise ConfigError(f"{label} must be an integer number of {_unit(key)}, got {raw!r}")
         if isinstance(raw, int):
             return raw
         if isinstance(raw, float) and raw.is_integer():
             return int(raw)
         if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
             return int(raw.strip())
-        unit = "seconds" if key == "visibility_timeout" else "bytes"
-        raise ConfigError(f"{label} must be an integer number of {unit}, got {raw!r}")
+        raise ConfigError(f"{label} must be an integer number of {_unit(key)}, got {raw!r}")
     if key == "alarm_names":
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -185,6 +184,10 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             return tuple(raw)
         raise ConfigError(f"{label} must be a list of alarm names, got {raw!r}")
     return raw
+
+
+def _unit(key: str) -> str:
+    return "seconds" if key == "visibility_timeout" else "bytes"
 
 
 def _check(cfg: QueueConfig) -> None:

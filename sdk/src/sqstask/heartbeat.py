@@ -57,7 +57,9 @@ class Heartbeat:
         if isinstance(visibility_timeout, bool) or not isinstance(visibility_timeout, int):
             raise ValueError(f"visibility_timeout must be whole seconds (int), got {visibility_timeout!r}")
         if not 1 <= visibility_timeout <= MAX_VISIBILITY_TIMEOUT:
-            raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility_timeout}")
+            raise ValueError(
+                f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility_timeout}"
+            )
         if interval is None:
             interval = visibility_timeout / 3
         if not 0 < interval < visibility_timeout:
@@ -66,7 +68,9 @@ class Heartbeat:
                 f"extended before they expire, got {interval}"
             )
         if not 0 < max_total <= MAX_VISIBILITY_TIMEOUT:
-            raise ValueError(f"max_total must be 1..{MAX_VISIBILITY_TIMEOUT} seconds (SQS's 12-hour limit), got {max_total}")
+            raise ValueError(
+                f"max_total must be 1..{MAX_VISIBILITY_TIMEOUT} seconds (SQS's 12-hour limit), got {max_total}"
+            )
         self.queue = queue
         self.queue_url = queue_url or queue.config.queue_url
         self.visibility_timeout = visibility_timeout
@@ -137,7 +141,9 @@ class Heartbeat:
         if thread is not None and thread is not threading.current_thread():
             thread.join(_JOIN_TIMEOUT)
             if thread.is_alive():
-                log_event("heartbeat-failed", error="heartbeat thread did not stop within 30 s (an SQS call is hanging)")
+                log_event(
+                    "heartbeat-failed", error="heartbeat thread did not stop within 30 s (an SQS call is hanging)"
+                )
         self._thread = None
 
     def __enter__(self) -> Heartbeat:
@@ -194,7 +200,9 @@ class Heartbeat:
                 log_event(
                     "heartbeat-dropped",
                     message_id=message_id,
-                    reason=f"visibility cannot be extended past {int(self.max_total)} s; the message becomes visible again",
+                    reason=(
+                        f"visibility cannot be extended past {int(self.max_total)} s; the message becomes visible again"
+                    ),
                 )
         if not entries:
             return
@@ -205,19 +213,19 @@ class Heartbeat:
         extended: list[Any] = []
         with self._cond:
             for f in failures:
-                lease = self._leases.get(f.message_id)
-                if lease is None:
+                current = self._leases.get(f.message_id)
+                if current is None:
                     continue
                 if f.sender_fault:
                     # Deleted, expired or otherwise unknown to SQS: retrying cannot help.
                     self._leases.pop(f.message_id, None)
                 else:
-                    lease.next_due = retry_at
+                    current.next_due = retry_at
             for message_id in ids:
-                lease = self._leases.get(message_id)
-                if message_id not in failed_ids and lease is not None:
-                    lease.next_due = next_due
-                    extended.append(lease.message)
+                current = self._leases.get(message_id)
+                if message_id not in failed_ids and current is not None:
+                    current.next_due = next_due
+                    extended.append(current.message)
         for f in failures:
             log_event(
                 "heartbeat-dropped" if f.sender_fault else "heartbeat-failed",

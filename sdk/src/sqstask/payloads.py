@@ -72,7 +72,9 @@ class PayloadStore:
     def offload(self, body: str) -> tuple[str, dict[str, dict[str, str]]]:
         """Store ``body`` in S3; return the pointer body and the ``ExtendedPayloadSize`` attribute."""
         if not self.bucket:
-            raise ConfigError("payload_bucket (SQSTASK_PAYLOAD_BUCKET) is not set, so large payloads cannot be offloaded")
+            raise ConfigError(
+                "payload_bucket (SQSTASK_PAYLOAD_BUCKET) is not set, so large payloads cannot be offloaded"
+            )
         data = body.encode("utf-8")
         key = f"{self.prefix}{uuid.uuid4()}"
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/json")
@@ -93,7 +95,8 @@ class PayloadStore:
         except Exception as exc:  # botocore ClientError, without importing botocore here
             if _error_code(exc) in _MISSING_CODES:
                 raise MalformedMessage(
-                    f"payload object s3://{bucket}/{key} is missing (deleted, or expired by the bucket's lifecycle rule)"
+                    f"payload object s3://{bucket}/{key} is missing "
+                    "(deleted, or expired by the bucket's lifecycle rule)"
                 ) from None
             raise
         try:
@@ -121,4 +124,3 @@ def _error_code(exc: BaseException) -> str | None:
         code = response.get("Error", {}).get("Code")
         return str(code) if code is not None else None
     return None
-

@@ -130,12 +130,15 @@ def _is_retryable_exception(exc: BaseException) -> bool:
 
 
 def _region_from_url(url: str | None) -> str | None:
-    """``us-east-1`` from ``https://sqs.us-east-1.amazonaws.com/...``; None otherwise."""
+    """``us-east-1`` from ``https://sqs.us-east-1.amazonaws.com/...`` (or the legacy
+    ``us-east-1.queue.amazonaws.com``); None otherwise."""
     if not url:
         return None
     parts = (urlparse(url).hostname or "").split(".")
     if len(parts) >= 4 and parts[0] == "sqs" and parts[2].startswith("amazonaws"):
         return parts[1]
+    if len(parts) >= 4 and parts[1] == "queue" and parts[2].startswith("amazonaws"):
+        return parts[0]
     return None
 
 
@@ -212,7 +215,7 @@ class TaskQueue:
         retry_base: float = 0.1,
         retry_cap: float = 5.0,
     ) -> None:
-        overrides = dict(
+        overrides: dict[str, Any] = dict(
             queue_url=queue_url,
             dlq_url=dlq_url,
             idempotency_table=idempotency_table,
@@ -528,7 +531,9 @@ class TaskQueue:
             retryable = not bad.get("SenderFault", False) or code in RETRYABLE_CODES
             by_id[n] = (False, f"{code}: {bad.get('Message', '')}".rstrip(": "), retryable, None)
         for n, item in enumerate(chunk):
-            ok_, reason, retryable, result = by_id.get(n, (False, "SQS reported neither success nor failure", True, None))
+            ok_, reason, retryable, result = by_id.get(
+                n, (False, "SQS reported neither success nor failure", True, None)
+            )
             outcomes.append((item, ok_, reason, retryable, result))
         return outcomes
 

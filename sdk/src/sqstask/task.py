@@ -163,7 +163,9 @@ class TaskSpec:
                 raise InvalidTaskError(f"unknown task key(s) {unknown}; allowed: task_type, payload, group_id, task_id")
             missing = [k for k in ("task_type", "payload", "group_id") if k not in obj]
             if missing:
-                raise InvalidTaskError(f"task is missing {', '.join(missing)}; a task needs task_type, payload and group_id")
+                raise InvalidTaskError(
+                    f"task is missing {', '.join(missing)}; a task needs task_type, payload and group_id"
+                )
             return cls(obj["task_type"], obj["payload"], obj["group_id"], obj.get("task_id"))
         raise InvalidTaskError(f"a task must be a TaskSpec or a dict, got {type(obj).__name__}")
 
@@ -241,6 +243,11 @@ def _sent_at(value: Any) -> datetime | None:
         return None
 
 
+def _reject_constant(name: str) -> Any:
+    """NaN/Infinity are not JSON: such a body is taken as a plain string."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _build(
     *,
     body: Any,
@@ -269,7 +276,7 @@ def _build(
     group_id = attributes.get("MessageGroupId") or ""
     receive_count = _int(attributes.get("ApproximateReceiveCount"), 1)
     sent_at = _sent_at(attributes.get("SentTimestamp"))
-    common = dict(
+    common: dict[str, Any] = dict(
         group_id=group_id,
         receive_count=receive_count,
         message_id=message_id,
@@ -279,7 +286,7 @@ def _build(
     )
 
     try:
-        parsed: Any = json.loads(body)
+        parsed: Any = json.loads(body, parse_constant=_reject_constant)
     except ValueError:
         parsed = body
         is_json = False
