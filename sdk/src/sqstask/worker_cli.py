@@ -15,8 +15,15 @@ from typing import Any
 from .exceptions import ConfigError
 
 
-def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
-    """Register ``worker`` and ``lambda-local`` on the CLI's subparsers."""
+def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentParser] | None = None) -> None:
+    """Register ``worker`` and ``lambda-local`` on the CLI's subparsers.
+
+    ``parents`` defaults to the CLI's common options (--config, --queue-url, --region, ...).
+    """
+    if parents is None:
+        from .cli import common_options
+
+        parents = [common_options()]
     worker = subparsers.add_parser(
         "worker",
         parents=list(parents),
@@ -28,20 +35,20 @@ def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentP
         ),
     )
     worker.add_argument("target", metavar="MODULE:FUNC", help="e.g. myservice.tasks:handle (imported from the current directory too)")
-    worker.add_argument("--concurrency", type=_positive_int, default=4, help="tasks run in parallel (default 4)")
-    worker.add_argument("--prefetch", type=_non_negative_int, default=None,
+    worker.add_argument("--concurrency", type=_positive_int, metavar="N", default=4, help="tasks run in parallel (default 4)")
+    worker.add_argument("--prefetch", type=_non_negative_int, default=None, metavar="N",
                         help="messages held beyond the running ones (default: as many as --concurrency)")
-    worker.add_argument("--visibility-timeout", type=_positive_int, default=None,
+    worker.add_argument("--visibility-timeout", type=_positive_int, default=None, metavar="SECONDS",
                         help="seconds a received message stays invisible; the heartbeat extends it (default: the queue's)")
-    worker.add_argument("--heartbeat-interval", type=float, default=None,
+    worker.add_argument("--heartbeat-interval", type=float, default=None, metavar="SECONDS",
                         help="seconds between visibility extensions (default a third of the visibility timeout)")
     worker.add_argument("--wait-seconds", type=int, choices=range(0, 21), metavar="0..20", default=20,
                         help="long-poll wait per receive (default 20)")
-    worker.add_argument("--backoff-base", type=float, default=5.0, help="retry delay after the first failure, seconds (default 5)")
-    worker.add_argument("--backoff-cap", type=float, default=900.0, help="longest retry delay, seconds (default 900)")
-    worker.add_argument("--backoff-jitter", type=float, default=0.5,
+    worker.add_argument("--backoff-base", type=float, default=5.0, metavar="SECONDS", help="retry delay after the first failure, seconds (default 5)")
+    worker.add_argument("--backoff-cap", type=float, default=900.0, metavar="SECONDS", help="longest retry delay, seconds (default 900)")
+    worker.add_argument("--backoff-jitter", type=float, default=0.5, metavar="FRACTION",
                         help="fraction of each retry delay randomised away, 0..1 (default 0.5)")
-    worker.add_argument("--shutdown-timeout", type=float, default=30.0,
+    worker.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="seconds running tasks get to finish after SIGTERM (default 30)")
     worker.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
                         help="exit 0 after this many seconds without messages")
@@ -65,7 +72,7 @@ def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentP
     local.add_argument("target", metavar="MODULE:HANDLER", help="e.g. myservice.lambda_function:handler")
     local.add_argument("--batch-size", type=int, choices=range(1, 11), metavar="1..10", default=10,
                        help="records per invocation (default 10)")
-    local.add_argument("--timeout", type=float, default=None,
+    local.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="simulated function timeout, seconds (default a sixth of the visibility timeout)")
     local.add_argument("--wait-seconds", type=int, choices=range(0, 21), metavar="0..20", default=20,
                        help="long-poll wait per receive (default 20)")
@@ -120,7 +127,7 @@ def _logging(args: argparse.Namespace) -> None:
     from .audit import configure_json_logging
 
     try:
-        configure_json_logging(args.log_level, force=True)
+        configure_json_logging("DEBUG" if getattr(args, "debug", False) else args.log_level, force=True)
     except ValueError as exc:
         raise ConfigError(f"--log-level: {exc}; use DEBUG, INFO, WARNING or ERROR") from None
 
