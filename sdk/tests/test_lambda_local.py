@@ -164,3 +164,25 @@ def test_worker_cli_rejects_a_target_without_a_function_name(capsys):
     code = main(["worker", "just_a_module", "--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/x.fifo"])
 
     assert code == 1 and "is not MODULE:FUNC" in capsys.readouterr().err
+
+
+def test_group_retried_after_a_failure_keeps_its_order(make_team):
+    queue = make_team("ll6", visibility_timeout=1)
+    log = []
+
+    @batch_handler(queue)
+    def handle(task):
+        log.append(task.task_id)
+        if task.task_id == "a0" and log.count("a0") == 1:
+            raise RuntimeError("first try fails")
+
+    for n in range(3):
+        queue.send("t", {}, group_id="A", task_id=f"a{n}")
+    runner = LambdaLocal(queue, handle)
+    for _ in range(30):
+        if len(log) >= 4:
+            break
+        runner.run_once(wait_seconds=1)
+
+    assert log == ["a0", "a0", "a1", "a2"]
+    assert queue_counts(queue) == (0, 0)

@@ -185,8 +185,31 @@ class LambdaLocal:
         if to_delete:
             not_deleted = set(self.queue.delete_many(to_delete))
             invocation.deleted = len(to_delete) - len(not_deleted)
+        self._release_group_followers(messages, invocation.failed_ids)
         self.log("invoked", records=len(messages), failed=len(invocation.failed_ids), deleted=invocation.deleted)
         return invocation
+
+    def _release_group_followers(self, messages: Sequence[Mapping[str, Any]], failed_ids: Sequence[str]) -> None:
+        """Make later failed messages of each group visible now; the group's first failure stays invisible.
+
+        On SQS this changes nothing observable: a FIFO group is held back while its first failed
+        message is in flight, so the followers still come after it. It keeps that order on SQS
+        emulators that re-deliver a group's messages in whatever order their timeouts expire.
+        """
+        failed = set(failed_ids)
+        seen_groups: set[str] = set()
+        followers = []
+        for message in messages:
+            if message["MessageId"] not in failed:
+                continue
+            group = (message.get("Attributes") or {}).get("MessageGroupId")
+            if not group:
+                continue
+            if group in seen_groups:
+                followers.append(message)
+            seen_groups.add(group)
+        if followers:
+            self.queue.change_visibility_many(followers, 0)
 
     def run_once(self, wait_seconds: int | None = None) -> Invocation | None:
         """Receive one batch and invoke the handler with it; None when nothing arrived."""
