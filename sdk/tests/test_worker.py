@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -109,7 +110,7 @@ def test_tasks_of_one_group_run_in_order_one_at_a_time_while_groups_run_in_paral
     assert worker.stats.failed == 0
 
 
-def test_failing_task_is_retried_with_growing_delays_then_reaches_the_dlq(make_team):
+def test_failing_task_is_retried_with_growing_delays_then_reaches_the_dlq(make_team, caplog):
     queue = make_team("w3", max_receive_count=4)
     attempts = []
     delays = []
@@ -125,13 +126,15 @@ def test_failing_task_is_retried_with_growing_delays_then_reaches_the_dlq(make_t
 
     queue.send("poison", {}, group_id="g", task_id="p1")
     worker = Worker(queue, handle, concurrency=1, wait_seconds=1, backoff=Backoff(base=1, cap=60, jitter=0))
-    with Running(worker):
+    with caplog.at_level(logging.INFO, logger="sqstask"), Running(worker):
         wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the task to reach the DLQ")
 
     assert attempts == [1, 2, 3, 4]
     assert delays == [1, 2, 4, 0]  # exponential, then released at once on the last receive
     record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("p1")
     assert record["status"] == "FAILED" and record["error"] == "always broken" and record["attempt"] == 4
+    gave_up = [json.loads(r.getMessage()) for r in caplog.records if '"gave-up"' in r.getMessage()]
+    assert [(e["task_id"], e["attempt"], e["max_receive_count"]) for e in gave_up] == [("p1", 4, 4)]
 
 
 def test_two_workers_never_run_the_same_task_concurrently(make_team, atomic_dynamodb_writes):
