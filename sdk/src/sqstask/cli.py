@@ -286,7 +286,7 @@ def cmd_dlq_show(args: argparse.Namespace) -> int:
     )
     sections = [
         ("envelope", details["envelope"]),
-        ("payload", details["payload"]),
+        ("payload", details["payload"] if details["envelope"] is None else None),
         ("body", details["body"]),
         ("attributes", details["attributes"]),
         ("message attributes", details["message_attributes"]),

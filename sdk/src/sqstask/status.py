@@ -153,7 +153,5 @@ def lifecycle(record: Mapping[str, Any], *, clock: Callable[[], float] = time.ti
                 value = f"{when.strftime('%Y-%m-%d %H:%M:%SZ')} ({state})"
             else:
                 value = when
-        elif isinstance(value, list):
-            value = "; ".join(str(v) for v in value)
         rows.append((key, value))
     return rows

@@ -79,14 +79,16 @@ def render_table(
 
 
 def render_fields(pairs: Sequence[tuple[str, Any]]) -> str:
-    """``label  value`` lines with the labels aligned (for one object, e.g. a status)."""
+    """``label  value`` lines with the labels aligned; a list value takes one line per item."""
     if not pairs:
         return ""
     width = max(len(label) for label, _ in pairs)
     out = []
     for label, value in pairs:
-        text = "-" if value is None or value == "" else (format_time(value) if isinstance(value, datetime) else str(value))
-        out.append(f"{label.ljust(width)}  {text}".rstrip())
+        items = list(value) if isinstance(value, (list, tuple)) and value else [value]
+        for n, item in enumerate(items):
+            text = "-" if item is None or item == "" else (format_time(item) if isinstance(item, datetime) else str(item))
+            out.append(f"{(label if n == 0 else '').ljust(width)}  {text}".rstrip())
     return "\n".join(out)
 
 
