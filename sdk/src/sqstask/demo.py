@@ -129,7 +129,7 @@ class Narrator:
         self.tty = out.isatty() if tty is None else tty
         self._progress_open = False
         self._last_progress = ""
-        self._last_progress_at = 0.0
+        self._last_progress_at: float | None = None
 
     def _write(self, text: str) -> None:
         if self._progress_open:
@@ -163,7 +163,7 @@ class Narrator:
             self.out.write("\r  " + text.ljust(max(len(self._last_progress), len(text))))
             self.out.flush()
             self._progress_open = True
-        elif now - self._last_progress_at >= every:
+        elif self._last_progress_at is None or now - self._last_progress_at >= every:
             self._write(f"  {text}")
         else:
             return
@@ -177,7 +177,7 @@ class Narrator:
             self._progress_open = False
         else:
             self._write(f"  {text}")
-        self._last_progress, self._last_progress_at = "", 0.0
+        self._last_progress, self._last_progress_at = "", None
 
 
 # -- the audit log ---------------------------------------------------------------------------
@@ -237,6 +237,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _reset(endpoint: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1 at a free port; yields its endpoint URL."""
@@ -254,9 +262,14 @@ def emulator() -> Iterator[str]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its state per process: start from nothing, and leave nothing behind.
+    _reset(endpoint)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield endpoint
     finally:
+        with contextlib.suppress(OSError):
+            _reset(endpoint)
         server.stop()
         for logger, disabled in saved:
             logger.disabled = disabled

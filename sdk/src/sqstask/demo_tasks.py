@@ -68,6 +68,11 @@ class Effects:
         with self._lock:
             self.done[task_id] += 1
 
+    def note(self, table: dict[str, Any], task_id: str, value: Any) -> None:
+        """Record ``value`` for ``task_id`` in one of the per-task tables (receipts, ...)."""
+        with self._lock:
+            table[task_id] = value
+
     def completed_count(self, task_ids: Any = None) -> int:
         """How many of ``task_ids`` (default: all) completed at least once."""
         with self._lock:
@@ -110,16 +115,14 @@ def _send_receipt(task: Task) -> dict[str, Any]:
         if not EFFECTS.fixed:
             raise MissingEmail(f"order {order} has no e-mail address to send the receipt to")
         email = BILLING_ADDRESS  # the fix: fall back to the account's billing address
-    with EFFECTS._lock:
-        EFFECTS.receipts[task.task_id] = email
+    EFFECTS.note(EFFECTS.receipts, task.task_id, email)
     return {"order": order, "sent_to": email}
 
 
 def _render_statement(task: Task) -> dict[str, Any]:
     lines = task.payload["lines"]
     size = sum(len(line) for line in lines)
-    with EFFECTS._lock:
-        EFFECTS.statement_bytes[task.task_id] = size
+    EFFECTS.note(EFFECTS.statement_bytes, task.task_id, size)
     return {"lines": len(lines), "characters": size}
 
 
@@ -133,6 +136,5 @@ def _export_ledger(task: Task) -> dict[str, Any]:
             break
         time.sleep(min(0.25, left))
     took = time.monotonic() - started
-    with EFFECTS._lock:
-        EFFECTS.ledger_seconds[task.task_id] = took
+    EFFECTS.note(EFFECTS.ledger_seconds, task.task_id, took)
     return {"exported_seconds": round(took, 1)}
