@@ -103,6 +103,26 @@ output "operator_policy_arn" {
   value       = one(module.iam[*].operator_policy_arn)
 }
 
+output "producer_policy_json" {
+  description = "The producer policy document as JSON (known at plan time, for review and tests); null when `iam.enabled` is false."
+  value       = one(module.iam[*].producer_policy_json)
+}
+
+output "consumer_policy_json" {
+  description = "The consumer policy document as JSON (known at plan time, for review and tests); null when `iam.enabled` is false."
+  value       = one(module.iam[*].consumer_policy_json)
+}
+
+output "operator_policy_json" {
+  description = "The operator policy document as JSON (known at plan time, for review and tests); null when `iam.enabled` is false."
+  value       = one(module.iam[*].operator_policy_json)
+}
+
+output "lambda_consumer_policy_json" {
+  description = "Each Lambda consumer's policy document as JSON, by consumer name."
+  value       = module.lambda_trigger.consumer_policy_json
+}
+
 output "producer_role_arn" {
   description = "ARN of the producer role; null unless `iam.create_roles` and producer principals are given."
   value       = one(module.iam[*].producer_role_arn)
