@@ -35,6 +35,9 @@ def test_checkov_finds_no_failed_checks():
     ]
     passed = sum(report.get("summary", {}).get("passed", 0) for report in reports)
     assert passed > 0, "checkov passed no check at all: it scanned nothing"
+    # checkov skips a file it cannot parse and still exits 0: an unparsed file is an unscanned file.
+    unparsed = sum(report.get("summary", {}).get("parsing_errors", 0) for report in reports)
+    assert unparsed == 0, f"checkov could not parse {unparsed} file(s); run checkov by hand to see which"
     assert not failed, "checkov failed checks:\n" + "\n".join(failed)
 
 
