@@ -16,6 +16,14 @@ locals {
     module.task_state.payload_bucket_name == null ? null : "arn:${local.deployment_partition}:s3:::${module.task_state.payload_bucket_name}"
   )
 
+  # Static ARNs of the schedule group and scheduler role (null when not created), for the same reason.
+  schedule_group_static_arn = (
+    module.schedules.schedule_group_name == null ? null : "arn:${local.deployment_partition}:scheduler:${local.deployment_region}:${local.deployment_account}:schedule-group/${module.schedules.schedule_group_name}"
+  )
+  scheduler_role_static_arn = (
+    module.schedules.scheduler_role_name == null ? null : "arn:${local.deployment_partition}:iam::${local.deployment_account}:role/${module.schedules.scheduler_role_name}"
+  )
+
   # The names `sqstask alarms` reads from sdk_config, in a stable order.
   operations_alarm_names = var.alarms.enabled ? [for key in sort(keys(module.alarms[0].alarm_names)) : module.alarms[0].alarm_names[key]] : []
 }
@@ -78,6 +86,9 @@ module "iam" {
   payload_bucket_arn = local.payload_bucket_static_arn
   payload_prefix     = module.task_state.payload_prefix
   alarm_arns         = var.alarms.enabled ? [for key in sort(keys(module.alarms[0].alarm_static_arns)) : module.alarms[0].alarm_static_arns[key]] : []
+
+  schedule_group_arn = local.schedule_group_static_arn
+  scheduler_role_arn = local.scheduler_role_static_arn
 
   consumer_allow_chaining  = var.iam.consumer_allow_chaining
   create_roles             = var.iam.create_roles

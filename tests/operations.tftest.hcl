@@ -204,3 +204,21 @@ run "operator_role_is_created_on_request" {
     error_message = "create_roles must create the operator role for the given principal, and no other."
   }
 }
+
+run "producers_may_schedule_delayed_sends_in_the_team_group" {
+  command = plan
+
+  assert {
+    condition = one([
+      for s in jsondecode(output.producer_policy_json).Statement : s.Resource if s.Sid == "ScheduleDelayedTasks"
+    ]) == "arn:aws:scheduler:eu-west-1:123456789012:schedule/${var.name}/*"
+    error_message = "The producer policy must allow delayed sends in this team's schedule group only."
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(output.producer_policy_json).Statement : s.Resource if s.Sid == "PassSchedulerRole"
+    ]) == "arn:aws:iam::123456789012:role/${var.name}-scheduler"
+    error_message = "Producers may pass only this team's scheduler role."
+  }
+}

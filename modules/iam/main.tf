@@ -10,6 +10,17 @@ locals {
 
   payload_objects_arn = var.payload_bucket_arn == null ? null : "${var.payload_bucket_arn}/${var.payload_prefix}*"
 
+  # Schedules live under schedule/<group>/<name>; a schedule group ARN names schedule-group/<group>.
+  schedules_enabled = var.schedule_group_arn != null && var.scheduler_role_arn != null
+  schedules_arn     = local.schedules_enabled ? "${replace(var.schedule_group_arn, ":schedule-group/", ":schedule/")}/*" : null
+  pass_scheduler_role = {
+    Sid       = "PassSchedulerRole"
+    Effect    = "Allow"
+    Action    = ["iam:PassRole"]
+    Resource  = var.scheduler_role_arn
+    Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
+  }
+
   # --- producer: send tasks, offload large payloads ---
   producer_policy = {
     Version = "2012-10-17"
@@ -32,6 +43,14 @@ locals {
         Action   = ["s3:PutObject"]
         Resource = local.payload_objects_arn
       }],
+      # Delayed sends are one-time schedules in the team's group (TaskQueue.send_at).
+      local.schedules_enabled ? [{
+        Sid      = "ScheduleDelayedTasks"
+        Effect   = "Allow"
+        Action   = ["scheduler:CreateSchedule", "scheduler:GetSchedule"]
+        Resource = local.schedules_arn
+      }] : [],
+      local.schedules_enabled ? [local.pass_scheduler_role] : [],
     )
   }
 
@@ -136,6 +155,14 @@ locals {
         Action   = ["s3:GetObject"]
         Resource = local.payload_objects_arn
       }],
+      # `sqstask schedules enable|disable|run` read and update the team's schedules.
+      local.schedules_enabled ? [{
+        Sid      = "ManageTeamSchedules"
+        Effect   = "Allow"
+        Action   = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        Resource = local.schedules_arn
+      }] : [],
+      local.schedules_enabled ? [local.pass_scheduler_role] : [],
     )
   }
 

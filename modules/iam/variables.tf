@@ -103,6 +103,28 @@ variable "alarm_arns" {
   }
 }
 
+variable "schedule_group_arn" {
+  description = "ARN of the team's EventBridge Scheduler schedule group (`schedule_group_arn` of the schedules module), or null. Producers may then create delayed sends (TaskQueue.send_at / send_after) in it, and operators may read, enable and disable its schedules."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule_group_arn == null || can(regex("^arn:aws[a-zA-Z-]*:scheduler:[a-z0-9-]+:[0-9]{12}:schedule-group/[0-9a-zA-Z-_.]+$", var.schedule_group_arn))
+    error_message = "schedule_group_arn must be a schedule group ARN (arn:<partition>:scheduler:<region>:<account-id>:schedule-group/<name>) without wildcards, or null."
+  }
+}
+
+variable "scheduler_role_arn" {
+  description = "ARN of the role EventBridge Scheduler assumes to send to the queue (`scheduler_role_arn` of the schedules module), or null. Creating or updating a schedule passes this role, so producers and operators may pass it to scheduler.amazonaws.com only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.scheduler_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[^*]+$", var.scheduler_role_arn))
+    error_message = "scheduler_role_arn must be an IAM role ARN (arn:<partition>:iam::<account-id>:role/<name>) without wildcards, or null."
+  }
+}
+
 variable "consumer_allow_chaining" {
   description = "Also allow consumers sqs:SendMessage on the queue (and kms:GenerateDataKey), for handlers that enqueue follow-up tasks (`sqstask.Then`)."
   type        = bool

@@ -225,3 +225,69 @@ run "alarm_arn_with_a_wildcard_is_rejected" {
 
   expect_failures = [var.alarm_arns]
 }
+
+run "delayed_sends_need_the_schedule_group_and_the_scheduler_role" {
+  command = plan
+
+  variables {
+    schedule_group_arn = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/billing"
+    scheduler_role_arn = "arn:aws:iam::123456789012:role/billing-scheduler"
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.producer_policy_json).Statement : {
+      actions = toset(s.Action), resource = s.Resource, condition = try(s.Condition, null)
+      } if contains(["ScheduleDelayedTasks", "PassSchedulerRole"], s.Sid)] == [
+      {
+        actions   = toset(["scheduler:CreateSchedule", "scheduler:GetSchedule"])
+        resource  = "arn:aws:scheduler:eu-west-1:123456789012:schedule/billing/*"
+        condition = null
+      },
+      {
+        actions   = toset(["iam:PassRole"])
+        resource  = "arn:aws:iam::123456789012:role/billing-scheduler"
+        condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
+      },
+    ]
+    error_message = "Producers may create and read schedules in the team's group only, and pass only the scheduler role, only to EventBridge Scheduler."
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.operator_policy_json).Statement : {
+      actions = toset(s.Action), resource = s.Resource
+      } if contains(["ManageTeamSchedules", "PassSchedulerRole"], s.Sid)] == [
+      {
+        actions  = toset(["scheduler:GetSchedule", "scheduler:UpdateSchedule"])
+        resource = "arn:aws:scheduler:eu-west-1:123456789012:schedule/billing/*"
+      },
+      {
+        actions  = toset(["iam:PassRole"])
+        resource = "arn:aws:iam::123456789012:role/billing-scheduler"
+      },
+    ]
+    error_message = "Operators may read and update (enable/disable) the team's schedules only, passing only the scheduler role."
+  }
+}
+
+run "without_a_schedule_group_no_scheduler_permissions" {
+  command = plan
+
+  assert {
+    condition = length(flatten([
+      for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
+        for s in jsondecode(doc).Statement : s.Sid if contains(["ScheduleDelayedTasks", "ManageTeamSchedules", "PassSchedulerRole"], s.Sid)
+      ]
+    ])) == 0
+    error_message = "Without schedule_group_arn and scheduler_role_arn no policy grants scheduler or iam:PassRole actions."
+  }
+}
+
+run "schedule_group_arn_must_be_a_group_arn" {
+  command = plan
+
+  variables {
+    schedule_group_arn = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/*"
+  }
+
+  expect_failures = [var.schedule_group_arn]
+}
