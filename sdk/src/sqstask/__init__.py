@@ -43,6 +43,9 @@ _EXPORTS: dict[str, str] = {
     "batch_handler": "handler",
     "Worker": "worker",
     "TaskStore": "idempotency",
+    "Backoff": "backoff",
+    "DeadLetterQueue": "dlq",
+    "RedriveFilter": "dlq",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -64,7 +67,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .audit import configure_json_logging, log_event
+    from .backoff import Backoff
     from .config import QueueConfig
+    from .dlq import DeadLetterQueue, RedriveFilter
     from .exceptions import (
         ConfigError,
         InvalidTaskError,
