@@ -48,10 +48,12 @@ class CannedAWS:
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
         self.calls: dict[str, int] = {}
+        self.clients: list[Any] = []
 
     def attach(self, *clients: Any) -> CannedAWS:
         """Answer the calls of ``clients`` from now on."""
         for client in clients:
+            self.clients.append(client)
             client.meta.events.register("before-send", self._answer, unique_id=f"bench-canned-{id(self)}")
         return self
 

@@ -1,0 +1,251 @@
+"""Library overhead per task with the network taken out (canned answers, client CPU only).
+
+Two comparisons, each interleaved A, B, A, B ... for ``rounds`` rounds after one untimed
+warm-up round; the report gives medians per task and their ratio:
+
+- producer: ``TaskQueue.send_many`` vs a plain boto3 ``send_message`` loop (and, for
+  reference, a hand-written ``send_message_batch`` loop with no validation or retries);
+- Lambda: ``batch_handler`` vs Powertools (``SqsFifoPartialProcessor`` +
+  ``idempotent_function`` with ``DynamoDBPersistenceLayer``) on the same events and the same
+  canned DynamoDB answers — fresh records, and duplicates.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from .calls import LambdaContext, powertools_lambda_handler, sqstask_lambda_handler
+from .canned import CannedAWS, DynamoResponder, SqsResponder
+from .workload import REGION, new_client, task_dicts
+
+QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/123456789012/bench.fifo"
+TABLE = "bench-tasks"
+POWERTOOLS_TABLE = "bench-powertools-idempotency"
+
+
+@dataclass
+class Comparison:
+    """Seconds per round of each side (same work per round), and the work's size."""
+
+    title: str
+    unit: str  # what one item is: "task", "record"
+    items: int
+    rounds: int
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)  # canned calls per round, by side
+    # the same API calls replayed straight through the boto3 client: what the requests cost
+    client_seconds: dict[str, list[float]] = field(default_factory=dict)
+    request_bytes: dict[str, int] = field(default_factory=dict)  # JSON bytes of a round's requests
+
+    def median_us(self, side: str) -> float:
+        """Median microseconds per item of ``side``."""
+        return statistics.median(self.seconds[side]) / self.items * 1e6
+
+    def ratio(self, side: str, baseline: str) -> float:
+        """``side``'s median time per item divided by ``baseline``'s."""
+        return self.median_us(side) / self.median_us(baseline)
+
+    def client_us(self, side: str) -> float:
+        """Median microseconds per item that boto3 itself spends on ``side``'s requests."""
+        return statistics.median(self.client_seconds[side]) / self.items * 1e6
+
+    def own_us(self, side: str) -> float:
+        """Microseconds per item spent in the library itself (total minus the boto3 part)."""
+        return self.median_us(side) - self.client_us(side)
+
+
+class _Recorder:
+    """Records the API calls (operation, kwargs) made through clients, to replay them later."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, str, dict[str, Any]]] = []
+        self.on = False
+
+    def attach(self, *clients: Any) -> None:
+        for client in clients:
+            def record(params: dict[str, Any], model: Any, _client: Any = client, **_: Any) -> None:
+                if self.on:
+                    self.calls.append((_client, xform_name(model.name), copy.deepcopy(params)))
+            client.meta.events.register("provide-client-params", record, unique_id=f"bench-rec-{id(client)}")
+
+    def replay(self) -> None:
+        for client, method, params in self.calls:
+            try:
+                getattr(client, method)(**params)
+            except ClientError:  # a duplicate's conditional write: the answer the library got too
+                pass
+
+    def request_bytes(self) -> int:
+        return sum(len(json.dumps(params, default=str)) for _, _, params in self.calls)
+
+
+def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
+               canned: dict[str, CannedAWS]) -> Comparison:
+    """Run every side once untimed (recording its API calls), then ``rounds`` times in turn.
+
+    Afterwards the recorded calls of each side are replayed straight through boto3 for
+    ``rounds`` interleaved rounds: that is what the requests themselves cost the client,
+    and the rest of a side's time is the library's own work.
+    """
+    recorders: dict[str, _Recorder] = {}
+    for name, run in sides.items():
+        recorder = recorders[name] = _Recorder()
+        recorder.attach(*canned[name].clients)
+        canned[name].calls.clear()
+        recorder.on = True
+        run()
+        recorder.on = False
+        comparison.calls[name] = dict(canned[name].calls)
+        comparison.request_bytes[name] = recorder.request_bytes()
+        comparison.seconds[name] = []
+        comparison.client_seconds[name] = []
+    for _ in range(comparison.rounds):
+        for name, run in sides.items():
+            gc.collect()
+            started = time.perf_counter()
+            run()
+            comparison.seconds[name].append(time.perf_counter() - started)
+    for _ in range(comparison.rounds):
+        for name in sides:
+            gc.collect()
+            started = time.perf_counter()
+            recorders[name].replay()
+            comparison.client_seconds[name].append(time.perf_counter() - started)
+    return comparison
+
+
+# -- producer ---------------------------------------------------------------------------------
+
+
+def producer_overhead(tasks: int = 2000, *, rounds: int = 7, groups: int = 20) -> Comparison:
+    """Time sending ``tasks`` tasks: send_many vs a send_message loop vs a bare batch loop."""
+    from sqstask import TaskQueue
+
+    specs = task_dicts(tasks, groups=groups)
+    canned = {name: CannedAWS(SqsResponder()) for name in ("sqstask send_many", "boto3 send_message loop",
+                                                           "boto3 send_message_batch loop (reference)")}
+    clients = {name: new_client("sqs") for name in canned}
+    for name, client in clients.items():
+        canned[name].attach(client)
+    queue = TaskQueue(queue_url=QUEUE_URL, region=REGION, sqs_client=clients["sqstask send_many"])
+
+    def ours() -> None:
+        if not queue.send_many(specs).ok:
+            raise RuntimeError("send_many failed against canned answers")
+
+    def naive() -> None:
+        client = clients["boto3 send_message loop"]
+        for spec in specs:
+            client.send_message(QueueUrl=QUEUE_URL, MessageBody=json.dumps(spec["payload"]),
+                                MessageGroupId=spec["group_id"], MessageDeduplicationId=spec["task_id"])
+
+    def bare_batches() -> None:
+        client = clients["boto3 send_message_batch loop (reference)"]
+        for start in range(0, len(specs), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": json.dumps(spec["payload"]), "MessageGroupId": spec["group_id"],
+                 "MessageDeduplicationId": spec["task_id"]}
+                for i, spec in enumerate(specs[start:start + 10])
+            ]
+            client.send_message_batch(QueueUrl=QUEUE_URL, Entries=entries)
+
+    comparison = Comparison("Producer: send tasks", "task", tasks, rounds)
+    return interleave(comparison, {"sqstask send_many": ours, "boto3 send_message loop": naive,
+                                   "boto3 send_message_batch loop (reference)": bare_batches}, canned)
+
+
+# -- Lambda handler ---------------------------------------------------------------------------
+
+
+def synthetic_events(records: int, *, groups: int = 20, batch_size: int = 10) -> list[dict[str, Any]]:
+    """Lambda SQS events carrying sqstask envelopes, built as the event source mapping would."""
+    from sqstask.lambda_local import event_from_messages, queue_arn
+    from sqstask.task import encode_envelope, task_attributes
+
+    arn = queue_arn(QUEUE_URL, REGION)
+    now_ms = str(int(time.time() * 1000))
+    messages = []
+    for n, spec in enumerate(task_dicts(records, groups=groups, prefix="lambda")):
+        messages.append({
+            "MessageId": str(uuid.UUID(int=n + 1)),
+            "ReceiptHandle": f"handle-{n}",
+            "Body": encode_envelope(spec["task_id"], spec["task_type"], spec["payload"]),
+            "Attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": now_ms,
+                "SenderId": "AIDAEXAMPLE",
+                "ApproximateFirstReceiveTimestamp": now_ms,
+                "SequenceNumber": str(10**19 + n),
+                "MessageGroupId": spec["group_id"],
+                "MessageDeduplicationId": spec["task_id"],
+            },
+            "MessageAttributes": task_attributes(spec["task_id"], spec["task_type"]),
+            "MD5OfBody": "0" * 32,
+        })
+    return [event_from_messages(messages[i:i + batch_size], event_source_arn=arn, region=REGION)
+            for i in range(0, len(messages), batch_size)]
+
+
+def _sqstask_completed(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored record a duplicate's claim collides with: COMPLETED, same payload hash."""
+    values = request.get("ExpressionAttributeValues", {})
+    return {
+        **request["Key"],
+        "status": {"S": "COMPLETED"},
+        "payload_hash": values.get(":hash", {"S": ""}),
+        "attempt": {"N": "1"},
+        "finished_at": {"S": "2026-01-01T00:00:00.000Z"},
+    }
+
+
+def _powertools_completed(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored record Powertools' PutItem collides with: COMPLETED, with the saved result."""
+    if operation != "PutItem":
+        return None
+    return {**request["Item"], "status": {"S": "COMPLETED"}, "data": {"S": json.dumps({"rendered": 0})}}
+
+
+def handler_overhead(records: int = 2000, *, rounds: int = 7, duplicates: bool = False) -> Comparison:
+    """Time handling ``records`` records (batches of 10): batch_handler vs Powertools.
+
+    With ``duplicates`` every conditional write collides with a COMPLETED record, so both
+    libraries skip the work after one call.
+    """
+    from sqstask import TaskQueue
+
+    events = synthetic_events(records)
+    context = LambdaContext()
+    ours_name, theirs_name = "sqstask batch_handler", "Powertools"
+    canned = {
+        ours_name: CannedAWS(DynamoResponder(_sqstask_completed if duplicates else None)),
+        theirs_name: CannedAWS(DynamoResponder(_powertools_completed if duplicates else None)),
+    }
+    ours_dynamodb, theirs_dynamodb, sqs = new_client("dynamodb"), new_client("dynamodb"), new_client("sqs")
+    canned[ours_name].attach(ours_dynamodb, sqs)
+    canned[theirs_name].attach(theirs_dynamodb)
+    queue = TaskQueue(queue_url=QUEUE_URL, idempotency_table=TABLE, region=REGION, sqs_client=sqs,
+                      dynamodb_client=ours_dynamodb)
+    ours = sqstask_lambda_handler(queue)
+    theirs = powertools_lambda_handler(POWERTOOLS_TABLE, theirs_dynamodb)
+
+    def run(handler: Any, label: str) -> Callable[[], None]:
+        def go() -> None:
+            for event in events:
+                if handler(event, context).get("batchItemFailures"):
+                    raise RuntimeError(f"{label} reported failures against canned answers")
+        return go
+
+    title = "Lambda handler: duplicate records" if duplicates else "Lambda handler: fresh records"
+    comparison = Comparison(title, "record", records, rounds)
+    return interleave(comparison, {ours_name: run(ours, ours_name), theirs_name: run(theirs, theirs_name)}, canned)
