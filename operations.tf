@@ -56,6 +56,8 @@ module "alarms" {
   queue_name              = module.queue.queue_name
   dlq_name                = module.queue.dlq_name
   consumer_function_names = module.lambda_trigger.function_names
+  # Scheduler's dead-letter queue is a standard queue: its name is the last part of its ARN.
+  schedule_dlq_name = module.schedules.dead_letter_arn == null ? null : element(split(":", module.schedules.dead_letter_arn), 5)
 
   dlq_not_empty      = var.alarms.dlq_not_empty
   oldest_message_age = var.alarms.oldest_message_age

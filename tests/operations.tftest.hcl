@@ -121,6 +121,8 @@ run "alarms_cover_the_queue_and_each_consumer" {
       "backlog"            = "billing-backlog"
       "invoices-errors"    = "billing-invoices-errors"
       "invoices-throttles" = "billing-invoices-throttles"
+      # the schedule dead-letter queue the schedules module creates by default
+      "schedule-dlq-not-empty" = "billing-schedule-dlq-not-empty"
     })
     error_message = "The root must create the queue alarms and one errors and throttles alarm per consumer."
   }
@@ -135,6 +137,7 @@ run "sdk_config_lists_the_alarm_names" {
   assert {
     condition = jsondecode(output.sdk_config).alarm_names == [
       "billing-backlog", "billing-dlq-not-empty", "billing-invoices-errors", "billing-invoices-throttles", "billing-oldest-message-age",
+      "billing-schedule-dlq-not-empty",
     ]
     error_message = "sdk_config.alarm_names must list every alarm name (sorted by alarm key), for `sqstask alarms`."
   }

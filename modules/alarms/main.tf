@@ -45,6 +45,20 @@ locals {
         description        = "Tasks of ${var.name} failed on every attempt and were moved to the dead-letter queue ${var.dlq_name}; they will not run again until someone redrives them. First: run `sqstask dlq list` to see which tasks failed and why, and `sqstask dlq show TASK_ID` for one of them. Fix the cause, then `sqstask dlq redrive` (or `sqstask dlq purge --yes` to drop them)."
       }
     },
+    var.schedule_dlq_name == null ? {} : {
+      "schedule-dlq-not-empty" = {
+        namespace           = "AWS/SQS"
+        metric_name         = "ApproximateNumberOfMessagesVisible"
+        dimensions          = { QueueName = var.schedule_dlq_name }
+        statistic           = "Maximum"
+        comparison_operator = "GreaterThanThreshold"
+        threshold           = 0
+        period              = var.dlq_not_empty.period
+        evaluation_periods  = var.dlq_not_empty.evaluation_periods
+        treat_missing_data  = "ignore" # as for the task DLQ: stay in ALARM until it is seen empty
+        description         = "EventBridge Scheduler could not deliver scheduled tasks of ${var.name} to ${var.queue_name} (the scheduler role, the queue policy or the KMS key refused it, or the queue is gone), so those runs never happened; Scheduler put them in ${var.schedule_dlq_name}. First: read a message there: its ERROR_CODE and ERROR_MESSAGE attributes say why. Fix the cause, then start each missed run with `sqstask schedules run NAME` and purge ${var.schedule_dlq_name}."
+      }
+    },
     var.oldest_message_age.enabled ? {
       "oldest-message-age" = {
         namespace           = "AWS/SQS"

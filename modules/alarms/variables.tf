@@ -28,6 +28,17 @@ variable "dlq_name" {
   }
 }
 
+variable "schedule_dlq_name" {
+  description = "Name of the standard queue that receives scheduled tasks EventBridge Scheduler could not deliver (`<name>-schedule-dlq` of the schedules module), or null. When set, a `<name>-schedule-dlq-not-empty` alarm watches it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule_dlq_name == null || can(regex("^[A-Za-z0-9_-]{1,80}$", var.schedule_dlq_name))
+    error_message = "schedule_dlq_name must be a standard queue name (1 to 80 letters, digits, - or _; Scheduler dead-letter queues cannot be FIFO), or null."
+  }
+}
+
 variable "consumer_function_names" {
   description = "Lambda consumer functions by consumer name (`function_names` of the lambda-trigger module): bare function names, the FunctionName dimension. Each gets an errors and a throttles alarm."
   type        = map(string)

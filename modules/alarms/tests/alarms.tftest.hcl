@@ -243,3 +243,41 @@ run "null_settings_take_the_defaults" {
     error_message = "Null alarm settings must take the module defaults, and set ones must be kept."
   }
 }
+
+run "schedule_dead_letter_queue_gets_its_own_alarm" {
+  command = plan
+
+  variables {
+    schedule_dlq_name = "billing-schedule-dlq"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["schedule-dlq-not-empty"].alarm_name == "billing-schedule-dlq-not-empty"
+      && aws_cloudwatch_metric_alarm.this["schedule-dlq-not-empty"].metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.this["schedule-dlq-not-empty"].dimensions == tomap({ QueueName = "billing-schedule-dlq" })
+      && aws_cloudwatch_metric_alarm.this["schedule-dlq-not-empty"].threshold == 0
+      && strcontains(aws_cloudwatch_metric_alarm.this["schedule-dlq-not-empty"].alarm_description, "sqstask schedules run NAME")
+    )
+    error_message = "A schedule dead-letter queue must get a 'not empty' alarm on its visible messages that says how to restart missed runs."
+  }
+}
+
+run "no_schedule_dead_letter_alarm_without_that_queue" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "schedule-dlq-not-empty")
+    error_message = "Without schedule_dlq_name there is no schedule dead-letter alarm."
+  }
+}
+
+run "schedule_dlq_name_must_be_a_standard_queue" {
+  command = plan
+
+  variables {
+    schedule_dlq_name = "billing-schedule-dlq.fifo"
+  }
+
+  expect_failures = [var.schedule_dlq_name]
+}
