@@ -52,8 +52,17 @@ run "the_defaults_bring_the_operator_alarms" {
   command = plan
 
   assert {
-    condition     = jsonencode(output.alarm_names) == jsonencode({ "backlog" = "billing-backlog", "dlq-not-empty" = "billing-dlq-not-empty", "oldest-message-age" = "billing-oldest-message-age" })
+    condition = (
+      output.alarm_names["dlq-not-empty"] == "billing-dlq-not-empty" &&
+      output.alarm_names["oldest-message-age"] == "billing-oldest-message-age" &&
+      output.alarm_names["backlog"] == "billing-backlog"
+    )
     error_message = "With defaults the service gets the DLQ, oldest-message-age and backlog alarms; got ${jsonencode(output.alarm_names)}."
+  }
+
+  assert {
+    condition     = alltrue([for key, alarm in output.alarm_names : alarm == "billing-${key}"])
+    error_message = "Every alarm must be named <name>-<key>; got ${jsonencode(output.alarm_names)}."
   }
 }
 
