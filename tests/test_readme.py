@@ -374,3 +374,14 @@ def test_regenerating_the_standin_schema_reproduces_the_committed_one(tmp_path):
         "tests/standin/aws-schema.json differs from what the README's command generates: run it"
     )
 
+
+
+@pytest.mark.parametrize("readme", EXAMPLE_READMES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_example_readme_tables_list_exactly_its_variables_and_outputs(readme: Path):
+    from test_module_docs import declared, table_names
+
+    text = readme.read_text(encoding="utf-8")
+    for heading, block in (("Inputs", "variable"), ("Outputs", "output")):
+        assert sorted(table_names(text, heading)) == sorted(declared(readme.parent, block)), (
+            f"{readme.relative_to(ROOT)}: the {heading} table does not match the example's {block}s"
+        )

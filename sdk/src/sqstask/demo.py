@@ -37,13 +37,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .exceptions import SqstaskError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .config import QueueConfig
     from .queue import TaskQueue
 
 TEAM = "orders"
@@ -555,7 +554,6 @@ class Demo:
         self.poison_id = "receipt-4242"
         self.ledger_id = "ledger-2024"
         self.statement_id = "statement-0001"
-        self.notes: list[str] = []  # facts for the summary
         self.problems: list[str] = []  # things that went wrong before the final check
 
     # -- plumbing ---------------------------------------------------------------------------
