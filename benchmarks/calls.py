@@ -21,6 +21,8 @@ from typing import Any
 from .counting import CallCounter
 from .workload import (
     REGION,
+    Drainer,
+    Feeder,
     create_table,
     create_team,
     moto,
@@ -53,9 +55,14 @@ class ProducerCalls:
 
 
 def producer_calls(tasks: int = 2000, *, groups: int = 20) -> ProducerCalls:
-    """Send ``tasks`` tasks both ways and count the SQS calls each made."""
+    """Send ``tasks`` tasks both ways and count the SQS calls each made.
+
+    A drainer empties each queue behind the producer (moto slows down with queue length)
+    and confirms that every message arrived.
+    """
     started = time.monotonic()
     specs = task_dicts(tasks, groups=groups)
+    limit = 120 + tasks * 0.2
     with moto():
         ours = create_team("bench-producer")
         naive = create_team("bench-producer-naive")
@@ -63,9 +70,11 @@ def producer_calls(tasks: int = 2000, *, groups: int = 20) -> ProducerCalls:
         counter = CallCounter()
         sqs = new_client("sqs")
         counter.attach(sqs)
-        result = ours.task_queue(sqs_client=sqs, dynamodb_client=new_client("dynamodb")).send_many(specs)
-        if not result.ok or len(result.sent) != tasks:
-            raise RuntimeError(f"send_many did not send every task: {result.failed[:3]}")
+        with Drainer(ours.queue_url) as drainer:
+            result = ours.task_queue(sqs_client=sqs, dynamodb_client=new_client("dynamodb")).send_many(specs)
+            if not result.ok or len(result.sent) != tasks:
+                raise RuntimeError(f"send_many did not send every task: {result.failed[:3]}")
+            drainer.wait_for(tasks, limit)
         sqstask_calls = counter.by_operation("sqs")
         entries = counter.entries_of("sqs", "SendMessageBatch")
         max_bytes = counter.max_request_bytes[("sqs", "SendMessageBatch")]
@@ -73,16 +82,16 @@ def producer_calls(tasks: int = 2000, *, groups: int = 20) -> ProducerCalls:
         naive_counter = CallCounter()
         plain = new_client("sqs")
         naive_counter.attach(plain)
-        for spec in specs:
-            plain.send_message(
-                QueueUrl=naive.queue_url,
-                MessageBody=json.dumps(spec["payload"]),
-                MessageGroupId=spec["group_id"],
-                MessageDeduplicationId=spec["task_id"],
-            )
+        with Drainer(naive.queue_url) as drainer:
+            for spec in specs:
+                plain.send_message(
+                    QueueUrl=naive.queue_url,
+                    MessageBody=json.dumps(spec["payload"]),
+                    MessageGroupId=spec["group_id"],
+                    MessageDeduplicationId=spec["task_id"],
+                )
+            drainer.wait_for(tasks, limit)
         naive_calls = naive_counter.by_operation("sqs")
-        if queue_depth(new_client("sqs"), naive.queue_url) != tasks:
-            raise RuntimeError("the naive loop did not enqueue every task")
     return ProducerCalls(tasks, groups, sqstask_calls, naive_calls, entries, max_bytes, time.monotonic() - started)
 
 
@@ -99,6 +108,7 @@ class ConsumerCalls:
     sqs_calls: dict[str, int]
     dynamodb_calls: dict[str, int]
     messages_received: int
+    messages_requested: int
     deleted_entries: int
     visibility_entries: int
     seconds: float
@@ -125,12 +135,14 @@ def worker_calls(
     task_seconds: float = 0.0,
     visibility_timeout: int = 300,
     wait_seconds: int = 20,
+    backlog: int = 300,
     label: str = "Worker",
     timeout: float | None = None,
 ) -> ConsumerCalls:
     """Let a ``Worker`` drain ``tasks`` tasks (each sleeping ``task_seconds``); count its calls.
 
-    The worker is stopped once every task has run and the queue is empty; the calls of its
+    A feeder keeps up to ``backlog`` tasks queued until all are sent (a steady stream, and
+    moto stays fast with a short queue). The worker is stopped once every task has run and the queue is empty; the calls of its
     shutdown (final acknowledgements, the receive in flight) are counted too. Raises when a
     task ran twice or not at all.
     """
@@ -139,10 +151,7 @@ def worker_calls(
     started = time.monotonic()
     with moto():
         team = create_team(f"bench-worker-{int(task_seconds * 1000)}", visibility_timeout=visibility_timeout)
-        loader = team.task_queue(sqs_client=new_client("sqs"), dynamodb_client=new_client("dynamodb"))
-        if not loader.send_many(task_dicts(tasks, groups=groups)).ok:
-            raise RuntimeError("could not load the queue")
-
+        feeder = Feeder(team, task_dicts(tasks, groups=groups), backlog=backlog)
         counter = CallCounter()
         sqs, dynamodb = new_client("sqs"), new_client("dynamodb")
         counter.attach(sqs, dynamodb)
@@ -159,19 +168,21 @@ def worker_calls(
 
         worker = Worker(queue, handle, concurrency=concurrency, wait_seconds=wait_seconds)
         thread = threading.Thread(target=worker.run, kwargs={"install_signal_handlers": False}, daemon=True)
-        thread.start()
         observer = new_client("sqs")
-        limit = timeout if timeout is not None else 120 + tasks * (0.05 + task_seconds / concurrency)
+        limit = timeout if timeout is not None else 120 + tasks * (0.1 + task_seconds / concurrency)
         deadline = time.monotonic() + limit
-        while True:
-            with lock:
-                done = len(ran)
-            if done >= tasks and queue_depth(observer, team.queue_url) == 0:
-                break
-            if time.monotonic() > deadline or not thread.is_alive():
-                worker.stop(timeout=5)
-                raise RuntimeError(f"{label}: only {done} of {tasks} tasks ran within {limit:.0f} s")
-            time.sleep(0.1)
+        with feeder:
+            thread.start()
+            while True:
+                feeder.check()
+                with lock:
+                    done = len(ran)
+                if done >= tasks and feeder.done.is_set() and queue_depth(observer, team.queue_url) == 0:
+                    break
+                if time.monotonic() > deadline or not thread.is_alive():
+                    worker.stop(timeout=5)
+                    raise RuntimeError(f"{label}: only {done} of {tasks} tasks ran within {limit:.0f} s")
+                time.sleep(0.1)
         worker.stop(timeout=30)
         thread.join(wait_seconds + 60)
         if thread.is_alive():
@@ -189,6 +200,7 @@ def worker_calls(
             sqs_calls=counter.by_operation("sqs"),
             dynamodb_calls=counter.by_operation("dynamodb"),
             messages_received=counter.messages_received,
+            messages_requested=counter.messages_requested,
             deleted_entries=counter.entries_of("sqs", "DeleteMessageBatch"),
             visibility_entries=counter.entries_of("sqs", "ChangeMessageVisibilityBatch"),
             seconds=time.monotonic() - started,
@@ -196,25 +208,28 @@ def worker_calls(
         )
 
 
-def naive_consumer_calls(tasks: int = 2000, *, groups: int = 100) -> ConsumerCalls:
-    """Drain ``tasks`` tasks with a plain receive(1)/process/delete(1) loop; count its calls."""
+def naive_consumer_calls(tasks: int = 2000, *, groups: int = 100, backlog: int = 300) -> ConsumerCalls:
+    """Drain ``tasks`` tasks with a plain receive(1)/process/delete(1) loop; count its calls.
+
+    Fed like the Worker run (up to ``backlog`` queued). The loop long-polls (20 s), so it
+    makes no empty receives while tasks keep coming.
+    """
     started = time.monotonic()
     with moto():
         team = create_team("bench-naive-consumer")
-        loader = team.task_queue(sqs_client=new_client("sqs"), dynamodb_client=new_client("dynamodb"))
-        if not loader.send_many(task_dicts(tasks, groups=groups)).ok:
-            raise RuntimeError("could not load the queue")
         counter = CallCounter()
         sqs = new_client("sqs")
         counter.attach(sqs)
         done = 0
-        while done < tasks:
-            messages = sqs.receive_message(QueueUrl=team.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1,
-                                           AttributeNames=["All"]).get("Messages", [])
-            for message in messages:
-                json.loads(message["Body"])  # the "work"
-                sqs.delete_message(QueueUrl=team.queue_url, ReceiptHandle=message["ReceiptHandle"])
-                done += 1
+        with Feeder(team, task_dicts(tasks, groups=groups), backlog=backlog) as feeder:
+            while done < tasks:
+                feeder.check()
+                messages = sqs.receive_message(QueueUrl=team.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=20,
+                                               AttributeNames=["All"]).get("Messages", [])
+                for message in messages:
+                    json.loads(message["Body"])  # the "work"
+                    sqs.delete_message(QueueUrl=team.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    done += 1
         return ConsumerCalls(
             label="plain receive(1)/delete(1) loop",
             tasks=tasks,
@@ -225,6 +240,7 @@ def naive_consumer_calls(tasks: int = 2000, *, groups: int = 100) -> ConsumerCal
             sqs_calls=counter.by_operation("sqs"),
             dynamodb_calls={},
             messages_received=counter.messages_received,
+            messages_requested=counter.messages_requested,
             deleted_entries=counter.count("sqs", "DeleteMessage"),
             visibility_entries=0,
             seconds=time.monotonic() - started,
@@ -319,17 +335,17 @@ def lambda_events(team: Any, records: int, *, groups: int, batch_size: int = 10)
     from sqstask.lambda_local import event_from_messages, queue_arn
 
     queue = team.task_queue(sqs_client=new_client("sqs"), dynamodb_client=new_client("dynamodb"))
-    if not queue.send_many(task_dicts(records, groups=groups, prefix="lambda")).ok:
-        raise RuntimeError("could not load the queue")
     arn = queue_arn(team.queue_url, REGION)
+    specs = task_dicts(records, groups=groups, prefix="lambda")
     events = []
-    received = 0
-    while received < records:
+    for start in range(0, records, batch_size):
+        # a batch at a time, so moto's queue stays short
+        if not queue.send_many(specs[start:start + batch_size]).ok:
+            raise RuntimeError("could not load the queue")
         messages = queue.receive(max_messages=batch_size, wait_seconds=0, visibility_timeout=900)
-        if not messages:
-            raise RuntimeError(f"only {received} of {records} messages could be received")
+        if len(messages) != len(specs[start:start + batch_size]):
+            raise RuntimeError(f"received {len(messages)} messages of a batch of {batch_size}")
         events.append(event_from_messages(messages, event_source_arn=arn, region=REGION))
-        received += len(messages)
         queue.delete_many(messages)  # the events are kept; the queue is not needed any more
     return events
 

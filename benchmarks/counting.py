@@ -22,6 +22,7 @@ class CallCounter:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.entries: Counter[tuple[str, str]] = Counter()
         self.messages_received: int = 0
+        self.messages_requested: int = 0  # sum of MaxNumberOfMessages over ReceiveMessage calls
         self.max_request_bytes: Counter[tuple[str, str]] = Counter()
         self._attached: set[int] = set()
 
@@ -41,15 +42,18 @@ class CallCounter:
         key = (model.service_model.service_name, model.name)
         body = params.get("body") if isinstance(params, dict) else None
         size = len(body) if isinstance(body, (bytes, str)) else 0
-        entries = 0
-        if model.name.endswith("Batch") and size:
+        entries = requested = 0
+        if (model.name.endswith("Batch") or model.name == "ReceiveMessage") and size:
             try:
-                entries = len(json.loads(body).get("Entries", []))
-            except (ValueError, AttributeError):
-                entries = 0
+                decoded = json.loads(body)
+            except ValueError:
+                decoded = {}
+            entries = len(decoded.get("Entries", []))
+            requested = int(decoded.get("MaxNumberOfMessages", 1)) if model.name == "ReceiveMessage" else 0
         with self._lock:
             self.calls[key] += 1
             self.entries[key] += entries
+            self.messages_requested += requested
             if size > self.max_request_bytes[key]:
                 self.max_request_bytes[key] = size
         return None  # a non-None answer would short-circuit the call
@@ -88,3 +92,4 @@ class CallCounter:
             self.entries.clear()
             self.max_request_bytes.clear()
             self.messages_received = 0
+            self.messages_requested = 0

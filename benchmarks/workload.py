@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -165,3 +167,126 @@ def table_item_sizes(table: str) -> list[int]:
         if "LastEvaluatedKey" not in page:
             return sizes
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# -- keeping moto's queues short ------------------------------------------------------------
+# moto recounts every message of a queue several times per SendMessage (queue attributes), so
+# its cost per message grows with the queue's length: 2,000 queued messages cost minutes.
+# Benchmarks therefore keep the backlog short: a Feeder tops the queue up for a consumer, a
+# Drainer empties it behind a producer. Both use their own clients, which are not counted.
+
+
+class Drainer:
+    """Receives and deletes everything arriving in a queue on a background thread.
+
+    ``received`` holds the distinct message ids seen, so a benchmark can check that every
+    message it sent arrived. Use as a context manager; ``wait_for(n)`` blocks until ``n``
+    distinct messages arrived (or raises after ``timeout`` seconds).
+    """
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+        self.received: set[str] = set()
+        self._sqs = new_client("sqs")
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="bench-drainer", daemon=True)
+
+    def __enter__(self) -> Drainer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                messages = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                     WaitTimeSeconds=1).get("Messages", [])
+                if not messages:
+                    continue
+                self._sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+                with self._cond:
+                    self.received.update(m["MessageId"] for m in messages)
+                    self._cond.notify_all()
+        except BaseException as exc:  # reported by wait_for
+            self._error = exc
+            with self._cond:
+                self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        """Block until ``count`` distinct messages were drained."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.received) < count:
+                if self._error is not None:
+                    raise RuntimeError(f"draining failed: {self._error}") from self._error
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(f"only {len(self.received)} of {count} messages arrived within {timeout:.0f} s")
+                self._cond.wait(min(left, 1.0))
+
+
+class Feeder:
+    """Sends ``tasks`` to a queue, keeping at most ``backlog`` queued (the first ones at once).
+
+    Uses its own TaskQueue (uncounted clients); ``done`` is set once every task was sent.
+    """
+
+    def __init__(self, team: Team, tasks: list[dict[str, Any]], *, backlog: int = 300) -> None:
+        self.team = team
+        self.tasks = tasks
+        self.backlog = backlog
+        self.sent = 0
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="bench-feeder", daemon=True)
+
+    def __enter__(self) -> Feeder:
+        self.preload()
+        self._thread.start()
+        return self
+
+    def preload(self) -> None:
+        """Queue the first ``backlog`` tasks now, before the consumer starts."""
+        if self.sent:
+            return
+        queue = self.team.task_queue(sqs_client=new_client("sqs"), dynamodb_client=new_client("dynamodb"))
+        chunk = self.tasks[: self.backlog]
+        if not queue.send_many(chunk).ok:
+            raise RuntimeError("could not load the queue")
+        self.sent = len(chunk)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def check(self) -> None:
+        """Raise when feeding failed."""
+        if self._error is not None:
+            raise RuntimeError(f"feeding the queue failed: {self._error}") from self._error
+
+    def _run(self) -> None:
+        try:
+            sqs = new_client("sqs")
+            queue = self.team.task_queue(sqs_client=sqs, dynamodb_client=new_client("dynamodb"))
+            while self.sent < len(self.tasks) and not self._stop.is_set():
+                room = self.backlog - queue_depth(sqs, self.team.queue_url)
+                if room < 10:
+                    self._stop.wait(0.05)
+                    continue
+                chunk = self.tasks[self.sent:self.sent + (room // 10) * 10]
+                result = queue.send_many(chunk)
+                if not result.ok:
+                    raise RuntimeError(f"send_many failed: {result.failed[:3]}")
+                self.sent += len(chunk)
+            self.done.set()
+        except BaseException as exc:
+            self._error = exc

@@ -1,0 +1,172 @@
+"""Smoke tests for benchmarks/: each benchmark runs once at a tiny size, so none can rot.
+
+They assert the call counts, which are deterministic; never timings (``make bench`` measures
+those and writes benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the repository
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import calls, coldstart, heartbeat, overhead, report  # noqa: E402
+from benchmarks.workload import fake_aws_environment  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fake_aws():
+    """Fake credentials for the whole module; no profile, endpoint or SQSTASK_* settings leak in."""
+    import os
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("SQSTASK_", "POWERTOOLS_")) or name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+                patch.delenv(name)
+        for name, value in fake_aws_environment().items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def producer():
+    return calls.producer_calls(25, groups=5)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    return calls.worker_calls(20, groups=5, concurrency=4, wait_seconds=1)
+
+
+@pytest.fixture(scope="module")
+def worker_long():
+    return calls.worker_calls(3, groups=3, concurrency=3, task_seconds=2.5, visibility_timeout=2, wait_seconds=1,
+                              label="Worker, long tasks")
+
+
+@pytest.fixture(scope="module")
+def naive_consumer():
+    return calls.naive_consumer_calls(15, groups=5)
+
+
+@pytest.fixture(scope="module")
+def lambda_path():
+    return calls.lambda_calls(20, groups=5)
+
+
+@pytest.fixture(scope="module")
+def beat():
+    return heartbeat.heartbeat_calls(25, rounds=2, visibility_timeout=2, interval=0.5)
+
+
+@pytest.fixture(scope="module")
+def producer_overhead():
+    return overhead.producer_overhead(25, rounds=1)
+
+
+@pytest.fixture(scope="module")
+def handler_fresh():
+    return overhead.handler_overhead(20, rounds=1)
+
+
+@pytest.fixture(scope="module")
+def handler_duplicate():
+    return overhead.handler_overhead(20, rounds=1, duplicates=True)
+
+
+@pytest.fixture(scope="module")
+def cold():
+    return coldstart.cold_start(runs=1)
+
+
+def test_send_many_sends_ten_tasks_per_batch_call_and_the_loop_one(producer):
+    assert producer.sqstask_calls == {"SendMessageBatch": 3}
+    assert producer.sqstask_entries == 25
+    assert producer.naive_calls == {"SendMessage": 25}
+
+
+def test_worker_runs_each_task_with_two_dynamodb_writes_and_acknowledges_every_message(worker):
+    assert worker.dynamodb_calls == {"UpdateItem": 40}
+    assert worker.messages_received == 20
+    assert worker.deleted_entries == 20
+    assert set(worker.sqs_calls) == {"ReceiveMessage", "DeleteMessageBatch"}
+    assert worker.sqs_calls["ReceiveMessage"] >= 2  # at most 10 per receive
+
+
+def test_worker_heartbeat_extends_tasks_that_outlive_the_visibility_timeout(worker_long):
+    assert worker_long.sqs_calls.get("ChangeMessageVisibilityBatch", 0) >= 1
+    assert worker_long.visibility_entries >= 3
+    assert worker_long.deleted_entries == 3
+    assert worker_long.dynamodb_calls["UpdateItem"] > 6  # claim + complete, plus lease renewals
+
+
+def test_plain_consumer_loop_makes_one_receive_and_one_delete_per_task(naive_consumer):
+    assert naive_consumer.sqs_calls == {"ReceiveMessage": 15, "DeleteMessage": 15}
+
+
+def test_batch_handler_makes_two_dynamodb_calls_per_fresh_record_and_one_per_duplicate(lambda_path):
+    ours, _ = lambda_path
+    assert ours.fresh_calls == {"UpdateItem": 40}
+    assert ours.duplicate_calls == {"UpdateItem": 20}
+    assert ours.other_calls == {}
+
+
+def test_powertools_baseline_makes_put_and_update_per_fresh_record_and_one_put_per_duplicate(lambda_path):
+    _, theirs = lambda_path
+    assert theirs.fresh_calls == {"PutItem": 20, "UpdateItem": 20}
+    assert theirs.duplicate_calls == {"PutItem": 20}
+
+
+def test_heartbeat_extends_every_message_in_ceil_n_over_10_calls_per_round(beat):
+    assert beat.calls_per_round == [3, 3]
+    assert beat.entries_per_round == [25, 25]
+    assert beat.still_in_flight == 25
+
+
+def test_producer_overhead_sides_make_the_expected_canned_calls(producer_overhead):
+    assert producer_overhead.calls == {
+        "sqstask send_many": {"SendMessageBatch": 3},
+        "boto3 send_message loop": {"SendMessage": 25},
+        "boto3 send_message_batch loop (reference)": {"SendMessageBatch": 3},
+    }
+    assert all(len(times) == 1 for times in producer_overhead.seconds.values())
+
+
+def test_handler_overhead_sides_make_the_same_calls_as_on_moto(handler_fresh, handler_duplicate):
+    assert handler_fresh.calls == {"sqstask batch_handler": {"UpdateItem": 40},
+                                   "Powertools": {"PutItem": 20, "UpdateItem": 20}}
+    assert handler_duplicate.calls == {"sqstask batch_handler": {"UpdateItem": 20}, "Powertools": {"PutItem": 20}}
+
+
+def test_cold_start_probe_runs_each_variant_in_a_fresh_interpreter(cold):
+    assert {variant: len(samples) for variant, samples in cold.samples.items()} == {
+        "boto3": 1, "sqstask": 1, "powertools": 1}
+    assert cold.calls("sqstask") == {"UpdateItem": 2}
+    assert cold.calls("powertools") == {"PutItem": 1, "UpdateItem": 1}
+
+
+def test_report_puts_every_measurement_beside_its_target(
+    tmp_path, producer, worker, worker_long, naive_consumer, lambda_path, beat, producer_overhead, handler_fresh,
+    handler_duplicate, cold,
+):
+    results = report.Results(
+        command="python -m benchmarks.run --quick", started_at="2026-01-01 00:00 UTC", seconds=60.0, cpus=2,
+        python="3.11", versions={"sqstask": "0"}, producer=producer, worker=worker, worker_long=worker_long,
+        naive_consumer=naive_consumer, lambda_sqstask=lambda_path[0], lambda_powertools=lambda_path[1],
+        producer_overhead=producer_overhead, handler_fresh=handler_fresh, handler_duplicate=handler_duplicate,
+        cold_start=cold, heartbeat=beat,
+    )
+    text = report.write(results, tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "Made by `python -m benchmarks.run --quick`" in text
+    for target in ("<= 0.11", ">= 2,700 tasks/s", "<= 0.25", "below Powertools", "<= 50 ms and below Powertools",
+                   "ceil(25/10) = 3"):
+        assert target in text, target
+    # 25 tasks need 3 batch calls: 0.12 per task, above the target, so the row is marked as a miss
+    assert ("| Producer: SendMessage* calls per task | 0.120 | 1.000 (send_message loop) | <= 0.11 | **MISSED** |"
+            in text)
+    assert "$0.50 per million requests" in text
