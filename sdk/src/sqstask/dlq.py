@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .audit import log_event
-from .exceptions import ConfigError, MalformedMessage, SqstaskError
+from .exceptions import ConfigError, MalformedMessage, SqstaskError, error_code
 from .payloads import PayloadStore, is_pointer
 from .queue import MAX_BATCH_ENTRIES, message_id_of, sqs_batch
 from .task import DEFAULT_TASK_TYPE, TASK_ID_ATTRIBUTE, TASK_TYPE_ATTRIBUTE, deduplication_id, task_from_message
@@ -61,13 +61,6 @@ class DeadLetterError(SqstaskError):
     """A DLQ operation cannot be carried out (e.g. the message move task failed)."""
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        if code:
-            return str(code)
-    return type(exc).__name__
 
 
 def _is_aws_error(exc: BaseException) -> bool:
@@ -82,7 +75,7 @@ def move_task_unsupported(exc: BaseException) -> bool:
     if not isinstance(response, dict):
         return False
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return _error_code(exc) in MOVE_TASK_UNSUPPORTED_CODES or status == 501
+    return error_code(exc) in MOVE_TASK_UNSUPPORTED_CODES or status == 501
 
 
 def _epoch_ms(value: Any) -> datetime | None:
@@ -403,7 +396,7 @@ class _Hold:
         except Exception as exc:  # never mask the error that got us here; they reappear on their own
             if not _is_aws_error(exc):
                 raise
-            log_event("release-failed", level=logging.WARNING, count=len(messages), error_type=_error_code(exc), error=str(exc))
+            log_event("release-failed", level=logging.WARNING, count=len(messages), error_type=error_code(exc), error=str(exc))
             return
         if failed:
             log_event("release-failed", level=logging.WARNING, count=len(failed), reason=f"they reappear within {self.seconds}s")
@@ -520,7 +513,7 @@ class DeadLetterQueue:
             if required or not _is_aws_error(exc):
                 raise
             self._records_broken = True
-            self.warnings.append(f"task table {table} could not be read ({_error_code(exc)}); errors are not shown")
+            self.warnings.append(f"task table {table} could not be read ({error_code(exc)}); errors are not shown")
             return None
         self._records[task_id] = found
         return found
@@ -540,7 +533,7 @@ class DeadLetterQueue:
         except Exception as exc:
             if not _is_aws_error(exc):
                 raise
-            problem = f"payload could not be read from S3 ({_error_code(exc)}: {exc})"
+            problem = f"payload could not be read from S3 ({error_code(exc)}: {exc})"
         task = None
         if problem is None:
             try:
@@ -647,7 +640,7 @@ class DeadLetterQueue:
             except Exception as exc:
                 if method == "move-task" or not move_task_unsupported(exc):
                     raise
-                fallback_reason = f"StartMessageMoveTask is not available on this endpoint ({_error_code(exc)})"
+                fallback_reason = f"StartMessageMoveTask is not available on this endpoint ({error_code(exc)})"
                 self.progress(f"redrive: {fallback_reason}; moving messages one batch at a time")
         report = self._redrive_selective(flt, rate=rate, dry_run=dry_run, max_messages=max_messages, hold_seconds=hold_seconds)
         report.fallback_reason = fallback_reason

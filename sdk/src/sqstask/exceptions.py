@@ -88,3 +88,18 @@ class ScheduleError(SqstaskError):
 def describe(exc: BaseException) -> dict[str, Any]:
     """``{"error_type", "error"}`` for structured logs and task records."""
     return {"error_type": type(exc).__name__, "error": str(exc)}
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (``"ThrottlingException"``, ...), else None."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if code:
+            return str(code)
+    return None
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of ``exc``, or its type name when it is not an AWS error."""
+    return aws_error_code(exc) or type(exc).__name__

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any
 
-from .exceptions import ConfigError, MalformedMessage
+from .exceptions import ConfigError, MalformedMessage, aws_error_code
 
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
 LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
@@ -93,7 +93,7 @@ class PayloadStore:
         try:
             response = self.s3.get_object(Bucket=bucket, Key=key)
         except Exception as exc:  # botocore ClientError, without importing botocore here
-            if _error_code(exc) in _MISSING_CODES:
+            if aws_error_code(exc) in _MISSING_CODES:
                 raise MalformedMessage(
                     f"payload object s3://{bucket}/{key} is missing "
                     "(deleted, or expired by the bucket's lifecycle rule)"
@@ -113,14 +113,8 @@ class PayloadStore:
         try:
             self.s3.delete_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if _error_code(exc) not in _MISSING_CODES:
+            if aws_error_code(exc) not in _MISSING_CODES:
                 raise
         return True
 
 
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code is not None else None
-    return None

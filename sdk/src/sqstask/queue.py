@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from .audit import log_event
 from .config import QueueConfig
-from .exceptions import ConfigError, PayloadTooLarge, SendError
+from .exceptions import ConfigError, PayloadTooLarge, SendError, error_code
 from .payloads import PayloadStore, is_pointer
 from .task import (
     Task,
@@ -107,18 +107,11 @@ def message_size(body: str, attributes: Mapping[str, Mapping[str, Any]] | None =
     return size
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        if code:
-            return str(code)
-    return type(exc).__name__
 
 
 def _is_retryable_exception(exc: BaseException) -> bool:
     """Throttling, server errors and connection problems are worth another try."""
-    code = _error_code(exc)
+    code = error_code(exc)
     if code in RETRYABLE_CODES:
         return True
     response = getattr(exc, "response", None)
@@ -160,7 +153,7 @@ def sqs_batch(
         except Exception as exc:
             if not type(exc).__module__.startswith("botocore"):
                 raise
-            failures.extend(BatchFailure(mid, _error_code(exc), str(exc), False) for mid in chunk_ids)
+            failures.extend(BatchFailure(mid, error_code(exc), str(exc), False) for mid in chunk_ids)
             continue
         for failed in response.get("Failed", []):
             index = int(failed["Id"])
@@ -430,7 +423,7 @@ class TaskQueue:
                 except Exception as exc:
                     if not type(exc).__module__.startswith("botocore"):
                         raise
-                    fail(item, f"payload offload to S3 failed: {_error_code(exc)}: {exc}")
+                    fail(item, f"payload offload to S3 failed: {error_code(exc)}: {exc}")
                     item.entry = None
                     continue
                 item.size = message_size(item.entry["MessageBody"], item.entry["MessageAttributes"])
@@ -516,7 +509,7 @@ class TaskQueue:
         except Exception as exc:
             if not type(exc).__module__.startswith("botocore"):
                 raise
-            reason = f"{_error_code(exc)}: {exc}"
+            reason = f"{error_code(exc)}: {exc}"
             retryable = _is_retryable_exception(exc)
             return [(item, False, reason, retryable, _WHOLE_CALL) for item in chunk]
         outcomes: list[tuple[_Pending, bool, str, bool, Any]] = []

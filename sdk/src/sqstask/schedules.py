@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .audit import log_event
-from .exceptions import ConfigError, PayloadTooLarge, ScheduleError
+from .exceptions import ConfigError, PayloadTooLarge, ScheduleError, aws_error_code
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .queue import TaskQueue
@@ -215,7 +215,7 @@ def send_at(
             Target=target,
         )
     except Exception as exc:
-        code = _client_error_code(exc)
+        code = aws_error_code(exc)
         if code == "ConflictException":
             return _existing_delayed_send(queue, name, group_name, expression, request, spec.task_id, fire_at)
         if code == "ResourceNotFoundException":
@@ -373,7 +373,7 @@ def list_schedules(queue: TaskQueue, *, prefix: str | None = None) -> list[Sched
             if not token:
                 break
     except Exception as exc:
-        if _client_error_code(exc) == "ResourceNotFoundException":
+        if aws_error_code(exc) == "ResourceNotFoundException":
             raise ConfigError(f"schedule group {group_name!r} does not exist: {_client_error_message(exc)}") from None
         raise
     infos = []
@@ -406,7 +406,7 @@ def set_schedule_state(queue: TaskQueue, name: str, *, enabled: bool) -> StateCh
     try:
         queue.scheduler.update_schedule(Name=name, **update)
     except Exception as exc:
-        code = _client_error_code(exc)
+        code = aws_error_code(exc)
         if code == "ResourceNotFoundException":
             raise ScheduleError(f"schedule {name!r} no longer exists in group {group_name!r}") from None
         if code in ("ValidationException", "ConflictException"):
@@ -541,7 +541,7 @@ def _get_schedule(queue: TaskQueue, name: str, group_name: str) -> dict[str, Any
     try:
         return dict(queue.scheduler.get_schedule(Name=name, GroupName=group_name))
     except Exception as exc:
-        if _client_error_code(exc) == "ResourceNotFoundException":
+        if aws_error_code(exc) == "ResourceNotFoundException":
             raise ScheduleError(
                 f"no schedule {name!r} in group {group_name!r}; `sqstask schedules list` shows the schedules"
             ) from None
@@ -585,11 +585,6 @@ def _task_id_of(request: Mapping[str, Any]) -> str | None:
     return body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), str) else None
 
 
-def _client_error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return response.get("Error", {}).get("Code")
-    return None
 
 
 def _client_error_message(exc: BaseException) -> str:

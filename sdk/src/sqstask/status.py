@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ConfigError, SqstaskError
+from .exceptions import ConfigError, SqstaskError, error_code
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .dlq import QueueDepth
@@ -95,8 +95,7 @@ def oldest_message_age(cloudwatch: Any, queue_name: str, *, now: datetime | None
     except Exception as exc:
         if not type(exc).__module__.startswith("botocore"):
             raise
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-        return OldestAge(None, f"unknown (CloudWatch: {code})")
+        return OldestAge(None, f"unknown (CloudWatch: {error_code(exc)})")
     points = [p for p in response.get("Datapoints", []) if "Maximum" in p]
     if not points:
         return OldestAge(None, "unknown (no CloudWatch datapoint in the last 15 minutes)")
