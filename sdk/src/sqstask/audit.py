@@ -39,13 +39,22 @@ def event_fields(event: str, task: Task | None = None, **fields: Any) -> dict[st
     return data
 
 
-def log_event(event: str, task: Task | None = None, *, level: int | None = None, **fields: Any) -> dict[str, Any]:
-    """Write one JSON line for ``event`` (e.g. "started", "failed") and return its fields."""
+def log_event(
+    event: str,
+    task: Task | None = None,
+    *,
+    level: int | None = None,
+    log_to: logging.Logger | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Write one JSON line for ``event`` (e.g. "started", "failed") to the ``sqstask`` logger
+    (or ``log_to``) and return its fields."""
     data = event_fields(event, task, **fields)
     if level is None:
         level = logging.WARNING if event in WARNING_EVENTS else logging.INFO
-    if logger.isEnabledFor(level):
-        logger.log(level, json.dumps(data, default=str, ensure_ascii=False), extra={_EXTRA_KEY: data})
+    target = log_to or logger
+    if target.isEnabledFor(level):
+        target.log(level, json.dumps(data, default=str, ensure_ascii=False), extra={_EXTRA_KEY: data})
     return data
 
 

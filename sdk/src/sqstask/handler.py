@@ -65,14 +65,7 @@ class AuditLog:
         self.logger = logger
 
     def __call__(self, event: str, task: Task | None = None, *, level: int | None = None, **fields: Any) -> None:
-        if self.logger is None:
-            audit.log_event(event, task, level=level, **fields)
-            return
-        data = audit.event_fields(event, task, **fields)
-        if level is None:
-            level = logging.WARNING if event in audit.WARNING_EVENTS else logging.INFO
-        if self.logger.isEnabledFor(level):
-            self.logger.log(level, json.dumps(data, default=str, ensure_ascii=False), extra={audit._EXTRA_KEY: data})
+        audit.log_event(event, task, level=level, log_to=self.logger, **fields)
 
 
 def child_task_id(parent_task_id: str, index: int) -> str:
