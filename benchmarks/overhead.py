@@ -47,6 +47,9 @@ class Comparison:
     # the same API calls replayed straight through the boto3 client: what the requests cost
     client_seconds: dict[str, list[float]] = field(default_factory=dict)
     request_bytes: dict[str, int] = field(default_factory=dict)  # JSON bytes of a round's requests
+    # per side and operation, the attribute values of its largest request (item attributes and
+    # expression values): what boto3 validates and serialises one by one
+    largest_values: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def median_us(self, side: str) -> float:
         """Median microseconds per item of ``side``."""
@@ -89,6 +92,15 @@ class _Recorder:
     def request_bytes(self) -> int:
         return sum(len(json.dumps(params, default=str)) for _, _, params in self.calls)
 
+    def largest_values(self) -> dict[str, list[str]]:
+        """Per operation, the item attribute names and expression placeholders of its largest call."""
+        largest: dict[str, list[str]] = {}
+        for _, method, params in self.calls:
+            names = list(params.get("Item", {})) + list(params.get("ExpressionAttributeValues", {}))
+            if len(names) > len(largest.get(method, [])):
+                largest[method] = names
+        return largest
+
 
 def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
                canned: dict[str, CannedAWS]) -> Comparison:
@@ -108,6 +120,7 @@ def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
         recorder.on = False
         comparison.calls[name] = dict(canned[name].calls)
         comparison.request_bytes[name] = recorder.request_bytes()
+        comparison.largest_values[name] = recorder.largest_values()
         comparison.seconds[name] = []
         comparison.client_seconds[name] = []
     for _ in range(comparison.rounds):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,22 +90,24 @@ def consumer_miss_reason(run: ConsumerCalls, heartbeat_interval: float | None = 
         per_batch = run.deleted_entries / deletes
         text = f"delete batches carried {per_batch:.1f} entries on average ({deletes / run.tasks:.3f} per task)"
         if per_batch < 9.5:
+            bound = "moto-bound" if not run.task_seconds else (
+                f"bound by {run.task_seconds:g} s tasks on {run.concurrency} threads")
             text += (" because the Worker's acker sends whatever it holds `ack_interval` (0.2 s) after the first "
-                     "success, full or not, and splits 11-19 pending deletes into a full and a partial call; on "
-                     f"moto the whole run managed about {run.tasks / run.seconds:.0f} tasks/s, so fewer than 10 "
-                     "finished in most 0.2 s windows")
+                     "success, full or not, and splits 11-19 pending deletes into a full and a partial call; the "
+                     f"run averaged {run.tasks / run.seconds:.1f} tasks/s ({bound}), so fewer than 10 finished in "
+                     "most 0.2 s windows")
         parts.append(text)
     if changes:
         per_task = changes / run.tasks
         interval = heartbeat_interval or run.visibility_timeout / 3
-        rounds = run.task_seconds / interval
         parts.append(
             f"the heartbeat made {changes:,} ChangeMessageVisibilityBatch calls ({per_task:.3f} per task, "
-            f"{run.visibility_entries / changes:.1f} entries per call): a task lasting {run.task_seconds:g} s with "
-            f"a {interval:.2f} s heartbeat interval (a third of the {run.visibility_timeout} s visibility timeout) "
-            f"is extended about {rounds:.1f} times, and prefetched messages waiting for a free thread are "
-            f"extended too; at 10 per call that alone is at least {0.1 * math.floor(rounds):.2f} calls per task, "
-            f"so no consumer meets 0.25 once tasks outlive the visibility timeout by this much"
+            f"{run.visibility_entries / changes:.1f} entries per call): with the default interval ({interval:.2f} s, "
+            f"a third of the {run.visibility_timeout} s visibility timeout) a {run.task_seconds:g} s task is "
+            f"extended about {run.task_seconds / interval:.1f} times, and prefetched messages waiting for a free "
+            "thread are extended too. Any task that outlives the visibility timeout is extended at least 3 times, "
+            "so even at 10 entries per call the heartbeat alone costs at least 0.3 calls per task: above 0.25 "
+            "before any receive or delete, for any consumer that keeps such tasks invisible"
         )
     return "; ".join(parts) + "."
 
@@ -338,13 +339,15 @@ def _overhead(r: Results) -> list[str]:
     ours, theirs = "sqstask batch_handler", "Powertools"
     if hf.median_us(ours) >= hf.median_us(theirs):
         hd = r.handler_duplicate
+        our_largest = max(hf.largest_values[ours].items(), key=lambda kv: len(kv[1]), default=("-", []))
+        their_largest = max(hf.largest_values[theirs].items(), key=lambda kv: len(kv[1]), default=("-", []))
         lines += [
             f"**Missed \"below Powertools\":** per fresh record sqstask spends {hf.median_us(ours):,.0f} µs against "
             f"{hf.median_us(theirs):,.0f} µs. Both make two DynamoDB writes; the difference is "
             f"(1) request size — sqstask's writes carry {hf.request_bytes[ours] / hf.items:,.0f} bytes of parameters "
-            f"per record against {hf.request_bytes[theirs] / hf.items:,.0f} (the claim sets 13 attributes with 15 "
-            "expression values, including a `history` list append, `first_received_at`, `message_id`, "
-            "`receive_count`, `group_id` and `task_type` on every claim), which costs "
+            f"per record against {hf.request_bytes[theirs] / hf.items:,.0f}; its largest call ({our_largest[0]}, the "
+            f"claim) carries {len(our_largest[1])} attribute values ({', '.join(f'`{v}`' for v in our_largest[1])}) "
+            f"against {len(their_largest[1])} in Powertools' largest ({their_largest[0]}) — which costs "
             f"{hf.client_us(ours) - hf.client_us(theirs):,.0f} µs more inside boto3 (parameter validation and "
             f"serialisation scale with the number of attribute values); and (2) its own Python, "
             f"{hf.own_us(ours):,.0f} µs against {hf.own_us(theirs):,.0f} µs, most of it in "
@@ -381,6 +384,15 @@ def _cold_start(r: Results) -> list[str]:
             _ops(cs.calls(variant)) if variant != "boto3" else "-",
             str(cs.samples[variant][0]["modules"]),
         ])
+    deferred = cs.median_ms("sqstask", "first_invocation") - cs.median_ms("powertools", "first_invocation")
+
+    def total(variant: str) -> float:
+        return cs.median_ms(variant, "import_library") + cs.median_ms(variant, "first_invocation")
+
+    note = (f"sqstask's first invocation takes {deferred:.1f} ms longer than Powertools'; part of that is the "
+            "imports sqstask defers to first use (its queue, configuration, task-table and payload modules). "
+            f"Imports plus first invocation: {total('sqstask'):.1f} ms for sqstask, {total('powertools'):.1f} ms "
+            "for Powertools." if deferred > 0 else "")
     return [
         "## 3. Cold start",
         "",
@@ -390,7 +402,7 @@ def _cold_start(r: Results) -> list[str]:
         "what sqstask imports lazily). Medians in milliseconds.",
         "",
     ] + _table(["variant", "import boto3", "library imports (target)", "first invocation", "imports + first invocation",
-                "first invocation calls", "modules loaded"], rows)
+                "first invocation calls", "modules loaded"], rows) + ([note, ""] if note else [])
 
 
 def _heartbeat(r: Results) -> list[str]:

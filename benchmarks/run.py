@@ -21,7 +21,7 @@ from .workload import use_fake_aws_environment
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 FULL = dict(tasks=2000, long_tasks=40, long_task_seconds=3.0, long_visibility=2, lambda_records=500,
-            overhead_tasks=2000, overhead_records=1000, rounds=7, cold_runs=12, in_flight=100)
+            overhead_tasks=2000, overhead_records=1000, rounds=7, cold_runs=15, in_flight=100)
 QUICK = dict(tasks=100, long_tasks=10, long_task_seconds=3.0, long_visibility=2, lambda_records=50,
              overhead_tasks=200, overhead_records=100, rounds=5, cold_runs=10, in_flight=100)
 
