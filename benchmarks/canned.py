@@ -142,6 +142,4 @@ class DynamoResponder:
             attributes = dict(request.get("Key", {}))
             attributes.update({"status": {"S": "IN_PROGRESS"}, "attempt": {"N": "1"}})
             return 200, {"Attributes": attributes}
-        if operation == "GetItem":
-            return 200, {}
         return 200, {}

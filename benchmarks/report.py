@@ -430,7 +430,8 @@ def render(r: Results) -> str:
     lines = [
         "# sqstask benchmarks",
         "",
-        f"Made by `{r.command}` on {r.started_at} in {r.seconds / 60:.1f} minutes.",
+        f"Made by `{r.command}` on {r.started_at} in {r.seconds / 60:.1f} minutes"
+        + (" (`make bench` runs `.venv/bin/python -m benchmarks.run`)." if r.command == "make bench" else "."),
         f"Machine: {platform.system()} {platform.machine()}, {r.cpus} CPUs (`nproc`), Python {r.python}; {versions}.",
         "The machine was shared with other work while this ran; timings are medians of interleaved rounds, and "
         "ratios between sides of one comparison are more reliable than absolute numbers.",
