@@ -204,7 +204,9 @@ def _consumer(r: Results) -> list[str]:
         "up to 300 tasks queued (moto slows down with queue length), so the consumer sees a steady stream. "
         f"The long-task run uses a {wl.visibility_timeout} s visibility timeout and tasks that sleep "
         f"{wl.task_seconds:g} s, so every task needs the heartbeat. Every task ran exactly once in every run "
-        "(checked). The last column is how long the run took on moto, not a property of sqstask.",
+        "(checked). The last column is how long the run took on moto, not a property of sqstask. Unlike every "
+        "other count here, the Worker's receive and delete counts depend on timing (how many tasks finish between "
+        "two receives, or within one acknowledgement window), so they vary from run to run and with machine load.",
         "",
     ]
     lines += _table(["consumer", "tasks", "SQS calls", "receive/task", "delete/task", "visibility/task",
