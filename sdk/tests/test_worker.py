@@ -254,3 +254,120 @@ def test_idle_exit_returns_zero_when_the_queue_stays_empty(make_team):
     worker = Worker(queue, lambda task: None, wait_seconds=1, idle_exit=1)
 
     assert worker.run(install_signal_handlers=False) == 0
+
+
+def record_batches(queue, operation, field):
+    """Record ``field`` of every ``operation`` request the queue's SQS client makes (a list, in call order)."""
+    seen = []
+
+    def record(params, **_):
+        value = params[field]
+        seen.append(len(value) if isinstance(value, list) else value)
+
+    queue.sqs.meta.events.register(f"provide-client-params.sqs.{operation}", record)
+    return seen
+
+
+class Gate:
+    """A handler whose task ``blocked_id`` waits until ``open()``; every other task returns at once."""
+
+    def __init__(self, blocked_id):
+        self.blocked_id = blocked_id
+        self.started = threading.Event()
+        self._open = threading.Event()
+        self.ran = []
+
+    def __call__(self, task):
+        if task.task_id == self.blocked_id:
+            self.started.set()
+            assert self._open.wait(30), "the test never opened the gate"
+        self.ran.append(task.task_id)
+
+    def open(self):
+        self._open.set()
+
+
+def test_worker_receives_full_batches_of_ten_with_the_default_prefetch(make_team):
+    queue = make_team("w10")
+    asked = record_batches(queue, "ReceiveMessage", "MaxNumberOfMessages")
+    ran = []
+    for n in range(25):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=1)):
+        wait_for(lambda: queue_empty(queue) and len(ran) == 25, "all 25 tasks to run and be deleted")
+
+    assert asked and set(asked) == {10}  # never just the 1 or 2 slots a finished task frees
+
+
+def test_deletes_go_out_in_full_batches_of_ten_and_the_rest_when_the_worker_runs_out_of_work(make_team):
+    queue = make_team("w11", visibility_timeout=600)
+    deleted = record_batches(queue, "DeleteMessageBatch", "Entries")
+    gate = Gate("t0")
+    for n in range(12):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+
+    worker = Worker(queue, gate, concurrency=2, wait_seconds=1, ack_interval=60)
+    with Running(worker):
+        wait_for(lambda: len(gate.ran) == 11 and worker.stats.succeeded == 11, "the 11 quick tasks to finish")
+        wait_for(lambda: deleted == [10], "one full DeleteMessageBatch")
+        assert queue_counts(queue) == (0, 2)  # t0 still running; one finished task waits for a batch
+        gate.open()
+        wait_for(lambda: queue_empty(queue), "the last two deletes once nothing is left to run")
+
+    assert deleted == [10, 2]
+
+
+def test_a_partial_batch_is_deleted_once_its_oldest_message_waited_ack_interval(make_team):
+    queue = make_team("w12", visibility_timeout=600)
+    deleted = record_batches(queue, "DeleteMessageBatch", "Entries")
+    gate = Gate("t0")
+    for n in range(2):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+
+    worker = Worker(queue, gate, concurrency=2, wait_seconds=1, ack_interval=0.5)
+    with Running(worker):
+        assert gate.started.wait(WAIT_LIMIT), "t0 did not start"
+        # t0 keeps the worker busy, so only the deadline can send t1's delete.
+        wait_for(lambda: queue_counts(queue) == (0, 1), "t1's delete while t0 still runs")
+        assert deleted == [1]
+        gate.open()
+
+
+def test_a_finished_message_stays_under_the_heartbeat_until_its_delete_is_sent(make_team):
+    queue = make_team("w13", visibility_timeout=600)
+    gate = Gate("t0")
+    for n in range(2):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+
+    worker = Worker(queue, gate, concurrency=2, wait_seconds=1, ack_interval=60)
+    with Running(worker):
+        wait_for(lambda: worker.stats.succeeded == 1, "t1 to finish while t0 runs")
+        assert len(worker._heartbeat) == 2  # t0 running, t1 waiting for its delete
+        gate.open()
+        wait_for(lambda: queue_empty(queue), "both deletes")
+        assert len(worker._heartbeat) == 0
+
+
+def test_ack_deadline_stays_well_inside_the_visibility_timeout(make_team):
+    queue = make_team("w14", visibility_timeout=600)
+
+    assert Worker(queue, lambda task: None).ack_deadline == 1.0
+    assert Worker(queue, lambda task: None, visibility_timeout=8, ack_interval=30).ack_deadline == 2.0
+    assert Worker(queue, lambda task: None, visibility_timeout=8, heartbeat_interval=6).ack_deadline == 1.0
+
+
+def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch_fits(make_team):
+    queue = make_team("w15", visibility_timeout=600)
+    gate = Gate("slow")
+    queue.send("t", {}, group_id="A", task_id="slow")
+
+    # prefetch 0: two slots, one taken by the slow task, so a full batch (2) never fits while it runs.
+    worker = Worker(queue, gate, concurrency=2, prefetch=0, wait_seconds=1)
+    with Running(worker):
+        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        queue.send("t", {}, group_id="B", task_id="quick")
+        wait_for(lambda: "quick" in gate.ran, "the idle thread to receive and run the quick task")
+        gate.open()
+
+    assert gate.ran == ["quick", "slow"]

@@ -1,11 +1,16 @@
 """Worker: the long-poll consumer for ECS, EC2 or a laptop, running the same handler as Lambda.
 
-One receive loop (long polling, batches of up to 10) feeds a pool of threads. Tasks of one
-message group run in order, one at a time; different groups run in parallel. One Heartbeat
-keeps every held message invisible and, through ``on_extend``, renews the idempotency lease
-of every running task. Successes are deleted in batches; failures are retried later by setting
-the message's visibility timeout from an exponential backoff (attempt = ApproximateReceiveCount),
-so retries are spaced out before the DLQ takes the message.
+One receive loop (long polling) feeds a pool of threads. It receives only once a whole batch
+of 10 fits among the free slots (running plus prefetched messages), so each ReceiveMessage can
+return a full batch; a thread left with nothing to run gets a receive of what fits at once.
+Tasks of one message group run in order, one at a time; different groups run in parallel. One
+Heartbeat keeps every held message invisible and, through ``on_extend``, renews the idempotency
+lease of every running task. Successes are deleted in full batches of 10; a partial batch goes
+out once its oldest message has waited ``ack_interval`` (kept well inside the visibility
+timeout) or when the worker runs out of work, and the heartbeat covers each message until its
+delete is sent. Failures are retried later by setting the message's visibility timeout from an
+exponential backoff (attempt = ApproximateReceiveCount), so retries are spaced out before the
+DLQ takes the message.
 
 Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finish until the
 deadline, make every unfinished message visible again at once, return 0. A second signal
@@ -34,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .queue import TaskQueue
 
 _RECEIVE_ERROR_PAUSE_CAP = 30.0
-_ACK_BATCH = 10
+_ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
+_RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
 
 
 @dataclass
@@ -65,14 +71,22 @@ class WorkerStats:
 
 
 class _Acker:
-    """Batches DeleteMessage and ChangeMessageVisibility requests (10 per call) on a thread."""
+    """Batches DeleteMessage and ChangeMessageVisibility requests on a thread.
 
-    def __init__(self, queue: TaskQueue, interval: float) -> None:
+    Full batches of 10 go out at once; a partial batch waits until its oldest entry has
+    waited ``deadline`` seconds, or until ``flush()`` (drain, shutdown, an idle worker).
+    A message queued for deletion is removed from ``heartbeat`` only just before its delete
+    is sent, so it stays invisible however long it waits.
+    """
+
+    def __init__(self, queue: TaskQueue, deadline: float, heartbeat: Heartbeat | None = None) -> None:
         self.queue = queue
-        self.interval = interval
-        self._deletes: list[dict[str, Any]] = []
-        self._changes: list[tuple[dict[str, Any], int]] = []
+        self.deadline = deadline
+        self.heartbeat = heartbeat
+        self._deletes: deque[tuple[float, dict[str, Any]]] = deque()
+        self._changes: deque[tuple[float, dict[str, Any], int]] = deque()
         self._cond = threading.Condition()
+        self._urgent = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="sqstask-acker", daemon=True)
 
@@ -81,20 +95,59 @@ class _Acker:
 
     def delete(self, message: dict[str, Any]) -> None:
         with self._cond:
-            self._deletes.append(message)
+            self._deletes.append((time.monotonic(), message))
             self._cond.notify_all()
 
     def change_visibility(self, message: dict[str, Any], timeout: int) -> None:
         with self._cond:
-            self._changes.append((message, timeout))
+            self._changes.append((time.monotonic(), message, timeout))
             self._cond.notify_all()
+
+    def flush_soon(self) -> None:
+        """Let the thread send everything queued now, partial batches included."""
+        with self._cond:
+            if self._deletes or self._changes:
+                self._urgent = True
+                self._cond.notify_all()
 
     def flush(self) -> None:
         """Send everything queued so far (from any thread)."""
         with self._cond:
-            deletes, self._deletes = self._deletes, []
-            changes, self._changes = self._changes, []
+            deletes = [m for _, m in self._deletes]
+            changes = [(m, t) for _, m, t in self._changes]
+            self._deletes.clear()
+            self._changes.clear()
+        self._send(deletes, changes)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(30)
+        self.flush()
+
+    def _take_due(self, now: float) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], int]]]:
+        """Full batches, plus the partial rest when its oldest entry is due (call with the lock held)."""
+        urgent, self._urgent = self._urgent, False
+        deletes = [message for _, message in self._due(self._deletes, now, urgent)]
+        changes = [(message, timeout) for _, message, timeout in self._due(self._changes, now, urgent)]
+        return deletes, changes
+
+    def _due(self, pending: deque[Any], now: float, urgent: bool) -> list[Any]:
+        """Pop the full batches of ``pending``; the partial rest too when urgent or its oldest entry is due."""
+        full = len(pending) // _ACK_BATCH * _ACK_BATCH
+        rest_due = len(pending) > full and (urgent or now >= pending[full][0] + self.deadline)
+        return [pending.popleft() for _ in range(len(pending) if rest_due else full)]
+
+    def _next_due(self) -> float | None:
+        oldest = [q[0][0] for q in (self._deletes, self._changes) if q]
+        return min(oldest) + self.deadline if oldest else None
+
+    def _send(self, deletes: list[dict[str, Any]], changes: list[tuple[dict[str, Any], int]]) -> None:
         if deletes:
+            if self.heartbeat is not None:
+                for message in deletes:
+                    self.heartbeat.remove(message)
             self.queue.delete_many(deletes)
         if changes:
             entries = [{"ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": int(t)} for m, t in changes]
@@ -104,28 +157,20 @@ class _Acker:
                 AuditLog()("visibility-failed", message_id=failure.message_id, error_type=failure.code,
                            error=failure.message)
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        self._thread.join(30)
-        self.flush()
-
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not (self._deletes or self._changes or self._stopping):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                deadline = time.monotonic() + self.interval  # gather a batch for a moment
-                while (len(self._deletes) < _ACK_BATCH and len(self._changes) < _ACK_BATCH
-                       and not self._stopping and time.monotonic() < deadline):
-                    self._cond.wait(deadline - time.monotonic())
-                if self._stopping:
-                    return
+                while True:
+                    if self._stopping:
+                        return  # stop() flushes the rest
+                    now = time.monotonic()
+                    deletes, changes = self._take_due(now)
+                    if deletes or changes:
+                        break
+                    due_at = self._next_due()
+                    self._cond.wait(None if due_at is None else max(0.0, due_at - now))
             try:
-                self.flush()
+                self._send(deletes, changes)
             except Exception as exc:  # keep acking; the messages reappear after their timeout
                 AuditLog()("ack-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc))
 
@@ -137,8 +182,10 @@ class Worker:
     too). Options: ``visibility_timeout`` (default the queue's), ``wait_seconds`` (long poll,
     20), ``backoff`` (retry spacing), ``shutdown_timeout`` (seconds running tasks get to finish
     after a stop request), ``prefetch`` (messages held beyond the running ones, default
-    ``concurrency``), ``idle_exit`` (return after this many seconds without messages),
-    ``idempotency``/``table``/``fifo`` as in ``batch_handler``.
+    ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
+    after this many seconds without messages), ``ack_interval`` (longest a finished message waits
+    for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
+    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``.
     """
 
     def __init__(
@@ -158,7 +205,7 @@ class Worker:
         prefetch: int | None = None,
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
-        ack_interval: float = 0.2,
+        ack_interval: float = 1.0,
         logger: logging.Logger | None = None,
     ) -> None:
         if concurrency < 1:
@@ -168,6 +215,8 @@ class Worker:
         visibility = int(visibility_timeout if visibility_timeout is not None else queue.config.visibility_timeout)
         if not 1 <= visibility <= MAX_VISIBILITY_TIMEOUT:
             raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility}")
+        if not ack_interval >= 0:
+            raise ValueError(f"ack_interval must be 0 or more seconds, got {ack_interval}")
         self.queue = queue
         self.handle = getattr(handle, "handle", handle)  # a batch_handler exposes the plain function
         self.concurrency = concurrency
@@ -177,9 +226,14 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.shutdown_timeout = shutdown_timeout
         self.heartbeat_interval = heartbeat_interval
-        self.max_held = concurrency + (concurrency if prefetch is None else max(0, prefetch))
+        self.max_held = concurrency + (max(concurrency, _RECEIVE_BATCH) if prefetch is None else max(0, prefetch))
+        self.receive_batch = min(_RECEIVE_BATCH, self.max_held)
         self.idle_exit = idle_exit
         self.ack_interval = ack_interval
+        # A retried message is off the heartbeat while its visibility change waits, and must not
+        # become visible before the change is sent: stay within what one heartbeat leaves.
+        beat = heartbeat_interval if heartbeat_interval is not None else visibility / 3
+        self.ack_deadline = max(0.0, min(ack_interval, visibility / 4, (visibility - beat) / 2))
         self.runner = TaskRunner(queue, self.handle, idempotency=idempotency, table=table, logger=logger,
                                  max_receive_count=max_receive_count)
         self.log = self.runner.log
@@ -218,7 +272,7 @@ class Worker:
         previous = self._install_signals() if install_signal_handlers else {}
         self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
                                     interval=self.heartbeat_interval, on_extend=self._renew_leases)
-        self._acker = _Acker(self.queue, self.ack_interval)
+        self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
         self._heartbeat.start()
         self._acker.start()
         self._threads = [
@@ -250,9 +304,8 @@ class Worker:
         errors = 0
         while not self._stop.is_set():
             with self._cond:
-                while len(self._held) >= self.max_held and not self._stop.is_set():
+                while not self._stop.is_set() and not (wanted := self._receive_size()):
                     self._cond.wait(0.5)
-                capacity = self.max_held - len(self._held)
                 if self._held:
                     last_activity = time.monotonic()
                 idle_for = time.monotonic() - last_activity
@@ -266,7 +319,7 @@ class Worker:
                     break
                 wait = max(0, min(wait, math.ceil(self.idle_exit - idle_for)))
             try:
-                messages = self.queue.receive(max_messages=min(10, capacity), wait_seconds=wait,
+                messages = self.queue.receive(max_messages=wanted, wait_seconds=wait,
                                               visibility_timeout=self.visibility_timeout)
                 errors = 0
             except Exception as exc:
@@ -283,6 +336,19 @@ class Worker:
                 self._release(messages, "worker is shutting down")
                 break
             self._dispatch(messages)
+
+    def _receive_size(self) -> int:
+        """Messages to ask for now, 0 to keep waiting (call with ``_cond`` held).
+
+        A full batch once it fits; less only when a thread has nothing to run (nothing held,
+        or every held message waits behind a running task of its group).
+        """
+        free = self.max_held - len(self._held)
+        if free >= self.receive_batch:
+            return min(_RECEIVE_BATCH, free)
+        if free > 0 and self._running < self.concurrency and not self._ready:
+            return free
+        return 0
 
     def _dispatch(self, messages: list[dict[str, Any]]) -> None:
         now = time.monotonic()
@@ -327,7 +393,10 @@ class Worker:
                         self._ready.append(key)
                     elif key in self._groups:
                         del self._groups[key]
+                    idle = not self._held
                     self._cond.notify_all()
+                if idle:  # out of work: batching would only delay the acknowledgements
+                    self._acker.flush_soon()
 
     def _process(self, held: _Held) -> None:
         parsed = self.runner.parse(held.message)
@@ -340,7 +409,7 @@ class Worker:
             outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember)
         self._count(outcome)
         if outcome.ok:
-            self._finish(held)
+            self._finish(held, heartbeat=False)  # the acker takes it off the heartbeat when it deletes it
             self._acker.delete(held.message)
         else:
             self._retry_later(held, outcome)
@@ -355,9 +424,10 @@ class Worker:
             else:
                 self.stats.failed += 1
 
-    def _finish(self, held: _Held) -> None:
-        """Forget ``held``: no more heartbeats or lease renewals."""
-        self._heartbeat.remove(held.message)
+    def _finish(self, held: _Held, *, heartbeat: bool = True) -> None:
+        """Forget ``held``: no more lease renewals, nor heartbeats unless ``heartbeat`` is False."""
+        if heartbeat:
+            self._heartbeat.remove(held.message)
         with self._cond:
             self._held.pop(held.message_id, None)
             self._cond.notify_all()
@@ -432,11 +502,11 @@ class Worker:
                 self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Stop the heartbeat, flush acks, release whatever is still held."""
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
+        """Flush acks, stop the heartbeat, release whatever is still held."""
         if self._acker is not None:
             self._acker.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._release(leftover, "still running at the shutdown deadline")

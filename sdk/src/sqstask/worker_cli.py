@@ -37,7 +37,7 @@ def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentP
     worker.add_argument("target", metavar="MODULE:FUNC", help="e.g. myservice.tasks:handle (imported from the current directory too)")
     worker.add_argument("--concurrency", type=_positive_int, metavar="N", default=4, help="tasks run in parallel (default 4)")
     worker.add_argument("--prefetch", type=_non_negative_int, default=None, metavar="N",
-                        help="messages held beyond the running ones (default: as many as --concurrency)")
+                        help="messages held beyond the running ones (default: as many as --concurrency, at least 10)")
     worker.add_argument("--visibility-timeout", type=_positive_int, default=None, metavar="SECONDS",
                         help="seconds a received message stays invisible; the heartbeat extends it (default: the queue's)")
     worker.add_argument("--heartbeat-interval", type=float, default=None, metavar="SECONDS",
