@@ -113,6 +113,9 @@ class ConsumerCalls:
     visibility_entries: int
     seconds: float
     item_sizes: list[int] = field(default_factory=list)
+    empty_receives: int = 0
+    max_held: int = 0  # the Worker's slots: running plus prefetched messages (0: not a Worker)
+    ack_deadline: float = 0.0  # longest the Worker lets a partial delete batch wait, seconds
 
     @property
     def sqs_per_task(self) -> float:
@@ -205,6 +208,9 @@ def worker_calls(
             visibility_entries=counter.entries_of("sqs", "ChangeMessageVisibilityBatch"),
             seconds=time.monotonic() - started,
             item_sizes=sizes,
+            empty_receives=counter.empty_receives,
+            max_held=worker.max_held,
+            ack_deadline=worker.ack_deadline,
         )
 
 
@@ -244,6 +250,7 @@ def naive_consumer_calls(tasks: int = 2000, *, groups: int = 100, backlog: int =
             deleted_entries=counter.count("sqs", "DeleteMessage"),
             visibility_entries=0,
             seconds=time.monotonic() - started,
+            empty_receives=counter.empty_receives,
         )
 
 

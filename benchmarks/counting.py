@@ -23,6 +23,7 @@ class CallCounter:
         self.entries: Counter[tuple[str, str]] = Counter()
         self.messages_received: int = 0
         self.messages_requested: int = 0  # sum of MaxNumberOfMessages over ReceiveMessage calls
+        self.empty_receives: int = 0  # ReceiveMessage calls that returned no message
         self.max_request_bytes: Counter[tuple[str, str]] = Counter()
         self._attached: set[int] = set()
 
@@ -62,6 +63,7 @@ class CallCounter:
         if isinstance(parsed, dict):
             with self._lock:
                 self.messages_received += len(parsed.get("Messages", []))
+                self.empty_receives += not parsed.get("Messages")
 
     # -- reading --------------------------------------------------------------------------
 
@@ -93,3 +95,4 @@ class CallCounter:
             self.max_request_bytes.clear()
             self.messages_received = 0
             self.messages_requested = 0
+            self.empty_receives = 0

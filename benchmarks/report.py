@@ -79,23 +79,35 @@ def consumer_miss_reason(run: ConsumerCalls, heartbeat_interval: float | None = 
     changes = run.sqs_calls.get("ChangeMessageVisibilityBatch", 0)
     parts = []
     if receives:
-        parts.append(
-            f"receives returned {run.messages_received / receives:.1f} messages on average ({receives / run.tasks:.3f} "
-            f"calls per task; 0.100 is the floor) because the Worker asked for only "
-            f"{run.messages_requested / receives:.1f} on average: it receives as soon as any of its "
-            f"{2 * run.concurrency} slots (concurrency + prefetch) is free and asks for just the free slots "
-            "(`min(10, capacity)` in `Worker._receive_loop`)"
-        )
+        asked, got = run.messages_requested / receives, run.messages_received / receives
+        text = (f"receives returned {got:.1f} messages on average ({receives / run.tasks:.3f} calls per task; "
+                "0.100 is the floor)")
+        if asked < 9.5:
+            text += (f" because the Worker asked for only {asked:.1f} on average: it asks for 10 once 10 of its "
+                     f"{run.max_held} slots (concurrency + prefetch) are free, and for fewer only when a thread has "
+                     "nothing to run while less than a batch fits (`Worker._receive_size`)")
+        elif got < 9.5:
+            text += f"; the Worker asked for {asked:.1f} per receive, but "
+            if run.empty_receives:
+                text += (f"{run.empty_receives} of the {receives} receives came back empty (long polls that ended "
+                         "with nothing visible, such as the one running when the run ended) and ")
+            per_nonempty = run.messages_received / max(1, receives - run.empty_receives)
+            text += f"{'the others' if run.empty_receives else 'the receives'} returned {per_nonempty:.1f} on average"
+            if per_nonempty < 9.5:
+                text += (": a receive returns only the messages visible at that moment, and a FIFO queue holds back "
+                         "those whose group has a message in flight")
+        parts.append(text)
     if deletes:
         per_batch = run.deleted_entries / deletes
         text = f"delete batches carried {per_batch:.1f} entries on average ({deletes / run.tasks:.3f} per task)"
         if per_batch < 9.5:
             bound = "moto-bound" if not run.task_seconds else (
                 f"bound by {run.task_seconds:g} s tasks on {run.concurrency} threads")
-            text += (" because the Worker's acker sends whatever it holds `ack_interval` (0.2 s) after the first "
-                     "success, full or not, and splits 11-19 pending deletes into a full and a partial call; the "
-                     f"run averaged {run.tasks / run.seconds:.1f} tasks/s ({bound}), so fewer than 10 finished in "
-                     "most 0.2 s windows")
+            rate = run.tasks / run.seconds
+            text += (" because the Worker sends a partial batch once its oldest delete has waited "
+                     f"{run.ack_deadline:g} s (`ack_interval`, at most a quarter of the {run.visibility_timeout} s "
+                     "visibility timeout) or when it runs out of work; the run averaged "
+                     f"{rate:.1f} tasks/s ({bound}), about {rate * run.ack_deadline:.1f} per {run.ack_deadline:g} s")
         parts.append(text)
     if changes:
         per_task = changes / run.tasks
@@ -105,7 +117,7 @@ def consumer_miss_reason(run: ConsumerCalls, heartbeat_interval: float | None = 
             f"{run.visibility_entries / changes:.1f} entries per call): with the default interval ({interval:.2f} s, "
             f"a third of the {run.visibility_timeout} s visibility timeout) a {run.task_seconds:g} s task is "
             f"extended about {run.task_seconds / interval:.1f} times, and prefetched messages waiting for a free "
-            "thread are extended too. Any task that outlives the visibility timeout is extended at least 3 times, "
+            "thread, and finished ones waiting for their delete, are extended too. Any task that outlives the visibility timeout is extended at least 3 times, "
             "so even at 10 entries per call the heartbeat alone costs at least 0.3 calls per task: above 0.25 "
             "before any receive or delete, for any consumer that keeps such tasks invisible"
         )
@@ -196,17 +208,22 @@ def _consumer(r: Results) -> list[str]:
             f"{run.seconds:.0f} s",
         ])
     w, wl = r.worker, r.worker_long
+    deadline_note = "" if wl.ack_deadline == w.ack_deadline else (
+        f" ({wl.ack_deadline:g} s in the long-task run: a quarter of its visibility timeout)")
     lines = [
         "### Consumer",
         "",
-        f"Worker defaults (long polling 20 s, prefetch = concurrency, acknowledgements batched every 0.2 s), "
+        f"Worker defaults (long polling 20 s; prefetch max(concurrency, 10), so {w.max_held} slots; a receive asks "
+        "for 10 once 10 slots are free; deletes go out in full batches of 10, a partial one once its oldest "
+        f"has waited {w.ack_deadline:g} s{deadline_note} or when the worker runs out of work), "
         f"concurrency {w.concurrency}, idempotency on (task table on moto), {w.groups} message groups. A feeder keeps "
         "up to 300 tasks queued (moto slows down with queue length), so the consumer sees a steady stream. "
         f"The long-task run uses a {wl.visibility_timeout} s visibility timeout and tasks that sleep "
         f"{wl.task_seconds:g} s, so every task needs the heartbeat. Every task ran exactly once in every run "
         "(checked). The last column is how long the run took on moto, not a property of sqstask. Unlike every "
-        "other count here, the Worker's receive and delete counts depend on timing (how many tasks finish between "
-        "two receives, or within one acknowledgement window), so they vary from run to run and with machine load.",
+        "other count here, the Worker's receive and delete counts depend on timing (how many messages are visible "
+        "at each receive, and how many tasks finish before a partial delete batch is due), so they vary from run "
+        "to run and with machine load.",
         "",
     ]
     lines += _table(["consumer", "tasks", "SQS calls", "receive/task", "delete/task", "visibility/task",
@@ -214,15 +231,6 @@ def _consumer(r: Results) -> list[str]:
     for run in (w, wl):
         if run.sqs_per_task > 0.25:
             lines += [f"**Missed 0.25 ({run.label}):** {consumer_miss_reason(run)}", ""]
-    if w.sqs_per_task > 0.25:
-        lines += [
-            "Fix (in `sdk/src/sqstask/worker.py`): receive only when at least `min(10, max_held)` slots are free "
-            "(wait on the condition until then, unless nothing is held), and make the default prefetch at least 10 "
-            "so a full batch always fits; in `_Acker`, send only full batches of 10 and flush a partial one when "
-            "its oldest entry has waited a longer deadline (e.g. 1 s, well inside the visibility timeout) or on "
-            "shutdown. At full batches a consumer makes 0.1 receive + 0.1 delete = 0.2 calls per task.",
-            "",
-        ]
     renewals = wl.dynamodb_calls.get("UpdateItem", 0) - 2 * wl.tasks
     if renewals > 0:
         lines += [

@@ -98,6 +98,11 @@ def test_worker_runs_each_task_with_two_dynamodb_writes_and_acknowledges_every_m
     assert worker.sqs_calls["ReceiveMessage"] >= 2  # at most 10 per receive
 
 
+def test_worker_run_records_the_slots_and_ack_deadline_the_report_quotes(worker, worker_long):
+    assert (worker.max_held, worker.ack_deadline) == (4 + 10, 1.0)  # default prefetch: a full receive batch
+    assert (worker_long.max_held, worker_long.ack_deadline) == (3 + 10, 0.5)  # a quarter of the 2 s visibility
+
+
 def test_worker_heartbeat_extends_tasks_that_outlive_the_visibility_timeout(worker_long):
     assert worker_long.sqs_calls.get("ChangeMessageVisibilityBatch", 0) >= 1
     assert worker_long.visibility_entries >= 3
