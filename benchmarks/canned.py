@@ -126,8 +126,10 @@ class DynamoResponder:
     """DynamoDB answers for idempotency records: writes succeed, or (duplicates) fail with the item.
 
     ``existing(operation, request)`` returns the stored item a conditional write should
-    collide with, or None to let the write succeed. ``UpdateItem`` with ``ReturnValues``
-    answers the item it would have written (enough for the callers measured here).
+    collide with, or None to let the write succeed. ``UpdateItem`` with ``ReturnValues`` ALL_NEW
+    or UPDATED_NEW answers the item it would have written (enough for the callers measured
+    here); with ALL_OLD or UPDATED_OLD it answers no attributes, as DynamoDB does when the
+    item did not exist before the write.
     """
 
     def __init__(self, existing: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None) -> None:
@@ -138,7 +140,7 @@ class DynamoResponder:
             item = self.existing(operation, request)
             if item is not None:
                 return conditional_check_failed(item)
-        if operation == "UpdateItem" and request.get("ReturnValues", "NONE") != "NONE":
+        if operation == "UpdateItem" and request.get("ReturnValues", "NONE") in ("ALL_NEW", "UPDATED_NEW"):
             attributes = dict(request.get("Key", {}))
             attributes.update({"status": {"S": "IN_PROGRESS"}, "attempt": {"N": "1"}})
             return 200, {"Attributes": attributes}

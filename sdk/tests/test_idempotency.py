@@ -197,15 +197,39 @@ def test_failed_task_redelivered_with_a_different_payload_is_not_claimed(store):
     assert store.get("t-1")["status"] == FAILED
 
 
-def test_history_lists_each_state_change(store):
-    claim = store.claim(make_task(), lease_seconds=60)
-    store.fail(claim, ValueError("boom"))
-    store.complete(store.claim(make_task(receive_count=2), lease_seconds=60))
+def test_retry_keeps_the_first_receipt_time_and_counts_the_attempt(store, clock):
+    first = store.claim(make_task(), lease_seconds=60)
+    store.fail(first, ValueError("boom"))
+    first_started = store.get("t-1")["started_at"]
+    clock.now += 5
 
-    history = store.get("t-1")["history"]
-    assert [entry.split(" ", 1)[1].split(" ")[0] for entry in history] == [
-        "claimed", "failed:", "claimed", "completed"
-    ]
+    retry = store.claim(make_task(receive_count=2), lease_seconds=60)
+
+    record = store.get("t-1")
+    assert retry.attempt == 2 and record["attempt"] == 2
+    assert record["first_received_at"] == first_started
+    assert record["started_at"] > first_started
+    assert record["receive_count"] == 2 and record["message_id"] == "m-t-1-2"
+
+
+def test_first_receive_of_a_failed_task_after_redrive_counts_the_attempt(store):
+    store.fail(store.claim(make_task(), lease_seconds=60), ValueError("boom"))
+
+    again = store.claim(make_task(receive_count=1), lease_seconds=60)  # redriven: a new message
+
+    assert again.acquired and again.attempt == 2
+    assert store.get("t-1")["attempt"] == 2
+
+
+def test_complete_after_a_failed_attempt_clears_the_error(store):
+    store.fail(store.claim(make_task(), lease_seconds=60), ValueError("boom"))
+    retry = store.claim(make_task(receive_count=2), lease_seconds=60)
+
+    store.complete(retry, result={"ok": True}, duration_ms=3)
+
+    record = store.get("t-1")
+    assert record["status"] == COMPLETED
+    assert "error" not in record and "error_type" not in record
 
 
 def test_get_of_unknown_task_is_none(store):

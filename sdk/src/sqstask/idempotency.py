@@ -10,6 +10,12 @@ message id). Every state change is a single conditional write:
   (PayloadMismatch).
 - ``complete`` / ``fail``: one UpdateItem each; ``fail`` releases the lease so a retry can claim.
 - ``renew``: one UpdateItem that pushes the lease forward (called by the heartbeat).
+
+This is on every task's path, so the requests are cheap to build: expressions and name maps are
+module constants, and values are written in DynamoDB's wire format (``{"S": ...}``,
+``{"N": ...}``) rather than through boto3's TypeSerializer. A request costs boto3 time per
+attribute value it carries, so each write carries only what its state change needs; the audit
+log (not the record) keeps the history of state changes.
 """
 
 from __future__ import annotations
@@ -18,10 +24,8 @@ import json
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -36,66 +40,135 @@ FAILED = "FAILED"
 
 MAX_RESULT_BYTES = 4096
 MAX_ERROR_CHARS = 1000
-MAX_HISTORY_CHARS = 200
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600  # longer than the DLQ's 14-day retention, so redrives still dedupe
 
-# Every attribute name goes through ExpressionAttributeNames: several are DynamoDB reserved words.
-_NAMES = {
-    "#task_id": "task_id",
-    "#status": "status",
-    "#owner": "owner",
-    "#lease": "lease_expires_at",
-    "#attempt": "attempt",
-    "#hash": "payload_hash",
-    "#task_type": "task_type",
-    "#group_id": "group_id",
-    "#message_id": "message_id",
-    "#receive_count": "receive_count",
-    "#started_at": "started_at",
-    "#finished_at": "finished_at",
-    "#duration_ms": "duration_ms",
-    "#result": "result",
-    "#error_type": "error_type",
-    "#error": "error",
-    "#first_received_at": "first_received_at",
-    "#history": "history",
-    "#expires_at": "expires_at",
+# Attribute names that are DynamoDB reserved words (status, owner, result, error) go through
+# ExpressionAttributeNames; the others (snake_case names, ``attempt``) appear as they are.
+# DynamoDB rejects names and values an expression does not use, so every request below pairs
+# an expression with exactly the names it mentions.
+
+_CLAIM_SET = (
+    "SET #status = :in_progress, #owner = :owner, lease_expires_at = :lease, payload_hash = :hash, "
+    "task_type = :task_type, group_id = :group_id, message_id = :message_id, receive_count = :receive_count, "
+    "started_at = :now_iso, expires_at = :expires_at, "
+    "first_received_at = if_not_exists(first_received_at, :now_iso) "
+)
+_CLAIM_UPDATE = _CLAIM_SET + "ADD attempt :one REMOVE finished_at, duration_ms"
+# On a first delivery receive_count is 1, the very number ADD needs: one value serves both.
+_FIRST_DELIVERY_CLAIM_UPDATE = _CLAIM_SET + "ADD attempt :receive_count REMOVE finished_at, duration_ms"
+# New; or FAILED; or IN_PROGRESS with an expired lease; and never under another payload.
+_CLAIM_CONDITION = (
+    "attribute_not_exists(task_id) OR "
+    "((attribute_not_exists(payload_hash) OR payload_hash = :hash) AND "
+    "(#status = :failed OR (#status = :in_progress AND lease_expires_at < :now)))"
+)
+_STATUS_OWNER = {"#status": "status", "#owner": "owner"}
+
+_OWNED_CONDITION = "#owner = :owner AND #status = :in_progress"  # fail and renew: only the lease owner
+_RENEW_UPDATE = "SET lease_expires_at = :lease"
+
+_FAIL_SET = (
+    "SET #status = :failed, error_type = :error_type, #error = :error, finished_at = :now_iso, "
+    "expires_at = :expires_at"
+)
+_FAIL_UPDATES = {
+    False: _FAIL_SET + " REMOVE lease_expires_at",
+    True: _FAIL_SET + ", duration_ms = :duration_ms REMOVE lease_expires_at",
 }
+_FAIL_NAMES = {"#status": "status", "#owner": "owner", "#error": "error"}
+
+
+def _complete_request(with_duration: bool, with_result: bool, new_record: bool) -> tuple[str, dict[str, str]]:
+    """complete()'s UpdateExpression and names.
+
+    A record this claim created (``Claim.new_record``) has no earlier attempt's error or result,
+    so complete() leaves out their REMOVEs and the reserved-word names they need.
+    """
+    sets = ["#status = :completed", "finished_at = :now_iso"]
+    removes = ["lease_expires_at"]
+    names = {"#status": "status"}
+    if with_duration:
+        sets.append("duration_ms = :duration_ms")
+    if with_result:
+        sets.append("#result = :result")
+    elif not new_record:
+        removes.append("#result")
+    if with_result or not new_record:
+        names["#result"] = "result"
+    if not new_record:
+        removes += ["error_type", "#error"]
+        names["#error"] = "error"
+    return "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes), names
+
+
+# (duration given, result given, claim created the record) -> complete()'s expression and names
+_COMPLETE_REQUESTS = {
+    (d, r, n): _complete_request(d, r, n) for d in (False, True) for r in (False, True) for n in (False, True)
+}
+
+_RESULT_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
+_iso_second: tuple[int, str] = (-1, "")  # the last second formatted, and its text up to the "."
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """``epoch`` as UTC ISO 8601 with milliseconds, e.g. ``2026-01-01T00:00:00.000Z``."""
+    global _iso_second
+    second, milli = divmod(int(epoch * 1000), 1000)
+    cached = _iso_second
+    if cached[0] != second:
+        cached = _iso_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    return "%s%03dZ" % (cached[1], milli)
 
 
-def _plain(value: Any) -> Any:
-    """Deserialized DynamoDB value -> plain Python (Decimal -> int/float, sets -> sorted lists)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    return value
+def _s(value: str | None) -> dict[str, Any]:
+    """A string attribute value in wire format (NULL for None)."""
+    return {"NULL": True} if value is None else {"S": value}
+
+
+def _epoch_n(epoch: float) -> dict[str, str]:
+    """An epoch-seconds number attribute value, to the millisecond."""
+    return {"N": "%.3f" % epoch}
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    """One wire-format attribute value -> plain Python (numbers as int/float, sets as sorted lists)."""
+    kind, data = next(iter(value.items()))
+    if kind == "S":
+        return data
+    if kind == "N":
+        return _number(data)
+    if kind == "BOOL":
+        return bool(data)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _plain(v) for k, v in data.items()}
+    if kind == "L":
+        return [_plain(v) for v in data]
+    if kind == "SS":
+        return sorted(data)
+    if kind == "NS":
+        return sorted(_number(v) for v in data)
+    if kind == "B":
+        return bytes(data)
+    if kind == "BS":
+        return sorted(bytes(v) for v in data)
+    raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
 
 
 def _from_dynamodb(item: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A wire-format item -> plain Python values, or None for no item."""
     if not item:
         return None
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
-
-
-def _to_dynamodb(values: Mapping[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {key: serializer.serialize(value) for key, value in values.items()}
+    return {key: _plain(value) for key, value in item.items()}
 
 
 def encode_result(result: Any, limit: int = MAX_RESULT_BYTES) -> str | None:
@@ -105,7 +178,9 @@ def encode_result(result: Any, limit: int = MAX_RESULT_BYTES) -> str | None:
     """
     if result is None:
         return None
-    text = json.dumps(result, default=str, sort_keys=True, ensure_ascii=False)
+    text = _RESULT_JSON.encode(result)
+    if len(text) * 4 <= limit:  # at most 4 UTF-8 bytes per character: fits without counting
+        return text
     size = len(text.encode("utf-8"))
     if size <= limit:
         return text
@@ -128,7 +203,8 @@ class Claim:
 
     ``acquired`` is True when this caller now owns the task (lease until ``lease_expires_at``);
     False when the task had already COMPLETED, in which case ``record`` is the stored item and
-    the work must be skipped.
+    the work must be skipped. For an acquired claim, ``record`` holds the values the claim
+    replaced (empty when ``new_record``: the task had no record before this claim).
     """
 
     task_id: str
@@ -137,6 +213,7 @@ class Claim:
     lease_expires_at: float | None = None
     attempt: int = 0
     record: dict[str, Any] = field(default_factory=dict, repr=False)
+    new_record: bool = False
 
     @property
     def duplicate(self) -> bool:
@@ -180,52 +257,39 @@ class TaskStore:
         COMPLETED (skip it). Raises TaskInProgress when another live lease owns it, and
         PayloadMismatch when the stored payload hash differs from this delivery's.
         """
+        receive_count = int(task.receive_count)
+        first_delivery = receive_count == 1
         for _ in range(2):  # a second round only if the item changed between our reads
             now = self._clock()
             lease = now + max(1.0, float(lease_seconds))
-            owner = f"{self.owner_prefix}:{uuid.uuid4().hex[:8]}"
-            values = _to_dynamodb(
-                {
-                    ":in_progress": IN_PROGRESS,
-                    ":failed": FAILED,
-                    ":owner": owner,
-                    ":lease": Decimal(str(round(lease, 3))),
-                    ":now": Decimal(str(round(now, 3))),
-                    ":hash": task.payload_hash,
-                    ":task_type": task.task_type,
-                    ":group_id": task.group_id,
-                    ":message_id": task.message_id,
-                    ":receive_count": task.receive_count,
-                    ":now_iso": _iso(now),
-                    ":expires_at": int(now + self.ttl_seconds),
-                    ":one": 1,
-                    ":empty": [],
-                    ":history": [_cap(f"{_iso(now)} claimed by {owner} (receive {task.receive_count})", MAX_HISTORY_CHARS)],
-                }
-            )
-            update = (
-                "SET #status = :in_progress, #owner = :owner, #lease = :lease, #hash = :hash, "
-                "#task_type = :task_type, #group_id = :group_id, #message_id = :message_id, "
-                "#receive_count = :receive_count, #started_at = :now_iso, #expires_at = :expires_at, "
-                "#first_received_at = if_not_exists(#first_received_at, :now_iso), "
-                "#history = list_append(if_not_exists(#history, :empty), :history) "
-                "ADD #attempt :one "
-                "REMOVE #finished_at, #duration_ms"
-            )
-            condition = (
-                "attribute_not_exists(#task_id) OR "
-                "((attribute_not_exists(#hash) OR #hash = :hash) AND "
-                "(#status = :failed OR (#status = :in_progress AND #lease < :now)))"
-            )
+            owner = f"{self.owner_prefix}:{os.urandom(4).hex()}"
+            values = {
+                ":in_progress": {"S": IN_PROGRESS},
+                ":failed": {"S": FAILED},
+                ":owner": {"S": owner},
+                ":lease": _epoch_n(lease),
+                ":now": _epoch_n(now),
+                ":hash": {"S": task.payload_hash},
+                ":task_type": _s(task.task_type),
+                ":group_id": _s(task.group_id),
+                ":message_id": _s(task.message_id),
+                ":receive_count": {"N": str(receive_count)},
+                ":now_iso": {"S": _iso(now)},
+                ":expires_at": {"N": str(int(now + self.ttl_seconds))},
+            }
+            if not first_delivery:
+                values[":one"] = {"N": "1"}
             try:
                 response = self.client.update_item(
                     TableName=self.table,
                     Key={"task_id": {"S": task.task_id}},
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=_names(update, condition),
-                    ExpressionAttributeValues=_used(values, update, condition),
-                    ReturnValues="ALL_NEW",
+                    UpdateExpression=_FIRST_DELIVERY_CLAIM_UPDATE if first_delivery else _CLAIM_UPDATE,
+                    ConditionExpression=_CLAIM_CONDITION,
+                    ExpressionAttributeNames=dict(_STATUS_OWNER),
+                    ExpressionAttributeValues=values,
+                    # The old values of what the claim overwrote: nothing for a new task (the
+                    # common case, and the smallest answer), else the previous attempt count.
+                    ReturnValues="UPDATED_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -236,14 +300,15 @@ class TaskStore:
                 if duplicate is not None:
                     return duplicate
                 continue  # claimable after all (changed in between): try again
-            record = _from_dynamodb(response.get("Attributes")) or {}
+            previous = _from_dynamodb(response.get("Attributes")) or {}
             return Claim(
                 task_id=task.task_id,
                 acquired=True,
                 owner=owner,
                 lease_expires_at=lease,
-                attempt=int(record.get("attempt", 1)),
-                record=record,
+                attempt=int(previous.get("attempt", 0)) + 1,
+                record=previous,
+                new_record="status" not in previous,
             )
         raise TaskInProgress(
             f"task {task.task_id} changed while it was being claimed; another consumer is working on it"
@@ -283,40 +348,27 @@ class TaskStore:
         return None
 
     def complete(self, claim: Claim, *, result: Any = None, duration_ms: int | None = None) -> None:
-        """Mark the task COMPLETED (finished_at, duration, capped result, TTL) with one UpdateItem."""
+        """Mark the task COMPLETED (finished_at, duration, capped result) with one UpdateItem.
+
+        Releases the lease and clears an earlier attempt's error. Not owner-checked: the work is
+        done, so it is recorded even if the lease was lost meanwhile. The owner and the TTL stay
+        as the claim wrote them (the TTL counts from the claim: a task runs for hours at most,
+        and the default 30 days stays well beyond the DLQ's 14-day retention).
+        """
         now = self._clock()
         encoded = encode_result(result)
-        values: dict[str, Any] = {
-            ":completed": COMPLETED,
-            ":owner": claim.owner or "",
-            ":now_iso": _iso(now),
-            ":expires_at": int(now + self.ttl_seconds),
-            ":empty": [],
-            ":history": [f"{_iso(now)} completed"],
-        }
-        sets = [
-            "#status = :completed",
-            "#owner = :owner",
-            "#finished_at = :now_iso",
-            "#expires_at = :expires_at",
-            "#history = list_append(if_not_exists(#history, :empty), :history)",
-        ]
-        removes = ["#lease", "#error_type", "#error"]
+        values: dict[str, Any] = {":completed": {"S": COMPLETED}, ":now_iso": {"S": _iso(now)}}
         if duration_ms is not None:
-            values[":duration_ms"] = int(duration_ms)
-            sets.append("#duration_ms = :duration_ms")
+            values[":duration_ms"] = {"N": str(int(duration_ms))}
         if encoded is not None:
-            values[":result"] = encoded
-            sets.append("#result = :result")
-        else:
-            removes.append("#result")
-        update = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
+            values[":result"] = {"S": encoded}
+        update, names = _COMPLETE_REQUESTS[(duration_ms is not None, encoded is not None, claim.new_record)]
         self.client.update_item(
             TableName=self.table,
             Key={"task_id": {"S": claim.task_id}},
             UpdateExpression=update,
-            ExpressionAttributeNames=_names(update),
-            ExpressionAttributeValues=_used(_to_dynamodb(values), update),
+            ExpressionAttributeNames=dict(names),
+            ExpressionAttributeValues=values,
         )
 
     def fail(self, claim: Claim, error: BaseException, *, duration_ms: int | None = None) -> bool:
@@ -326,39 +378,25 @@ class TaskStore:
         (another consumer took the task over or completed it), leaving its record alone.
         """
         now = self._clock()
-        error_text = _cap(str(error) or type(error).__name__, MAX_ERROR_CHARS)
         values: dict[str, Any] = {
-            ":failed": FAILED,
-            ":in_progress": IN_PROGRESS,
-            ":owner": claim.owner or "",
-            ":error_type": type(error).__name__,
-            ":error": error_text,
-            ":now_iso": _iso(now),
-            ":expires_at": int(now + self.ttl_seconds),
-            ":empty": [],
-            ":history": [_cap(f"{_iso(now)} failed: {type(error).__name__}: {error_text}", MAX_HISTORY_CHARS)],
+            ":failed": {"S": FAILED},
+            ":in_progress": {"S": IN_PROGRESS},
+            ":owner": {"S": claim.owner or ""},
+            ":error_type": {"S": type(error).__name__},
+            ":error": {"S": _cap(str(error) or type(error).__name__, MAX_ERROR_CHARS)},
+            ":now_iso": {"S": _iso(now)},
+            ":expires_at": {"N": str(int(now + self.ttl_seconds))},
         }
-        sets = [
-            "#status = :failed",
-            "#error_type = :error_type",
-            "#error = :error",
-            "#finished_at = :now_iso",
-            "#expires_at = :expires_at",
-            "#history = list_append(if_not_exists(#history, :empty), :history)",
-        ]
         if duration_ms is not None:
-            values[":duration_ms"] = int(duration_ms)
-            sets.append("#duration_ms = :duration_ms")
-        update = "SET " + ", ".join(sets) + " REMOVE #lease"
-        condition = "#owner = :owner AND #status = :in_progress"
+            values[":duration_ms"] = {"N": str(int(duration_ms))}
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"task_id": {"S": claim.task_id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=_names(update, condition),
-                ExpressionAttributeValues=_to_dynamodb(values),
+                UpdateExpression=_FAIL_UPDATES[duration_ms is not None],
+                ConditionExpression=_OWNED_CONDITION,
+                ExpressionAttributeNames=dict(_FAIL_NAMES),
+                ExpressionAttributeValues=values,
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
@@ -370,48 +408,19 @@ class TaskStore:
         Returns False when the lease is no longer ours (taken over, completed or failed).
         """
         now = self._clock()
-        condition = "#owner = :owner AND #status = :in_progress"
-        update = "SET #lease = :lease"
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"task_id": {"S": claim.task_id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=_names(update, condition),
-                ExpressionAttributeValues=_to_dynamodb(
-                    {
-                        ":lease": Decimal(str(round(now + max(1.0, float(lease_seconds)), 3))),
-                        ":owner": claim.owner or "",
-                        ":in_progress": IN_PROGRESS,
-                    }
-                ),
+                UpdateExpression=_RENEW_UPDATE,
+                ConditionExpression=_OWNED_CONDITION,
+                ExpressionAttributeNames=dict(_STATUS_OWNER),
+                ExpressionAttributeValues={
+                    ":lease": _epoch_n(now + max(1.0, float(lease_seconds))),
+                    ":owner": {"S": claim.owner or ""},
+                    ":in_progress": {"S": IN_PROGRESS},
+                },
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-
-
-def _names(*expressions: str) -> dict[str, str]:
-    """The subset of attribute-name placeholders the expressions use (DynamoDB rejects unused ones)."""
-    text = " ".join(expressions)
-    return {k: v for k, v in _NAMES.items() if _mentions(text, k)}
-
-
-def _used(values: dict[str, Any], *expressions: str) -> dict[str, Any]:
-    """The subset of value placeholders the expressions use (DynamoDB rejects unused ones)."""
-    text = " ".join(expressions)
-    return {k: v for k, v in values.items() if _mentions(text, k)}
-
-
-def _mentions(text: str, placeholder: str) -> bool:
-    start = 0
-    while True:
-        i = text.find(placeholder, start)
-        if i < 0:
-            return False
-        end = i + len(placeholder)
-        if end == len(text) or not (text[end].isalnum() or text[end] == "_"):
-            return True
-        start = end
