@@ -33,7 +33,6 @@ LIFECYCLE_FIELDS = (
     "error_type",
     "error",
     "result",
-    "history",
     "payload_hash",
     "message_id",
     "receive_count",
