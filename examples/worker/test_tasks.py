@@ -85,16 +85,16 @@ def test_an_unknown_task_type_fails(tasks):
 
 
 def test_a_report_longer_than_the_visibility_timeout_is_received_and_rendered_once(make_team, tasks, tmp_path, monkeypatch, events):
-    make_team("reports", visibility_timeout_seconds=2)
-    monkeypatch.setattr(tasks, "PAGE_SECONDS", 1.0)  # 3 pages: 3 s on a 2 s visibility timeout
+    make_team("reports", visibility_timeout_seconds=4)
+    monkeypatch.setattr(tasks, "PAGE_SECONDS", 2.0)  # 3 pages: 6 s on a 4 s visibility timeout
     pages: list[int] = []
     render = tasks.render_page
     monkeypatch.setattr(tasks, "render_page", lambda report, page: pages.append(page) or render(report, page))
     queue = TaskQueue.from_env()
     queue.send("render-report", {"report": "q3", "pages": 3}, group_id="finance", task_id="report-q3")
 
-    worker = Worker(queue, tasks.handle, concurrency=2, visibility_timeout=2, heartbeat_interval=0.5,
-                    wait_seconds=0, idle_exit=1)
+    worker = Worker(queue, tasks.handle, concurrency=2, visibility_timeout=4, heartbeat_interval=1,
+                    wait_seconds=1, idle_exit=2)
     assert worker.run(install_signal_handlers=False) == 0
 
     assert pages == [1, 2, 3]
