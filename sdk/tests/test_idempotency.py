@@ -139,6 +139,20 @@ def test_expired_lease_is_taken_over(store, dynamodb, clock):
     assert record["owner"] == second.owner and record["attempt"] == 2
 
 
+def test_a_lease_still_holds_at_the_instant_it_ends_and_is_free_a_millisecond_later(store, dynamodb, clock):
+    first = store.claim(make_task(), lease_seconds=60)
+    other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
+
+    clock.now = first.lease_expires_at  # the last instant the lease covers
+    with pytest.raises(TaskInProgress, match=r"is being run by host-a:1"):
+        other.claim(make_task(receive_count=2), lease_seconds=60)
+    assert other.get("t-1")["owner"] == first.owner
+
+    clock.now = first.lease_expires_at + 0.001  # leases are stored to the millisecond
+    second = other.claim(make_task(receive_count=2), lease_seconds=60)
+    assert second.acquired and other.get("t-1")["owner"] == second.owner != first.owner
+
+
 def test_fail_records_error_and_releases_lease_so_a_retry_can_claim(store, clock):
     claim = store.claim(make_task(), lease_seconds=600)
     assert store.fail(claim, ValueError("disk full"), duration_ms=7)
