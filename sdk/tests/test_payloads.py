@@ -54,10 +54,40 @@ def test_send_many_offloads_only_the_tasks_that_are_too_large(make_team):
     assert [queue.to_task(m).payload for m in messages] == ["small", "y" * TWO_MIB, 3]
 
 
-def test_a_payload_just_under_the_limit_stays_in_the_message(make_team):
-    queue = make_team(max_message_size=2048)
-    queue.send("x", "a" * 1700, group_id="g")
-    assert not is_pointer(receive_one(queue)["Body"])
+def sqs_size(message: dict) -> int:
+    """Bytes SQS counts for a received message: body plus each attribute's name, type and value."""
+    size = len(message["Body"].encode("utf-8"))
+    for name, attr in message.get("MessageAttributes", {}).items():
+        size += len(name.encode()) + len(attr["DataType"].encode()) + len(attr.get("StringValue", "").encode())
+    return size
+
+
+@pytest.mark.parametrize("how", ["send", "send_many"])
+def test_a_message_of_exactly_the_limit_stays_in_sqs_and_one_byte_more_goes_to_s3(make_team, how):
+    limit = 2048
+    queue = make_team(max_message_size=limit)
+
+    def send(payload: str, group_id: str, task_id: str) -> None:
+        if how == "send":
+            queue.send("x", payload, group_id=group_id, task_id=task_id)
+        else:
+            assert queue.send_many([TaskSpec("x", payload, group_id, task_id)]).ok
+
+    send("a" * 1000, group_id="probe", task_id="probe-0")
+    probe = receive_one(queue)
+    assert not is_pointer(probe["Body"])
+    # Same task id length, so only the payload's length changes the size (1 byte per "a").
+    exact = "a" * (1000 + limit - sqs_size(probe))
+
+    send(exact, group_id="g", task_id="exact-1")
+    at_limit = receive_one(queue)
+    assert sqs_size(at_limit) == limit
+    assert not is_pointer(at_limit["Body"])
+
+    send(exact + "a", group_id="h", task_id="above-1")
+    over = receive_one(queue)
+    assert is_pointer(over["Body"])
+    assert queue.to_task(over).payload == exact + "a"
 
 
 def test_a_pointer_whose_object_is_gone_is_malformed_with_the_location(make_team, aws):

@@ -187,6 +187,22 @@ def test_the_limit_is_the_queues_configured_max_message_size(make_team):
         queue.send("too-big", "x" * 4096, group_id="g")
 
 
+def test_without_a_bucket_a_message_of_exactly_the_limit_is_sent_and_one_byte_more_is_refused(make_team):
+    limit = 4096
+    queue = make_team(payload_bucket=False, max_message_size=limit)
+    queue.send("x", "a" * 1000, group_id="g", task_id="probe-0")
+    (probe,) = queue.receive(max_messages=1, wait_seconds=1)
+    attributes = probe["MessageAttributes"].items()
+    size = len(probe["Body"].encode()) + sum(len(n) + len(a["DataType"]) + len(a["StringValue"]) for n, a in attributes)
+    exact = "a" * (1000 + limit - size)  # same task id length: only the payload changes the size
+
+    queue.send("x", exact, group_id="h", task_id="exact-1")
+    with pytest.raises(PayloadTooLarge, match=r"the queue accepts 4 KiB"):
+        queue.send("x", exact + "a", group_id="h", task_id="above-1")
+    with pytest.raises(PayloadTooLarge, match=r"the queue accepts 4 KiB"):
+        queue.send_many([TaskSpec("x", exact + "a", "h", "above-1")])
+
+
 # -- send_many -------------------------------------------------------------------------------
 
 
