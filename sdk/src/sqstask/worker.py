@@ -13,8 +13,10 @@ exponential backoff (attempt = ApproximateReceiveCount), so retries are spaced o
 DLQ takes the message.
 
 Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finish until the
-deadline, make every unfinished message visible again at once, return 0. A second signal
-exits immediately.
+deadline, make every unfinished message visible again at once. ``run()`` returns 0 when every
+task it started finished, ``EXIT_ABANDONED`` (1) when tasks were still running at the deadline and
+were given back for redelivery, so a supervisor can tell a clean drain from a cut-off one. A
+second signal exits immediately.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 _RECEIVE_ERROR_PAUSE_CAP = 30.0
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
+EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
 
 
 @dataclass
@@ -251,6 +254,7 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._acker: _Acker | None = None
         self._threads: list[threading.Thread] = []
+        self._abandoned = 0  # tasks still running at the shutdown deadline
 
     # -- control --------------------------------------------------------------------------
 
@@ -268,7 +272,11 @@ class Worker:
         return self._stop.is_set()
 
     def run(self, *, install_signal_handlers: bool = True) -> int:
-        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0."""
+        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``).
+
+        Returns 0 after a clean drain, ``EXIT_ABANDONED`` when tasks were still running at the
+        shutdown deadline (their messages were made visible again for another consumer).
+        """
         previous = self._install_signals() if install_signal_handlers else {}
         self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
                                     interval=self.heartbeat_interval, on_extend=self._renew_leases)
@@ -295,7 +303,7 @@ class Worker:
                 self._shutdown()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        return 0
+        return EXIT_ABANDONED if self._abandoned else 0
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -509,6 +517,7 @@ class Worker:
             self._heartbeat.stop()
         with self._cond:
             leftover = [h.message for h in self._held.values()]
+        self._abandoned = len(leftover)
         self._release(leftover, "still running at the shutdown deadline")
         self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
                  duplicates=self.stats.duplicates, failed=self.stats.failed, released=self.stats.released)
