@@ -46,3 +46,14 @@ def test_a_partial_run_keeps_the_other_modules_rows_from_the_report(tmp_path, mo
 
     assert previous["backoff"]["statuses"] == {"a": "killed", "c": "survived"}
     assert previous["backoff"]["diffs"] == {"c": "-old c\n+new c"}
+
+
+def test_mutants_of_import_time_functions_are_excluded_and_summarised(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    monkeypatch.setattr(mutation, "IMPORT_TIME", {"m.x_build__mutmut_": "runs at import"})
+    r = result(a="killed", **{"m.x_build__mutmut_1": "survived", "m.x_build__mutmut_2": "survived"})
+
+    assert (r.total, r.equivalent, r.score) == (3, 2, 100.0)
+    text = mutation.render([r], "now", 60.0, 2)
+    assert "- 2 mutants `m.x_build__mutmut_*` — never run (import time): runs at import" in text
+    assert "+new m.x_build__mutmut_1" not in text.split("<!-- mutation-data")[0]  # no diff listed
