@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import boto3
@@ -121,9 +122,13 @@ def test_live_lease_held_by_another_consumer_raises_task_in_progress(store, dyna
     other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
     clock.now += 30
 
-    with pytest.raises(TaskInProgress, match="host-a:1") as info:
+    with pytest.raises(TaskInProgress) as info:
         other.claim(make_task(receive_count=2), lease_seconds=60)
 
+    assert str(info.value) == "task t-1 is being run by " + info.value.owner + (
+        " (lease expires in 30s); it will be retried after that"
+    )
+    assert info.value.owner.startswith("host-a:1:") and info.value.task_id == "t-1"
     assert info.value.lease_expires_at == pytest.approx(clock.now + 30)
 
 
@@ -186,6 +191,24 @@ def test_renew_extends_the_lease_so_the_task_is_not_taken_over(store, dynamodb, 
         TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2").claim(make_task(), lease_seconds=10)
 
 
+def test_leases_last_at_least_one_second(store, clock):
+    claim = store.claim(make_task(), lease_seconds=0.2)
+    assert claim.lease_expires_at == clock.now + 1.0
+    clock.now += 0.5
+
+    assert store.renew(claim, lease_seconds=0.2) is True
+    assert store.get("t-1")["lease_expires_at"] == pytest.approx(clock.now + 1.0)
+
+
+def test_renew_by_a_claim_that_is_not_the_owner_returns_false(store, dynamodb, clock):
+    store.claim(make_task(), lease_seconds=60)
+    stranger = dataclasses.replace(store.claim(make_task("t-2"), lease_seconds=60), task_id="t-1")
+    ownerless = dataclasses.replace(stranger, owner=None)
+
+    assert store.renew(stranger, lease_seconds=60) is False
+    assert store.renew(ownerless, lease_seconds=60) is False
+
+
 def test_renew_of_a_lost_lease_returns_false(store, dynamodb, clock):
     claim = store.claim(make_task(), lease_seconds=10)
     store.complete(claim)
@@ -197,9 +220,17 @@ def test_redelivery_with_a_different_payload_raises_payload_mismatch(store, call
     store.complete(store.claim(make_task(payload={"n": 1}), lease_seconds=60))
     calls.clear()
 
-    with pytest.raises(PayloadMismatch, match="different payload"):
-        store.claim(make_task(payload={"n": 2}, receive_count=2), lease_seconds=60)
+    first, again = make_task(payload={"n": 1}), make_task(payload={"n": 2}, receive_count=2)
+    with pytest.raises(PayloadMismatch) as info:
+        store.claim(again, lease_seconds=60)
     assert calls == ["UpdateItem"]
+    assert str(info.value) == (
+        f"task t-1 was delivered again with a different payload (sha256 {again.payload_hash[:12]}..., first seen "
+        f"with {first.payload_hash[:12]}...); task ids must identify one payload: send changed work under a new task id"
+    )
+    assert (info.value.task_id, info.value.stored_hash, info.value.received_hash) == (
+        "t-1", first.payload_hash, again.payload_hash
+    )
 
 
 def test_failed_task_redelivered_with_a_different_payload_is_not_claimed(store):
