@@ -58,6 +58,22 @@ EQUIVALENT: dict[str, str] = {
         "body[:121] instead of [:120]: a fast-path window; every pointer names its class at offset 2, so "
         "any window reaching past it accepts the same pointers."
     ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_33": (
+        "old.get('attempt', None): every record a claim wrote has an attempt, so the default is never used."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_35": (
+        "old.get('attempt') without a default: every record a claim wrote has an attempt."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_37": (
+        "old.get('attempt', 1): every record a claim wrote has an attempt, so the default is never used."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_46": (
+        "lease 'or 1' instead of 'or 0': an IN_PROGRESS record always has a lease; epoch 0 and 1 are both "
+        "long past anyway."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁrenew__mutmut_34": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
+    ),
     "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
         "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
     ),

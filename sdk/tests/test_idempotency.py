@@ -191,6 +191,15 @@ def test_renew_extends_the_lease_so_the_task_is_not_taken_over(store, dynamodb, 
         TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2").claim(make_task(), lease_seconds=10)
 
 
+def test_a_duplicate_reports_the_attempt_that_completed_the_task(store):
+    store.fail(store.claim(make_task(), lease_seconds=60), RuntimeError("first try"))
+    store.complete(store.claim(make_task(receive_count=2), lease_seconds=60))
+
+    again = store.claim(make_task(receive_count=3), lease_seconds=60)
+
+    assert again.duplicate and again.attempt == 2 and again.record["status"] == COMPLETED
+
+
 def test_leases_last_at_least_one_second(store, clock):
     claim = store.claim(make_task(), lease_seconds=0.2)
     assert claim.lease_expires_at == clock.now + 1.0
