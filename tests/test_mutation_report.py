@@ -57,3 +57,11 @@ def test_mutants_of_import_time_functions_are_excluded_and_summarised(monkeypatc
     text = mutation.render([r], "now", 60.0, 2)
     assert "- 2 mutants `m.x_build__mutmut_*` — never run (import time): runs at import" in text
     assert "+new m.x_build__mutmut_1" not in text.split("<!-- mutation-data")[0]  # no diff listed
+
+
+def test_modules_without_a_run_are_listed_as_not_run(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    text = mutation.render([result(a="killed")], "now", 60.0, 2)
+
+    assert "| `worker` | `tests/test_worker.py` | not run yet |" in text
+    assert "| `backoff` |" in text and "| `backoff` | `tests/test_backoff.py` | not run yet" not in text
