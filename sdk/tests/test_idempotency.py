@@ -10,7 +10,15 @@ import pytest
 from moto import mock_aws
 
 from sqstask.exceptions import PayloadMismatch, TaskInProgress
-from sqstask.idempotency import COMPLETED, FAILED, IN_PROGRESS, MAX_RESULT_BYTES, TaskStore, encode_result
+from sqstask.idempotency import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    MAX_ERROR_CHARS,
+    MAX_RESULT_BYTES,
+    TaskStore,
+    encode_result,
+)
 from sqstask.task import Task
 
 TABLE = "tasks"
@@ -156,6 +164,22 @@ def test_a_lease_still_holds_at_the_instant_it_ends_and_is_free_a_millisecond_la
     clock.now = first.lease_expires_at + 0.001  # leases are stored to the millisecond
     second = other.claim(make_task(receive_count=2), lease_seconds=60)
     assert second.acquired and other.get("t-1")["owner"] == second.owner != first.owner
+
+
+@pytest.mark.parametrize(
+    "error, stored",
+    [
+        (RuntimeError("e" * MAX_ERROR_CHARS), "e" * MAX_ERROR_CHARS),  # exactly the limit: kept whole
+        (RuntimeError("e" * (MAX_ERROR_CHARS + 1)), "e" * (MAX_ERROR_CHARS - 3) + "..."),
+        (RuntimeError(), "RuntimeError"),  # no message: the type says what happened
+    ],
+)
+def test_fail_stores_the_error_text_capped_at_its_limit(store, error, stored):
+    store.fail(store.claim(make_task(), lease_seconds=60), error)
+
+    record = store.get("t-1")
+    assert record["error"] == stored and len(record["error"]) <= MAX_ERROR_CHARS
+    assert record["error_type"] == "RuntimeError"
 
 
 def test_fail_records_error_and_releases_lease_so_a_retry_can_claim(store, clock):
