@@ -186,14 +186,34 @@ def _statuses(workdir: Path) -> dict[str, str]:
     return statuses
 
 
-def run_module(module: str, max_children: int) -> ModuleResult:
-    """Mutate one module and run its tests against every mutant."""
+def _refresh_tests(workdir: Path) -> list[str]:
+    """Copy the current tests into an earlier run's scratch copy; return that run's survivors."""
+    for target in (workdir / "tests", workdir / "mutants" / "tests"):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(SDK / "tests", target, ignore=shutil.ignore_patterns("__pycache__"))
+    return sorted(name for name, s in _statuses(workdir).items() if s not in KILLED | {"skipped", "not checked"})
+
+
+def run_module(module: str, max_children: int, *, only: list[str] | None = None, resume: bool = False,
+               previous_seconds: float = 0.0) -> ModuleResult:
+    """Mutate one module and run its tests against every mutant.
+
+    ``only``: mutant name patterns (fnmatch) to run, the rest stay unchecked. ``resume``: in the
+    last run's scratch copy, with the current tests, run that run's survivors again.
+    """
     tests = MODULES[module]
     result = ModuleResult(module, tests)
-    workdir = _prepare(module, tests)
+    workdir = SCRATCH / module
+    names = list(only or [])
+    if resume and (workdir / "mutants").exists():
+        names = _refresh_tests(workdir)
+        result.seconds = previous_seconds
+    else:
+        workdir = _prepare(module, tests)
     started = time.monotonic()
-    _mutmut(workdir, "run", "--max-children", str(max_children))
-    result.seconds = time.monotonic() - started
+    if not (resume and not names):
+        _mutmut(workdir, "run", "--max-children", str(max_children), *names)
+    result.seconds += time.monotonic() - started
     result.statuses = _statuses(workdir)
     for name in result.survivors:
         shown = _mutmut(workdir, "show", name, capture=True).stdout
@@ -272,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", default=",".join(MODULES), help="comma-separated modules (default: all)")
     parser.add_argument("--output", type=Path, default=REPORT)
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
+    parser.add_argument("--resume", action="store_true",
+                        help="rerun the last run's survivors with the current tests (after adding tests)")
     args = parser.parse_args(argv)
     # --modules "" runs nothing and re-renders the report from its last data (e.g. after editing EQUIVALENT).
     chosen = [m.strip() for m in args.modules.split(",") if m.strip()]
@@ -287,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     fresh: dict[str, ModuleResult] = {}
     for module in chosen:
         print(f"[{time.strftime('%H:%M:%S')}] mutating {module} ...", flush=True)
-        fresh[module] = run_module(module, args.max_children)
+        only = [p.strip() for p in args.only.split(",") if p.strip()]
+        before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
+        fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume, previous_seconds=before)
         r = fresh[module]
         print(f"    {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)",
               flush=True)
