@@ -191,21 +191,29 @@ def _refresh_tests(workdir: Path) -> list[str]:
     for target in (workdir / "tests", workdir / "mutants" / "tests"):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(SDK / "tests", target, ignore=shutil.ignore_patterns("__pycache__"))
-    return sorted(name for name, s in _statuses(workdir).items() if s not in KILLED | {"skipped", "not checked"})
+    return sorted(
+        name
+        for name, s in _statuses(workdir).items()
+        if s not in KILLED | {"skipped", "not checked"} and name not in EQUIVALENT and not _import_time(name)
+    )
 
 
 def run_module(module: str, max_children: int, *, only: list[str] | None = None, resume: bool = False,
-               previous_seconds: float = 0.0) -> ModuleResult:
+               collect: bool = False, previous_seconds: float = 0.0) -> ModuleResult:
     """Mutate one module and run its tests against every mutant.
 
     ``only``: mutant name patterns (fnmatch) to run, the rest stay unchecked. ``resume``: in the
-    last run's scratch copy, with the current tests, run that run's survivors again.
+    last run's scratch copy, with the current tests, run that run's survivors again. ``collect``:
+    run nothing, read the last run's results from its scratch copy (an interrupted run included).
     """
     tests = MODULES[module]
     result = ModuleResult(module, tests)
     workdir = SCRATCH / module
     names = list(only or [])
-    if resume and (workdir / "mutants").exists():
+    if collect:
+        result.seconds = previous_seconds
+        resume, names = True, []
+    elif resume and (workdir / "mutants").exists():
         names = _refresh_tests(workdir)
         result.seconds = previous_seconds
     else:
@@ -243,15 +251,17 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
         "| module | tests | mutants | killed | survived | equivalent | score | minutes |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
+    for r in sorted(results, key=lambda r: list(MODULES).index(r.module)):
         lines.append(
             f"| `{r.module}` | {', '.join(f'`{t}`' for t in r.tests)} | {r.total} | {r.killed} | "
             f"{len(r.survivors) - r.equivalent} | {r.equivalent} | {r.score:.1f} % | {r.seconds / 60:.1f} |"
         )
     measured = {r.module for r in results}
-    for module in MODULES:
-        if module not in measured:
-            lines.append(f"| `{module}` | {', '.join(f'`{t}`' for t in MODULES[module])} | not run yet | | | | | |")
+    lines += [
+        f"| `{module}` | {', '.join(f'`{t}`' for t in MODULES[module])} | not run yet | | | | | |"
+        for module in MODULES
+        if module not in measured
+    ]
     total = sum(r.total for r in results)
     killed = sum(r.killed for r in results)
     equivalent = sum(r.equivalent for r in results)
@@ -293,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPORT)
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")
     parser.add_argument("--resume", action="store_true",
                         help="rerun the last run's survivors with the current tests (after adding tests)")
     args = parser.parse_args(argv)
@@ -312,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] mutating {module} ...", flush=True)
         only = [p.strip() for p in args.only.split(",") if p.strip()]
         before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
-        fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume, previous_seconds=before)
+        fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume,
+                                    collect=args.collect, previous_seconds=before)
         r = fresh[module]
         print(f"    {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)",
               flush=True)
