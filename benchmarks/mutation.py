@@ -77,6 +77,10 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
         "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
     ),
+    "sqstask.backoff.xǁBackoffǁceiling__mutmut_10": (
+        "'exponent >= 60' instead of '> 60': at exponent 60 both give the cap unless base < cap / 2**60 "
+        "(about a femtosecond); a zero base gives 0 either way."
+    ),
     "sqstask.backoff.xǁBackoffǁceiling__mutmut_11": (
         "'exponent > 61' instead of '> 60': at exponent 61 both give the cap unless base < cap / 2**61 "
         "(below a femtosecond); a zero base gives 0 either way."

@@ -52,6 +52,7 @@ def test_delays_grow_strictly_until_the_cap():
     assert delays[:4] == [0, 1, 2, 4]  # half a second rounds to whole seconds (round half to even)
     assert all(later == min(43200, 2 * earlier) for earlier, later in zip(delays[1:], delays[2:]))
     assert delays[-1] == 43200
+    assert backoff.delay(10_000) == 43200  # far past the overflow shortcut: still the cap
 
 
 @pytest.mark.parametrize("kwargs", [{"base": 0}, {"base": 0.5}, {"cap": 0}, {"cap": MAX_VISIBILITY_TIMEOUT},
