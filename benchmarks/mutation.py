@@ -71,6 +71,9 @@ EQUIVALENT: dict[str, str] = {
         "lease 'or 1' instead of 'or 0': an IN_PROGRESS record always has a lease; epoch 0 and 1 are both "
         "long past anyway."
     ),
+    "sqstask.idempotency.xǁTaskStoreǁfail__mutmut_16": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
+    ),
     "sqstask.idempotency.xǁTaskStoreǁrenew__mutmut_34": (
         "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
     ),

@@ -310,6 +310,55 @@ def test_complete_after_a_failed_attempt_clears_the_error(store):
     assert "error" not in record and "error_type" not in record
 
 
+def test_get_reads_consistently_and_returns_every_attribute_type_as_plain_python(store, dynamodb):
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "task_id": {"S": "t-types"},
+            "whole": {"N": "3"},
+            "whole_decimal": {"N": "1.0"},
+            "exponent": {"N": "1E+2"},
+            "fraction": {"N": "1.5"},
+            "yes": {"BOOL": True},
+            "no": {"BOOL": False},
+            "nothing": {"NULL": True},
+            "map": {"M": {"a": {"N": "1"}, "b": {"L": [{"S": "x"}, {"N": "2.5"}]}}},
+            "strings": {"SS": ["b", "a"]},
+            "numbers": {"NS": ["2", "1.5"]},
+            "blob": {"B": b"\x00\x01"},
+            "blobs": {"BS": [b"\x02", b"\x01"]},
+        },
+    )
+    seen: list[dict] = []
+    dynamodb.meta.events.register("provide-client-params.dynamodb.GetItem", lambda params, **_: seen.append(dict(params)))
+
+    record = store.get("t-types")
+
+    assert seen and seen[-1]["ConsistentRead"] is True  # a read right after a write must see it
+    assert record == {
+        "task_id": "t-types",
+        "whole": 3,
+        "whole_decimal": 1,
+        "exponent": 100,
+        "fraction": 1.5,
+        "yes": True,
+        "no": False,
+        "nothing": None,
+        "map": {"a": 1, "b": ["x", 2.5]},
+        "strings": ["a", "b"],
+        "numbers": [1.5, 2],
+        "blob": b"\x00\x01",
+        "blobs": [b"\x01", b"\x02"],
+    }
+    assert type(record["whole_decimal"]) is int and type(record["fraction"]) is float
+
+
+def test_a_failed_record_expires_after_the_ttl(store, clock):
+    store.fail(store.claim(make_task(), lease_seconds=60), RuntimeError("x"))
+
+    assert store.get("t-1")["expires_at"] == int(clock.now + store.ttl_seconds)
+
+
 def test_get_of_unknown_task_is_none(store):
     assert store.get("nope") is None
 
