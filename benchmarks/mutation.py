@@ -122,6 +122,11 @@ class ModuleResult:
         return sum(1 for s in self.statuses.values() if s not in ("skipped", "not checked"))
 
     @property
+    def not_run(self) -> int:
+        """Mutants an interrupted or partial run did not reach."""
+        return sum(1 for s in self.statuses.values() if s == "not checked")
+
+    @property
     def killed(self) -> int:
         return sum(1 for s in self.statuses.values() if s in KILLED)
 
@@ -260,7 +265,8 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
     ]
     for r in sorted(results, key=lambda r: list(MODULES).index(r.module)):
         lines.append(
-            f"| `{r.module}` | {', '.join(f'`{t}`' for t in r.tests)} | {r.total} | {r.killed} | "
+            f"| `{r.module}` | {', '.join(f'`{t}`' for t in r.tests)} | "
+            f"{r.total}{f' (+{r.not_run} not run)' if r.not_run else ''} | {r.killed} | "
             f"{len(r.survivors) - r.equivalent} | {r.equivalent} | {r.score:.1f} % | {r.seconds / 60:.1f} |"
         )
     measured = {r.module for r in results}

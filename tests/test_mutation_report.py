@@ -65,3 +65,11 @@ def test_modules_without_a_run_are_listed_as_not_run(monkeypatch):
 
     assert "| `worker` | `tests/test_worker.py` | not run yet |" in text
     assert "| `backoff` |" in text and "| `backoff` | `tests/test_backoff.py` | not run yet" not in text
+
+
+def test_a_partial_run_says_how_many_mutants_it_did_not_reach(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    r = result(a="killed", b="not checked", c="not checked")
+
+    assert (r.total, r.not_run, r.score) == (1, 2, 100.0)
+    assert "| 1 (+2 not run) | 1 |" in mutation.render([r], "now", 60.0, 2)
