@@ -132,7 +132,7 @@ class ModuleResult:
 
     @property
     def survivors(self) -> list[str]:
-        return sorted(name for name, s in self.statuses.items() if s not in KILLED | {"skipped"})
+        return sorted(name for name, s in self.statuses.items() if s not in KILLED | {"skipped", "not checked"})
 
     @property
     def equivalent(self) -> int:
