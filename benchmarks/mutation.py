@@ -77,6 +77,19 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.idempotency.xǁTaskStoreǁrenew__mutmut_34": (
         "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
     ),
+    "sqstask.idempotency.x__iso__mutmut_11": (
+        "'cached[1] != second' is always true, so the per-second prefix is recomputed every call: "
+        "slower, the same text."
+    ),
+    "sqstask.idempotency.x_encode_result__mutmut_5": (
+        "'len(text) * 5 <= limit': a narrower fast path; the exact byte count that follows decides the same."
+    ),
+    "sqstask.idempotency.x_encode_result__mutmut_6": (
+        "'len(text) * 4 < limit': at equality the exact byte count that follows decides the same."
+    ),
+    "sqstask.idempotency.x_encode_result__mutmut_18": (
+        "ensure_ascii=None is falsy, the same as ensure_ascii=False."
+    ),
     "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
         "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
     ),

@@ -369,3 +369,28 @@ def test_large_result_is_capped_with_a_truncation_marker():
     assert len(encoded.encode()) <= MAX_RESULT_BYTES
     marker = json.loads(encoded)
     assert marker["truncated"] is True and marker["bytes"] > 10_000
+
+
+def test_a_result_of_exactly_the_limit_is_kept_whole_and_one_byte_more_is_truncated():
+    exact = "é" * 2000 + "x" * (MAX_RESULT_BYTES - 4002)  # JSON: 2 quotes + 4000 + the rest = the limit
+    assert len(encode_result(exact).encode()) == MAX_RESULT_BYTES
+    assert encode_result(exact) == json.dumps(exact, ensure_ascii=False)
+
+    marker = json.loads(encode_result(exact + "x"))
+    assert marker == {"truncated": True, "bytes": MAX_RESULT_BYTES + 1, "preview": ('"' + exact)[: MAX_RESULT_BYTES // 4]}
+    assert "é" in encode_result(exact + "x")  # the preview keeps UTF-8 text as it is
+
+
+def test_a_tiny_limit_leaves_an_empty_preview():
+    assert json.loads(encode_result("abc", limit=3)) == {"truncated": True, "bytes": 5, "preview": ""}
+
+
+def test_lifecycle_timestamps_are_utc_iso_8601_to_the_millisecond(store, clock):
+    clock.now = 1_700_000_000.123
+    claim = store.claim(make_task(), lease_seconds=60)
+    clock.now = 1_700_003_661.5
+    store.complete(claim)
+
+    record = store.get("t-1")
+    assert record["started_at"] == "2023-11-14T22:13:20.123Z"
+    assert record["finished_at"] == "2023-11-14T23:14:21.500Z"
