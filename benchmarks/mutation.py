@@ -77,6 +77,9 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.idempotency.xǁTaskStoreǁrenew__mutmut_34": (
         "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
     ),
+    "sqstask.idempotency.xǁTaskStoreǁclaim__mutmut_19": (
+        "os.urandom(5) instead of (4) in the owner id: still unique per claim; nothing reads its length."
+    ),
     "sqstask.idempotency.x__iso__mutmut_11": (
         "'cached[1] != second' is always true, so the per-second prefix is recomputed every call: "
         "slower, the same text."
