@@ -45,6 +45,7 @@ module "task_state" {
   payload_expiration_days         = var.payload_expiration_days
   payload_bucket_force_destroy    = var.payload_bucket_force_destroy
   queue_message_retention_seconds = module.queue.message_retention_seconds
+  dlq_message_retention_seconds   = module.queue.dlq_message_retention_seconds
 }
 
 # --- SDK configuration ---------------------------------------------------------------------

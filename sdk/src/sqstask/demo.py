@@ -62,7 +62,7 @@ MODULE_DEFAULTS: dict[str, dict[str, Any]] = {
         "content_based_deduplication": False,
         "high_throughput": False,
         "create_payload_bucket": True,
-        "payload_expiration_days": 14,
+        "payload_expiration_days": 19,
     },
     "modules/queue": {
         "dlq_message_retention_seconds": 1209600,
