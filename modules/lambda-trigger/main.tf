@@ -29,6 +29,13 @@ locals {
 
   # What a Lambda consumer needs and nothing more. Lambda's poller receives, deletes and reads
   # queue attributes with the function's role; the SDK's heartbeat changes visibility.
+  # The services that use the team key on the function's behalf (kms:ViaService values).
+  queue_arn_parts = split(":", var.queue_arn)
+  kms_via_services = [
+    for service in concat(["sqs"], var.table_arn == null ? [] : ["dynamodb"], var.payload_bucket_arn == null ? [] : ["s3"]) :
+    "${service}.${local.queue_arn_parts[3]}.${local.queue_arn_parts[1] == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"}"
+  ]
+
   consume_statement = {
     Sid      = "ConsumeTaskQueue"
     Effect   = "Allow"
@@ -42,9 +49,10 @@ locals {
     Resource = var.queue_arn
   }
   table_statements = var.table_arn == null ? [] : [{
-    Sid      = "RecordTaskState"
-    Effect   = "Allow"
-    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    Sid    = "RecordTaskState"
+    Effect = "Allow"
+    # Claim, complete, fail and renew are conditional UpdateItems; GetItem reads a record.
+    Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     Resource = var.table_arn
   }]
   payload_statements = var.payload_bucket_arn == null ? [] : [{
@@ -65,6 +73,8 @@ locals {
           Effect   = "Allow"
           Action   = consumer.allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
           Resource = var.kms_key_arn
+          # Only as SSE of the queue, task table and payload bucket: not to decrypt other data.
+          Condition = { StringEquals = { "kms:ViaService" = local.kms_via_services } }
         }],
         local.table_statements,
         local.payload_statements,
