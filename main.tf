@@ -55,6 +55,8 @@ locals {
   sdk_alarm_names        = local.operations_alarm_names
   sdk_schedule_group     = module.schedules.schedule_group_name
   sdk_scheduler_role_arn = module.schedules.scheduler_role_arn
+  # Delayed sends (send_at) get the same dead-letter queue as the recurring schedules.
+  sdk_schedule_dead_letter_arn = module.schedules.schedule_group_name == null ? null : module.schedules.dead_letter_arn
 
   # Read as-is by the SDK (`SQSTASK_CONFIG`, `sqstask.QueueConfig.from_json`).
   sdk_config = {
@@ -71,6 +73,8 @@ locals {
     alarm_names        = local.sdk_alarm_names
     schedule_group     = local.sdk_schedule_group
     scheduler_role_arn = local.sdk_scheduler_role_arn
+
+    schedule_dead_letter_arn = local.sdk_schedule_dead_letter_arn
   }
 }
 

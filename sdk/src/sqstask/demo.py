@@ -325,6 +325,7 @@ class Team:
             "alarm_names": self.alarm_names,
             "schedule_group": None,
             "scheduler_role_arn": None,
+            "schedule_dead_letter_arn": None,
         }
 
 
