@@ -104,11 +104,11 @@ locals {
       local.use_kms ? [var.consumer_allow_chaining ? local.kms_statement.EncryptTasks : local.kms_statement.DecryptTasks] : [],
       local.use_kms && local.has_table ? [local.kms_statement.DecryptTaskRecords] : [],
       local.use_kms && local.has_bucket ? [local.kms_statement.DecryptPayloads] : [],
-      # Claim, complete, fail and renew are conditional UpdateItems; GetItem reads a record.
+      # Claim, complete, fail and renew are conditional UpdateItems that return what they need.
       local.has_table ? [{
         Sid      = "RecordTaskState"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        Action   = ["dynamodb:UpdateItem"]
         Resource = var.table_arn
       }] : [],
       local.has_bucket ? [{

@@ -84,7 +84,7 @@ run "consumer_receives_acknowledges_and_records_state" {
         condition = { StringEquals = { "kms:ViaService" = ["s3.eu-west-1.amazonaws.com"] } }
       }
       RecordTaskState = {
-        actions   = toset(["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        actions   = toset(["dynamodb:UpdateItem"])
         resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
         condition = null
       }
@@ -94,7 +94,7 @@ run "consumer_receives_acknowledges_and_records_state" {
         condition = null
       }
     }
-    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes on the queue, kms:Decrypt through SQS, DynamoDB and S3, GetItem/UpdateItem on the table, s3:GetObject under the payload prefix."
+    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes on the queue, kms:Decrypt through SQS, DynamoDB and S3, UpdateItem on the table, s3:GetObject under the payload prefix."
   }
 }
 
