@@ -33,14 +33,8 @@ from unittest import mock
 
 import pytest
 
-from terraform_cli import ROOT, output_of, terraform
+from role_policies import ACCOUNT, ALARM_NAMES, KEY_ARN, REGION, ROLE_ARN, TEAM, plan_policies
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-TEAM = "team"
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TEAM}-scheduler"
-ALARM_NAMES = (f"{TEAM}-dlq-not-empty", f"{TEAM}-backlog")
 RECURRING = "nightly-report"
 LARGE = "x" * 3000  # over the 1 KiB max_message_size configured below: offloaded to S3
 
@@ -80,91 +74,13 @@ KMS_USE_NOT_APPLICABLE = {"producer": {"scheduler:GetSchedule"}}
 # guide, "Using Lambda with Amazon SQS": execution role permissions).
 LAMBDA_POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
-WRAPPER = """
-module "iam" {{
-  source = "{iam}"
-
-  name               = "{team}"
-  queue_arn          = "arn:aws:sqs:{region}:{account}:{team}.fifo"
-  dlq_arn            = "arn:aws:sqs:{region}:{account}:{team}-dlq.fifo"
-  queue_name         = "{team}.fifo"
-  dlq_name           = "{team}-dlq.fifo"
-  kms_key_arn        = "{key}"
-  table_arn          = "arn:aws:dynamodb:{region}:{account}:table/{team}-tasks"
-  payload_bucket_arn = "arn:aws:s3:::{team}-payloads"
-  alarm_arns         = {alarms}
-  schedule_group_arn = "arn:aws:scheduler:{region}:{account}:schedule-group/{team}"
-  scheduler_role_arn = "{role}"
-}}
-
-module "chaining" {{
-  source = "{iam}"
-
-  name                    = "{team}"
-  queue_arn               = "arn:aws:sqs:{region}:{account}:{team}.fifo"
-  dlq_arn                 = "arn:aws:sqs:{region}:{account}:{team}-dlq.fifo"
-  queue_name              = "{team}.fifo"
-  dlq_name                = "{team}-dlq.fifo"
-  kms_key_arn             = "{key}"
-  table_arn               = "arn:aws:dynamodb:{region}:{account}:table/{team}-tasks"
-  payload_bucket_arn      = "arn:aws:s3:::{team}-payloads"
-  consumer_allow_chaining = true
-}}
-
-module "lambda" {{
-  source = "{trigger}"
-
-  name                             = "{team}"
-  queue_arn                        = "arn:aws:sqs:{region}:{account}:{team}.fifo"
-  queue_visibility_timeout_seconds = 300
-  kms_key_arn                      = "{key}"
-  table_arn                        = "arn:aws:dynamodb:{region}:{account}:table/{team}-tasks"
-  payload_bucket_arn               = "arn:aws:s3:::{team}-payloads"
-  consumers = {{
-    plain    = {{ function_name = "{team}-plain", timeout_seconds = 30 }}
-    chaining = {{ function_name = "{team}-chaining", timeout_seconds = 30, allow_chaining = true }}
-  }}
-}}
-
-output "policies" {{
-  value = {{
-    producer          = module.iam.producer_policy_json
-    consumer          = module.iam.consumer_policy_json
-    operator          = module.iam.operator_policy_json
-    chaining_consumer = module.chaining.consumer_policy_json
-    lambda_consumer   = module.lambda.consumer_policy_json["plain"]
-    chaining_lambda   = module.lambda.consumer_policy_json["chaining"]
-  }}
-}}
-"""
-
-
 # -- the policies, as Terraform plans them ----------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Each role's policy document, from `terraform plan` of the modules with every part given."""
-    work = tmp_path_factory.mktemp("role-policies")
-    (work / "main.tf").write_text(
-        WRAPPER.format(
-            iam=(ROOT / "modules" / "iam").as_posix(),
-            trigger=(ROOT / "modules" / "lambda-trigger").as_posix(),
-            team=TEAM,
-            region=REGION,
-            account=ACCOUNT,
-            key=KEY_ARN,
-            role=ROLE_ARN,
-            alarms=json.dumps([f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}" for name in ALARM_NAMES]),
-        )
-    )
-    for args in (("init", "-backend=false", "-input=false"), ("plan", "-input=false", "-out=roles.plan")):
-        result = terraform(f"-chdir={work}", *args, "-no-color")
-        assert result.returncode == 0, output_of(result)
-    shown = terraform(f"-chdir={work}", "show", "-json", "roles.plan")
-    assert shown.returncode == 0, output_of(shown)
-    documents = json.loads(shown.stdout)["planned_values"]["outputs"]["policies"]["value"]
-    return {role: json.loads(text) for role, text in documents.items()}
+    return plan_policies(tmp_path_factory.mktemp("role-policies"))
 
 
 def granted(policy: dict[str, Any]) -> tuple[set[str], set[tuple[str, str]]]:
