@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+from fnmatch import fnmatchcase
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -122,12 +123,39 @@ MOTO_GAPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def targets_of(call: str, params: dict[str, Any]) -> set[tuple[str, str]]:
+    """(IAM action, resource ARN) pairs ``call`` is authorized on (Service Authorization Reference)."""
+    action = API_ACTIONS.get(call, call)
+    service = call.split(":", 1)[0]
+    if service == "sqs":
+        if "QueueUrl" in params:
+            return {(action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{params['QueueUrl'].rsplit('/', 1)[-1]}")}
+        found = {(action, params["SourceArn"])}
+        if "DestinationArn" in params:  # a message move task sends to its destination
+            found.add(("sqs:SendMessage", params["DestinationArn"]))
+        return found
+    if service == "s3":
+        return {(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")}
+    if service == "dynamodb":
+        return {(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}")}
+    if action == "cloudwatch:DescribeAlarms":
+        return {(action, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}") for name in params["AlarmNames"]}
+    if service == "scheduler" and "Name" in params:
+        schedule = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{params.get('GroupName', 'default')}/{params['Name']}"
+        found = {(action, schedule)}
+        if "Target" in params:
+            found.add(("iam:PassRole", params["Target"]["RoleArn"]))
+        return found
+    return {(action, "*")}  # actions without resource-level permissions
+
+
 class Recorder:
-    """Records ``service:Operation`` of every botocore call while ``active``."""
+    """Records ``service:Operation`` of every botocore call while ``active``, and what it targets."""
 
     def __init__(self) -> None:
         self.active = False
         self.calls: set[str] = set()
+        self.targets: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def __call__(self, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,6 +166,7 @@ class Recorder:
             if recorder.active:
                 with recorder._lock:
                     recorder.calls.add(call)
+                    recorder.targets |= targets_of(call, params)
             if call in MOTO_GAPS:
                 return MOTO_GAPS[call](params)
             return original(client, operation_name, params)
@@ -156,6 +185,7 @@ class Recorder:
     def run(self, path: Callable[[], None]) -> set[str]:
         """The calls ``path`` makes."""
         self.calls = set()
+        self.targets = set()
         self.active = True
         try:
             path()
@@ -465,33 +495,54 @@ def assert_grants_match(role: str, policy: dict[str, Any], calls: set[str], extr
     assert not problems, f"{role} (calls: {sorted(calls)}):\n" + "\n".join(problems)
 
 
+def assert_targets_granted(role: str, policy: dict[str, Any], targets: set[tuple[str, str]]) -> None:
+    """Every (action, resource) a code path called is allowed by a statement of ``policy``."""
+    refused = []
+    for action, resource in sorted(targets):
+        allowed = [
+            pattern
+            for statement in policy["Statement"]
+            if action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+            for pattern in ([statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"])
+        ]
+        if not any(fnmatchcase(resource, pattern) for pattern in allowed):
+            refused.append(f"{action} on {resource} (granted on {allowed or 'nothing'})")
+    assert not refused, f"{role} calls outside its policy's resources:\n" + "\n".join(refused)
+
+
 def test_producer_policy_grants_exactly_what_the_send_paths_call(team, policies):
     calls = team.recorder.run(lambda: producer_paths(team))
     assert_grants_match("producer", policies["producer"], calls)
+    assert_targets_granted("producer", policies["producer"], team.recorder.targets)
 
 
 def test_consumer_policy_grants_exactly_what_handlers_workers_and_heartbeats_call(team, policies):
     calls = team.recorder.run(lambda: consumer_paths(team, chaining=False))
     assert_grants_match("consumer", policies["consumer"], calls)
+    assert_targets_granted("consumer", policies["consumer"], team.recorder.targets)
 
 
 def test_chaining_consumer_policy_adds_exactly_the_follow_up_send(team, policies):
     calls = team.recorder.run(lambda: consumer_paths(team, chaining=True))
     assert "sqs:SendMessage" in calls or "sqs:SendMessageBatch" in calls, sorted(calls)
     assert_grants_match("consumer", policies["chaining_consumer"], calls)
+    assert_targets_granted("consumer", policies["chaining_consumer"], team.recorder.targets)
 
 
 def test_lambda_consumer_policy_grants_what_batch_handler_and_the_lambda_poller_call(team, policies):
     calls = team.recorder.run(lambda_handler_paths(team, chaining=False))
     assert_grants_match("lambda-consumer", policies["lambda_consumer"], calls, LAMBDA_POLLER_ACTIONS)
+    assert_targets_granted("lambda-consumer", policies["lambda_consumer"], team.recorder.targets)
     calls = team.recorder.run(lambda_handler_paths(team, chaining=True))
     assert_grants_match("lambda-consumer", policies["chaining_lambda"], calls, LAMBDA_POLLER_ACTIONS)
+    assert_targets_granted("lambda-consumer", policies["chaining_lambda"], team.recorder.targets)
 
 
 def test_operator_policy_grants_exactly_what_the_operator_commands_call(team, policies):
     seed_dead_letters(team)
     calls = team.recorder.run(lambda: operator_paths(team))
     assert_grants_match("operator", policies["operator"], calls)
+    assert_targets_granted("operator", policies["operator"], team.recorder.targets)
 
 
 def test_the_check_fails_on_a_grant_no_code_calls_and_on_a_call_not_granted(policies):
@@ -505,3 +556,6 @@ def test_the_check_fails_on_a_grant_no_code_calls_and_on_a_call_not_granted(poli
     policy["Statement"][0]["Action"].append("sqs:PurgeQueue")
     with pytest.raises(AssertionError, match="granted but never called: \\['sqs:PurgeQueue'\\]"):
         assert_grants_match("producer", policy, calls)
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{TEAM}-dlq.fifo"
+    with pytest.raises(AssertionError, match=f"sqs:SendMessage on {dlq}"):
+        assert_targets_granted("producer", policies["producer"], {("sqs:SendMessage", dlq)})
