@@ -119,6 +119,26 @@ run "bucket_policy_denies_requests_without_tls" {
     }
     error_message = "The bucket policy must deny every non-TLS request to the bucket and its objects."
   }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_s3_bucket_policy.this[0].policy).Statement : s
+      if s.Sid == "DenyOutdatedTls"
+      ]) == {
+      Sid       = "DenyOutdatedTls"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = ["arn:aws:s3:::billing-payloads-123456789012", "arn:aws:s3:::billing-payloads-123456789012/*"]
+      Condition = { NumericLessThan = { "s3:TlsVersion" = "1.2" } }
+    }
+    error_message = "The bucket policy must deny requests over TLS older than 1.2."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_s3_bucket_policy.this[0].policy).Statement : s.Sid] == ["DenyInsecureTransport", "DenyOutdatedTls"]
+    error_message = "The bucket policy holds only the two TLS denials: access comes from the team's IAM policies."
+  }
 }
 
 run "bucket_policy_only_denies" {
