@@ -418,8 +418,9 @@ def worker_paths(team: Team, *, chaining: bool) -> Callable[[], None]:
             seed_tasks(team, "hb", 1)
         messages = queue.receive(max_messages=10, wait_seconds=1)
         assert messages, "no task to keep alive"
-        with Heartbeat(queue, messages, visibility_timeout=30, interval=0.2):
-            time.sleep(0.5)
+        extended = threading.Event()
+        with Heartbeat(queue, messages, visibility_timeout=30, interval=0.2, on_extend=lambda _: extended.set()):
+            assert extended.wait(10), "the heartbeat extended nothing within 10 s"
 
     return run
 
