@@ -7,8 +7,8 @@ or ``--config FILE`` (the module's ``sdk_config`` output); ``--queue-url``, ``--
 an alarm is firing.
 
 Other modules add commands through ``add_worker_commands(subparsers)`` (``sqstask.worker_cli``),
-``add_schedule_commands(subparsers)`` (``sqstask.schedules_cli``) and ``add_demo_command``
-(``sqstask.demo``), each registered when its module exists. Their leaf parsers take
+and ``add_schedule_commands(subparsers)`` (``sqstask.schedules_cli``), each registered when
+its module exists. Their leaf parsers take
 ``parents=[common_options()]`` and ``set_defaults(func=handler)`` with ``handler(args) -> int``;
 ``queue_from_args(args)`` builds the TaskQueue the options describe.
 """
@@ -46,7 +46,6 @@ MAX_ERROR_CHARS = 400
 OPTIONAL_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sqstask.worker_cli", ("add_worker_commands",)),
     ("sqstask.schedules_cli", ("add_schedule_commands",)),
-    ("sqstask.demo", ("add_demo_command", "add_demo_commands")),
 )
 
 # Defaults of the common options; the parsers use SUPPRESS so that an option given before
