@@ -24,6 +24,7 @@ CONFIGURATION = "demo/terraform"  # what `make demo` applies, relative to the re
 REGION = "us-east-1"
 # `name = value # why` inside the module block of demo/terraform/main.tf.
 SETTING_LINE = re.compile(r"^\s*([a-z_]+)\s*=\s*(.+?)\s*#\s*(.+)$")
+PROGRESS = re.compile(r"\d+ resources (created|destroyed)")
 
 if str(ROOT / "tests") not in sys.path:  # the harness lives with the tests
     sys.path.insert(0, str(ROOT / "tests"))
@@ -87,7 +88,11 @@ class LocalAws:
                 name, value, why = match.groups()
                 lines.append(f"{name} = {value}: {why}")
         self.deployment = Deployment(CONFIGURATION, self.moto, log=lambda _line: None)
-        lines += self.deployment.notes
+        set_here = {line.split(" = ")[0] for line in lines}
+        for note in self.deployment.notes:
+            # The harness's own settings, unless this configuration already sets them.
+            if not set(re.findall(r"(\w+) = ", note)) <= set_here:
+                lines.append(note)
         return lines
 
     def apply(self, say: Narrator) -> str:
@@ -95,7 +100,8 @@ class LocalAws:
         from localaws import TerraformFailed
 
         deployment = self.deployment
-        deployment.log = lambda line: say.progress(line.split(": ", 1)[-1], every=0)
+        # Only the harness's progress counter: the notes and the summary are said here.
+        deployment.log = lambda line: say.progress(line.split(": ", 1)[-1], every=0) if PROGRESS.search(line) else None
         say.say(f"provider: {deployment.provider.describe()}")
         try:
             summary = deployment.apply()
