@@ -325,6 +325,8 @@ class Team:
             "alarm_names": self.alarm_names,
             "schedule_group": None,
             "scheduler_role_arn": None,
+            "metrics": True,
+            "metrics_namespace": "sqstask",
         }
 
 
@@ -653,7 +655,8 @@ class Demo:
         self.say.fact("alarms", ", ".join(team.alarm_names))
         self.say.fact("sdk_config", f"{self.config_path} (the module's output; SQSTASK_CONFIG in task code)")
         config = QueueConfig.from_json(json.dumps(team.sdk_config()), source=self.config_path)
-        self.queue = TaskQueue(config=config.with_overrides(endpoint_url=self.endpoint))
+        # EMF metric lines are for CloudWatch Logs; here they would interleave with the narration.
+        self.queue = TaskQueue(config=config.with_overrides(endpoint_url=self.endpoint, metrics=False))
 
     # -- 2. sending -------------------------------------------------------------------------
 
