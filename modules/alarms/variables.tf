@@ -317,7 +317,7 @@ variable "kms_key_deletion_window_in_days" {
 }
 
 variable "create_dashboard" {
-  description = "Create the CloudWatch dashboard `<name>-tasks`: queue depth, in flight, oldest age, DLQ depth, consumer errors, throttles and duration, and the alarms."
+  description = "Create the CloudWatch dashboard `<name>-tasks`: queue depth, in flight, oldest age, DLQ depth, consumer errors, throttles and duration, the alarms, and (with metrics_namespace) tasks and failures per type, task latency and duration percentiles, worker utilisation."
   type        = bool
   default     = true
 }
