@@ -255,7 +255,10 @@ variable "consumers" {
     `batch_size` (1..10, default 10), `maximum_concurrency` (2..1000 or null), `enabled`
     (default true), `filter_patterns` (JSON objects), `role_name` (execution role to attach the
     consumer policy to), `timeout_seconds` (null: read from the function; the queue's visibility
-    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false).
+    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false),
+    `event_metrics` (the mapping's EventCount metrics, default true), `provisioned_poller_config`
+    ({minimum_pollers 2..200, maximum_pollers 2..10000}: provisioned mode, not with
+    `maximum_concurrency`).
   EOT
   type = map(object({
     function_name       = string
@@ -266,6 +269,11 @@ variable "consumers" {
     role_name           = optional(string)
     timeout_seconds     = optional(number)
     allow_chaining      = optional(bool, false)
+    event_metrics       = optional(bool, true)
+    provisioned_poller_config = optional(object({
+      minimum_pollers = optional(number)
+      maximum_pollers = optional(number)
+    }))
   }))
   default  = {}
   nullable = false
