@@ -10,7 +10,7 @@ from . import pricing
 from .calls import ConsumerCalls, LambdaCalls, ProducerCalls
 from .coldstart import ColdStart
 from .heartbeat import HeartbeatCalls
-from .overhead import Comparison
+from .overhead import METRICS_OFF, METRICS_ON, Comparison
 
 MET, MISSED = "met", "**MISSED**"
 
@@ -36,6 +36,7 @@ class Results:
     handler_duplicate: Comparison
     cold_start: ColdStart
     heartbeat: HeartbeatCalls
+    metrics_overhead: Comparison | None = None  # batch_handler with its EMF metrics on vs off
     notes: list[str] = field(default_factory=list)
 
 
@@ -162,7 +163,17 @@ def _summary(r: Results) -> list[str]:
          " / ".join(str(c) for c in hb.calls_per_round), "-", f"ceil({hb.in_flight}/10) = {hb.expected_per_round}",
          _verdict(hb_ok)],
     ]
+    if r.metrics_overhead is not None:
+        added = metrics_added_percent(r.metrics_overhead)
+        rows.append(["Task metrics (EMF): time added per fresh record, canned AWS (median)", f"{added:+.1f} %",
+                     f"{r.metrics_overhead.median_us(METRICS_OFF):,.0f} µs per record with metrics off", "< 3 %",
+                     _verdict(added < 3)])
     return ["## Summary", ""] + _table(["measurement", "sqstask", "baseline", "target", "result"], rows)
+
+
+def metrics_added_percent(comparison: Comparison) -> float:
+    """How much longer a record takes with the task metrics on, in percent of the time with them off."""
+    return (comparison.ratio(METRICS_ON, METRICS_OFF) - 1) * 100
 
 
 def _producer(r: Results) -> list[str]:
@@ -326,8 +337,11 @@ def _overhead(r: Results) -> list[str]:
         "cost to build, validate, sign and parse. \"Own\" is the rest: the library's own Python.",
         "",
     ]
-    for comparison, baseline in ((r.producer_overhead, "boto3 send_message loop"),
-                                 (r.handler_fresh, "Powertools"), (r.handler_duplicate, "Powertools")):
+    comparisons = [(r.producer_overhead, "boto3 send_message loop"), (r.handler_fresh, "Powertools"),
+                   (r.handler_duplicate, "Powertools")]
+    if r.metrics_overhead is not None:
+        comparisons.append((r.metrics_overhead, METRICS_OFF))
+    for comparison, baseline in comparisons:
         rows = []
         for side in comparison.seconds:
             own = comparison.own_us(side)
