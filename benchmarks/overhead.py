@@ -295,3 +295,30 @@ def metrics_overhead(records: int = 2000, *, rounds: int = 7) -> Comparison:
         sides[name] = _run_events(sqstask_lambda_handler(queue), name, events, context)
     comparison = Comparison("Lambda handler: task metrics (EMF) on vs off", "record", records, rounds)
     return interleave(comparison, sides, canned)
+
+
+def emf_cost(records: int = 2000, *, repeats: int = 7, batch_size: int = 10) -> list[float]:
+    """Microseconds per record that writing the metrics costs, once per repeat (batches of 10).
+
+    The A/B comparison above cannot resolve a cost this small on a shared machine; this times
+    exactly what ``batch_handler`` adds per batch (collect the outcomes, build the documents,
+    write one line per task type to the null device) on the same synthetic records.
+    """
+    from sqstask.handler import Outcome
+    from sqstask.metrics import EmfWriter
+    from sqstask.task import task_from_record
+
+    tasks = [task_from_record(record) for event in synthetic_events(records, batch_size=batch_size)
+             for record in event["Records"]]
+    batches = [[Outcome("succeeded", task, duration_ms=3) for task in tasks[i:i + batch_size]]
+               for i in range(0, len(tasks), batch_size)]
+    per_record = []
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        writer = EmfWriter("sqstask", "bench.fifo", stream=sink)
+        for _ in range(repeats):
+            gc.collect()
+            started = time.perf_counter()
+            for batch in batches:
+                writer.emit_batch(batch)
+            per_record.append((time.perf_counter() - started) / len(tasks) * 1e6)
+    return per_record
