@@ -35,11 +35,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .config import QueueConfig
-    from .handler import Outcome
+    from .task import Task
+
+
+class Outcome(Protocol):
+    """What this module reads of a ``handler.Outcome`` (handler.py imports this module)."""
+
+    status: str
+    task: Task | None
+    duration_ms: int | None
 
 DEFAULT_NAMESPACE = "sqstask"
 QUEUE_DIMENSION = "Queue"
