@@ -396,6 +396,19 @@ def cmd_alarms(args: argparse.Namespace) -> int:
     return EXIT_ALARM if firing else EXIT_OK
 
 
+def describe_activity(activity: Any) -> str:
+    """One line on the last hour's tasks (throughput, failure rate, p99 latency), or why unknown."""
+    if activity is None or activity.tasks is None:
+        return activity.note if activity is not None else "unknown"
+    parts = [f"{activity.tasks} tasks ({activity.tasks / 60:.1f}/min)", f"{activity.succeeded} succeeded"]
+    failures = (activity.failed or 0) + (activity.malformed or 0)
+    rate = activity.failure_rate
+    parts.append(f"{failures} failed or malformed ({rate:.1f} %)" if rate is not None else f"{failures} failed")
+    if activity.p99_latency_ms is not None:
+        parts.append(f"p99 latency {format_duration(activity.p99_latency_ms / 1000)}")
+    return ", ".join(parts) + f" ({activity.note})"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Queue depth, in flight, delayed, oldest age, DLQ depth; or one task's lifecycle."""
     from .status import lifecycle, queue_status, task_record
@@ -425,6 +438,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ("delayed", status.depth.delayed),
                 ("oldest message", age),
                 ("dead-letter queue", dlq),
+                ("last hour", describe_activity(status.activity)),
             ]
         )
     )
