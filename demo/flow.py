@@ -244,7 +244,8 @@ class Demo:
         self.say.fact("payloads", f"s3://{team.bucket} for tasks over the message size limit")
         self.say.fact("alarms", ", ".join(team.alarm_names))
         self.say.fact("sdk_config", f"{self.config_path} (`terraform output -raw sdk_config`; SQSTASK_CONFIG in task code)")
-        self.queue = TaskQueue(config=config)
+        # EMF metric lines are for CloudWatch Logs; here they would interleave with the narration.
+        self.queue = TaskQueue(config=config.with_overrides(metrics=False))
 
     # -- 2. sending -------------------------------------------------------------------------
 
