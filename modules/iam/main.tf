@@ -148,11 +148,14 @@ locals {
           Resource = var.queue_arn
         },
         {
-          # GetMetricStatistics supports no resource-level permissions: AWS accepts only "*"
-          # (Service Authorization Reference, CloudWatch). It is read-only (`sqstask status`).
+          # `sqstask status` calls GetMetricStatistics (the queue's oldest message age) and
+          # GetMetricData (the last hour's task throughput, failure rate and p99 latency from the
+          # SDK's metrics, sqstask.status.task_activity). Neither supports resource-level
+          # permissions: AWS accepts only "*" (Service Authorization Reference, CloudWatch).
+          # Both are read-only.
           Sid      = "ReadQueueMetrics"
           Effect   = "Allow"
-          Action   = ["cloudwatch:GetMetricStatistics"]
+          Action   = ["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"]
           Resource = "*"
         },
       ],
