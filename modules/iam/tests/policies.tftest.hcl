@@ -126,7 +126,7 @@ run "operator_handles_the_dlq_redrives_and_reads_status" {
         condition = null
       }
       ReadQueueMetrics = {
-        actions   = toset(["cloudwatch:GetMetricStatistics"])
+        actions   = toset(["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"])
         resources = toset(["*"])
         condition = null
       }
@@ -184,7 +184,7 @@ run "operator_handles_the_dlq_redrives_and_reads_status" {
         condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
       }
     }
-    error_message = "The operator policy must allow exactly what the operator commands call: the DLQ, redrive sends, GetMetricStatistics, this team's alarms, the key through SQS/DynamoDB/S3/Scheduler (DescribeKey for UpdateSchedule), GetItem, payload reads, the team's schedules, ListSchedules, PassRole of the scheduler role."
+    error_message = "The operator policy must allow exactly what the operator commands call: the DLQ, redrive sends, GetMetricStatistics and GetMetricData, this team's alarms, the key through SQS/DynamoDB/S3/Scheduler (DescribeKey for UpdateSchedule), GetItem, payload reads, the team's schedules, ListSchedules, PassRole of the scheduler role."
   }
 }
 
