@@ -95,6 +95,30 @@ variable "high_throughput" {
   nullable    = false
 }
 
+# --- priorities ---
+
+variable "priorities" {
+  description = "Priority tiers, highest first (see modules/queue, which validates them): one FIFO queue per tier sharing the DLQ, task table, bucket, key and policies, with per-tier alarms and dashboard rows. The tier `default` keeps `<name>.fifo`, others are `<name>-<tier>.fifo`; tasks sent without a priority go to `default`, or to the lowest tier when none is called that. `[\"default\"]` is one queue, as without tiers."
+  type        = list(string)
+  default     = ["default"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.priorities) >= 1 && length(var.priorities) <= 10 && length(distinct(var.priorities)) == length(var.priorities)
+    error_message = "priorities must list 1 to 10 distinct tier names, highest first: a dead-letter queue's redrive-allow policy names at most 10 source queues."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : can(regex("^[A-Za-z0-9_-]+$", tier)) && tier != "dlq"])
+    error_message = "Each priority tier name must be letters, digits, hyphens (-) and underscores (_), and not \"dlq\" (`<name>-dlq.fifo` is the dead-letter queue)."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : tier == "default" || length("${var.name}-${tier}.fifo") <= 80])
+    error_message = "Each priority tier's queue `<name>-<tier>.fifo` must fit the 80-character limit for FIFO queue names: with this name, tier names may be at most ${75 - length(var.name)} characters (too long: ${join(", ", [for tier in var.priorities : tier if tier != "default" && length("${var.name}-${tier}.fifo") > 80])})."
+  }
+}
+
 # --- principals ---
 
 variable "producer_principals" {
@@ -255,7 +279,9 @@ variable "consumers" {
     `batch_size` (1..10, default 10), `maximum_concurrency` (2..1000 or null), `enabled`
     (default true), `filter_patterns` (JSON objects), `role_name` (execution role to attach the
     consumer policy to), `timeout_seconds` (null: read from the function; the queue's visibility
-    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false).
+    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false),
+    `priorities` (tiers served, null: every tier; one mapping per tier),
+    `priority_maximum_concurrency` (per-tier maximum_concurrency, by tier).
   EOT
   type = map(object({
     function_name       = string
@@ -266,6 +292,9 @@ variable "consumers" {
     role_name           = optional(string)
     timeout_seconds     = optional(number)
     allow_chaining      = optional(bool, false)
+
+    priorities                   = optional(list(string))
+    priority_maximum_concurrency = optional(map(number), {})
   }))
   default  = {}
   nullable = false
