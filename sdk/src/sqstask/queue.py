@@ -75,6 +75,26 @@ class BatchFailure:
     sender_fault: bool
 
 
+# Key under which a consumer of several priority tiers notes, in a received message dict, the
+# queue it came from; deletes and visibility changes go back to that queue.
+QUEUE_URL_KEY = "QueueUrl"
+
+
+def queue_url_of(message: Any, default: str) -> str:
+    """The queue a received message came from (noted under QUEUE_URL_KEY), else ``default``."""
+    if isinstance(message, Mapping):
+        return str(message.get(QUEUE_URL_KEY) or default)
+    return default
+
+
+def by_queue(messages: Iterable[Any], default: str) -> dict[str, list[Any]]:
+    """Messages grouped by the queue they came from, in order."""
+    groups: dict[str, list[Any]] = {}
+    for message in messages:
+        groups.setdefault(queue_url_of(message, default), []).append(message)
+    return groups
+
+
 def message_id_of(message: Any) -> str:
     """The message id of an SQS message dict, a Lambda record or a Task."""
     if isinstance(message, Task):
@@ -628,10 +648,11 @@ class TaskQueue:
 
     def delete_many(self, messages: Iterable[Any], *, queue_url: str | None = None) -> list[str]:
         """Delete messages (DeleteMessageBatch, 10 per call); return the ids that were not deleted."""
-        items = list(messages)
-        entries = [{"ReceiptHandle": receipt_handle_of(m)} for m in items]
-        ids = [message_id_of(m) for m in items]
-        failures = sqs_batch(self.sqs, "delete_message_batch", queue_url or self.config.queue_url, entries, ids)
+        failures: list[BatchFailure] = []
+        for url, items in by_queue(messages, queue_url or self.config.queue_url).items():
+            entries = [{"ReceiptHandle": receipt_handle_of(m)} for m in items]
+            ids = [message_id_of(m) for m in items]
+            failures += sqs_batch(self.sqs, "delete_message_batch", queue_url or url, entries, ids)
         for f in failures:
             log_event("delete-failed", message_id=f.message_id, error_type=f.code, error=f.message)
         return [f.message_id for f in failures]
@@ -640,12 +661,11 @@ class TaskQueue:
         self, messages: Iterable[Any], timeout: int, *, queue_url: str | None = None
     ) -> list[str]:
         """Set the visibility timeout of messages (10 per call); return the ids that failed."""
-        items = list(messages)
-        entries = [{"ReceiptHandle": receipt_handle_of(m), "VisibilityTimeout": int(timeout)} for m in items]
-        ids = [message_id_of(m) for m in items]
-        failures = sqs_batch(
-            self.sqs, "change_message_visibility_batch", queue_url or self.config.queue_url, entries, ids
-        )
+        failures: list[BatchFailure] = []
+        for url, items in by_queue(messages, queue_url or self.config.queue_url).items():
+            entries = [{"ReceiptHandle": receipt_handle_of(m), "VisibilityTimeout": int(timeout)} for m in items]
+            ids = [message_id_of(m) for m in items]
+            failures += sqs_batch(self.sqs, "change_message_visibility_batch", queue_url or url, entries, ids)
         for f in failures:
             log_event("visibility-failed", message_id=f.message_id, error_type=f.code, error=f.message)
         return [f.message_id for f in failures]

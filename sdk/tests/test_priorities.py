@@ -1,0 +1,203 @@
+"""Priority tiers: the 0-9 rule, send routing, and a Worker that prefers higher tiers without
+starving the lower ones."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from sqstask import TaskQueue, TaskSpec
+from sqstask.config import QueueConfig
+from sqstask.exceptions import ConfigError
+from sqstask.priorities import PRIORITY_ATTRIBUTE, PriorityTiers, UnknownPriority, tier_for_level
+from sqstask.worker import Worker
+
+WAIT_LIMIT = 60.0
+
+
+def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def tiered_team(make_team, aws, name, tiers, default="default"):
+    """A team whose module declared ``tiers`` (highest first): one FIFO queue per tier, one DLQ."""
+    queue = make_team(name)
+    sqs = queue.sqs
+    redrive = sqs.get_queue_attributes(QueueUrl=queue.config.queue_url, AttributeNames=["RedrivePolicy"])
+    urls = {}
+    for tier in tiers:
+        if tier == default:
+            urls[tier] = queue.config.queue_url
+            continue
+        urls[tier] = sqs.create_queue(
+            QueueName=f"{name}-{tier}.fifo",
+            Attributes={"FifoQueue": "true", "VisibilityTimeout": "30",
+                        "RedrivePolicy": redrive["Attributes"]["RedrivePolicy"]},
+        )["QueueUrl"]
+    config = replace(queue.config, priorities=tuple(tiers), default_priority=default, priority_queue_urls=urls)
+    return TaskQueue(config=config, sqs_client=sqs, dynamodb_client=queue.dynamodb, s3_client=queue.s3)
+
+
+def visible(queue, tier):
+    attrs = queue.sqs.get_queue_attributes(QueueUrl=queue.tiers.url(tier),
+                                           AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"])
+
+
+# -- the 0-9 rule and tier names ---------------------------------------------------------------
+
+
+def test_integer_priorities_map_onto_tiers_in_equal_bands_from_the_top():
+    three = ("urgent", "default", "bulk")
+    assert [tier_for_level(p, three) for p in range(9, -1, -1)] == ["urgent"] * 4 + ["default"] * 3 + ["bulk"] * 3
+    assert {tier_for_level(p, ("only",)) for p in range(10)} == {"only"}
+    assert [tier_for_level(p, ("high", "low")) for p in (9, 5, 4, 0)] == ["high", "high", "low", "low"]
+    ten = tuple(f"p{n}" for n in range(9, -1, -1))  # p9 highest
+    assert [tier_for_level(p, ten) for p in range(10)] == [f"p{p}" for p in range(10)]
+
+
+@pytest.mark.parametrize("bad", [10, -1, True, 2.5])
+def test_integer_priorities_outside_0_to_9_are_rejected(bad):
+    tiers = PriorityTiers(("high", "default"), {"high": "u1", "default": "u2"}, "default")
+    with pytest.raises(UnknownPriority, match="0..9|tier name or an integer"):
+        tiers.resolve(bad)
+
+
+def test_an_unknown_tier_name_is_a_clear_error_listing_the_tiers():
+    tiers = PriorityTiers(("high", "default"), {"high": "u1", "default": "u2"}, "default")
+    with pytest.raises(UnknownPriority, match=r"unknown priority 'urgent': this queue's tiers are high, default"):
+        tiers.resolve("urgent")
+
+
+def test_sdk_config_tiers_are_read_and_checked():
+    base = {"queue_url": "https://sqs/q.fifo", "priorities": ["high", "default"], "default_priority": "default",
+            "priority_queue_urls": {"high": "https://sqs/q-high.fifo", "default": "https://sqs/q.fifo"}}
+    config = QueueConfig.from_json(json.dumps(base))
+    assert config.tiers.ordered() == [("high", "https://sqs/q-high.fifo"), ("default", "https://sqs/q.fifo")]
+    with pytest.raises(ConfigError, match="no URL for tier"):
+        QueueConfig.from_json(json.dumps({**base, "priority_queue_urls": {"default": "https://sqs/q.fifo"}}))
+    with pytest.raises(ConfigError, match="list of tier names"):
+        QueueConfig.from_json(json.dumps({**base, "priorities": "high"}))
+    # Without tiers there is one, the queue itself.
+    assert QueueConfig(queue_url="https://sqs/q.fifo").tiers.ordered() == [("default", "https://sqs/q.fifo")]
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+def test_send_and_send_many_go_to_the_priority_s_tier(make_team, aws):
+    queue = tiered_team(make_team, aws, "p1", ["urgent", "default", "bulk"])
+    queue.send("t", {}, group_id="g1", priority="urgent")
+    queue.send("t", {}, group_id="g2", priority=1)  # 2-0 -> bulk
+    queue.send("t", {}, group_id="g3")  # the default tier
+    result = queue.send_many([
+        TaskSpec("t", {}, "g4", priority=9),
+        {"task_type": "t", "payload": {}, "group_id": "g5", "priority": "bulk"},
+        TaskSpec("t", {}, "g6", priority="default"),
+    ])
+    assert result.ok and len(result.sent) == 3
+    assert [visible(queue, t) for t in ("urgent", "default", "bulk")] == [2, 2, 2]
+    message = queue.receive(wait_seconds=0, queue_url=queue.tiers.url("bulk"))[0]
+    assert message["MessageAttributes"][PRIORITY_ATTRIBUTE]["StringValue"] == "bulk"
+
+
+def test_an_unknown_priority_sends_nothing(make_team, aws):
+    queue = tiered_team(make_team, aws, "p2", ["urgent", "default"])
+    with pytest.raises(UnknownPriority):
+        queue.send("t", {}, group_id="g", priority="bulk")
+    with pytest.raises(UnknownPriority):
+        queue.send_many([TaskSpec("t", {}, "g", priority="urgent"), TaskSpec("t", {}, "g", priority="bulk")])
+    assert visible(queue, "urgent") + visible(queue, "default") == 0
+
+
+def test_a_queue_without_tiers_sends_no_priority_attribute(make_team):
+    queue = make_team("p3")
+    queue.send("t", {}, group_id="g", priority="default")
+    message = queue.receive(wait_seconds=0)[0]
+    assert PRIORITY_ATTRIBUTE not in message.get("MessageAttributes", {})
+
+
+# -- the Worker -----------------------------------------------------------------------------------
+
+
+class Running:
+    def __init__(self, worker):
+        self.worker = worker
+        self.thread = threading.Thread(target=lambda: worker.run(install_signal_handlers=False), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.worker
+
+    def __exit__(self, *exc):
+        self.worker.stop(timeout=10)
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "worker did not stop within 30 s"
+
+
+def test_high_tier_tasks_sent_after_low_tier_tasks_run_first(make_team, aws):
+    queue = tiered_team(make_team, aws, "p4", ["high", "default"], default="default")
+    for n in range(5):
+        queue.send("low", {"n": n}, group_id=f"low{n}", task_id=f"low{n}")
+    first_started, highs_sent = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def handle(task):
+        if task.task_id == "low0":
+            first_started.set()
+            assert highs_sent.wait(WAIT_LIMIT), "the test did not send the high-tier tasks"
+        ran.append(task.task_id)
+
+    # One task at a time, nothing prefetched: each receive round picks the next task, so the
+    # order shows the worker's choice; share 0 serves strictly by priority.
+    worker = Worker(queue, handle, concurrency=1, prefetch=0, wait_seconds=1, lower_tier_share=0)
+    with Running(worker):
+        assert first_started.wait(WAIT_LIMIT), "the worker did not start a low-tier task"
+        for n in range(5):
+            queue.send("high", {"n": n}, group_id=f"high{n}", task_id=f"high{n}", priority="high")
+        highs_sent.set()
+        wait_for(lambda: len(ran) == 10, "all 10 tasks to run")
+
+    assert ran == ["low0"] + [f"high{n}" for n in range(5)] + [f"low{n}" for n in range(1, 5)]
+    assert worker.stats.by_priority == {"high": 5, "default": 5}
+
+
+def test_lower_tiers_still_progress_while_a_higher_tier_is_busy(make_team, aws):
+    queue = tiered_team(make_team, aws, "p5", ["high", "default"])
+    queue.send_many([TaskSpec("t", {}, f"h{n}", f"high{n:02d}", priority="high") for n in range(24)])
+    queue.send_many([TaskSpec("t", {}, f"l{n}", f"low{n:02d}") for n in range(6)])
+    ran: list[str] = []
+
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, prefetch=0, wait_seconds=1,
+                    lower_tier_share=0.25)
+    with Running(worker):
+        wait_for(lambda: len(ran) == 30, "all 30 tasks to run")
+
+    # Every fourth receive round starts at the lower tier while the high tier is still busy.
+    tiers = ["L" if t.startswith("low") else "H" for t in ran]
+    assert "".join(tiers[:24]) == "HHHL" * 6
+    assert sorted(ran) == sorted([f"high{n:02d}" for n in range(24)] + [f"low{n:02d}" for n in range(6)])
+
+
+def test_a_worker_serving_one_tier_acknowledges_on_that_tier(make_team, aws):
+    queue = tiered_team(make_team, aws, "p6", ["urgent", "default"])
+    queue.send("t", {}, group_id="g", task_id="u1", priority="urgent")
+    queue.send("t", {}, group_id="g", task_id="d1")
+    ran: list[str] = []
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=1,
+                        priorities=["urgent"], ack_interval=0)):
+        wait_for(lambda: ran == ["u1"] and visible(queue, "urgent") == 0, "the urgent task to run")
+    attrs = queue.sqs.get_queue_attributes(
+        QueueUrl=queue.tiers.url("urgent"),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+    assert visible(queue, "default") == 1
