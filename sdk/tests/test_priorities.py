@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
+from botocore.stub import Stubber
+
 from sqstask import TaskQueue, TaskSpec
+from sqstask.cli import main
 from sqstask.config import QueueConfig
+from sqstask.dlq import DeadLetterQueue, RedriveFilter
 from sqstask.exceptions import ConfigError
 from sqstask.priorities import PRIORITY_ATTRIBUTE, PriorityTiers, UnknownPriority, tier_for_level
 from sqstask.worker import Worker
@@ -28,9 +32,9 @@ def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.02):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def tiered_team(make_team, aws, name, tiers, default="default"):
+def tiered_team(make_team, aws, name, tiers, default="default", **team):
     """A team whose module declared ``tiers`` (highest first): one FIFO queue per tier, one DLQ."""
-    queue = make_team(name)
+    queue = make_team(name, **team)
     sqs = queue.sqs
     redrive = sqs.get_queue_attributes(QueueUrl=queue.config.queue_url, AttributeNames=["RedrivePolicy"])
     urls = {}
@@ -201,3 +205,99 @@ def test_a_worker_serving_one_tier_acknowledges_on_that_tier(make_team, aws):
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
     assert visible(queue, "default") == 1
+
+
+# -- operators: dead letters and status per tier -------------------------------------------------
+
+
+def bury_one_per_tier(queue, tiers):
+    """Send a task to each tier and let SQS dead-letter it (max_receive_count 1)."""
+    for tier in tiers:
+        queue.send("t", {"tier": tier}, group_id=f"g-{tier}", task_id=f"task-{tier}", priority=tier)
+        url = queue.tiers.url(tier)
+        assert queue.receive(wait_seconds=0, visibility_timeout=0, queue_url=url)  # receive 1 of 1
+        assert queue.receive(wait_seconds=0, queue_url=url) == []  # over the limit: moved to the DLQ
+
+
+def test_dead_letters_name_their_tier_and_redrive_returns_each_to_it(make_team, aws):
+    tiers = ["urgent", "default", "bulk"]
+    queue = tiered_team(make_team, aws, "p7", tiers, max_receive_count=1)
+    bury_one_per_tier(queue, tiers)
+    dlq = DeadLetterQueue(queue, wait_seconds=0, progress=lambda line: None)
+
+    letters = dlq.peek()
+    assert {letter.task_id: letter.priority for letter in letters} == {f"task-{t}": t for t in tiers}
+    assert all(letter.summary(0)["priority"] == letter.priority for letter in letters)
+
+    report = dlq.redrive(RedriveFilter.build(priorities=["urgent"]))
+    assert (report.moved, [visible(queue, t) for t in tiers]) == (1, [1, 0, 0])
+    report = dlq.redrive()  # moto has no StartMessageMoveTask: the selective path, per tier
+    assert report.moved == 2 and report.method == "receive"
+    assert [visible(queue, t) for t in tiers] == [1, 1, 1]
+    assert dlq.depth().total == 0
+    bulk = queue.receive(wait_seconds=0, queue_url=queue.tiers.url("bulk"))[0]
+    assert queue.to_task(bulk).task_id == "task-bulk"
+
+
+def test_the_source_queue_sqs_names_wins_over_the_sent_attribute(make_team, aws):
+    queue = tiered_team(make_team, aws, "p8", ["urgent", "default"])
+    dlq = DeadLetterQueue(queue, wait_seconds=0)
+    message = {
+        "MessageId": "m1", "Body": "{}",
+        "Attributes": {"DeadLetterQueueSourceArn": "arn:aws:sqs:eu-west-1:123456789012:p8-urgent.fifo"},
+        "MessageAttributes": {"sqstask-priority": {"DataType": "String", "StringValue": "default"}},
+    }
+    assert dlq.tier_of(message) == "urgent"
+    assert dlq.tier_of({"MessageId": "m2", "Body": "{}"}) == "default"  # nothing says: the default tier
+
+
+def test_the_fast_redrive_lets_sqs_return_each_message_to_its_own_tier():
+    client = __import__("boto3").client("sqs", region_name="us-east-1")
+    base = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+    config = QueueConfig(
+        queue_url=base + "team.fifo", dlq_url=base + "team-dlq.fifo",
+        queue_arn="arn:aws:sqs:us-east-1:123456789012:team.fifo",
+        dlq_arn="arn:aws:sqs:us-east-1:123456789012:team-dlq.fifo",
+        priorities=("urgent", "default"), default_priority="default",
+        priority_queue_urls={"urgent": base + "team-urgent.fifo", "default": base + "team.fifo"},
+    )
+    queue, stub = TaskQueue(config=config, sqs_client=client), Stubber(client)
+    stub.add_response("get_queue_attributes", {"Attributes": {"ApproximateNumberOfMessages": "2"}})
+    # No DestinationArn: the DLQ mixes tiers, and SQS then moves each message back to its source.
+    stub.add_response("start_message_move_task", {"TaskHandle": "h"}, {"SourceArn": config.dlq_arn})
+    stub.add_response("list_message_move_tasks", {"Results": [{"Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 2}]},
+                      {"SourceArn": config.dlq_arn, "MaxResults": 1})
+    with stub:
+        report = DeadLetterQueue(queue, sleep=lambda s: None, progress=lambda line: None).redrive()
+    stub.assert_no_pending_responses()
+    assert (report.method, report.moved) == ("move-task", 2)
+
+
+def test_cli_send_status_and_dlq_list_show_the_tiers(make_team, aws, tmp_path, capsys):
+    tiers = ["urgent", "default", "bulk"]
+    queue = tiered_team(make_team, aws, "p9", tiers, max_receive_count=1)
+    path = tmp_path / "sdk_config.json"
+    path.write_text(json.dumps(asdict(queue.config)))
+
+    assert main(["send", "report", "--group", "g", "--priority", "urgent", "--config", str(path)]) == 0
+    assert main(["send", "report", "--group", "g", "--priority", "1", "--config", str(path)]) == 0  # 2-0 -> bulk
+    out = capsys.readouterr().out
+    assert "to p9-urgent.fifo" in out and "to p9-bulk.fifo" in out
+    assert main(["send", "report", "--group", "g", "--priority", "nope", "--config", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "unknown priority 'nope'" in err and "Traceback" not in err
+
+    assert main(["status", "--config", str(path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["priorities"]
+    assert [(r["priority"], r["queue"], r["visible"]) for r in rows] == [
+        ("urgent", "p9-urgent.fifo", 1), ("default", "p9.fifo", 0), ("bulk", "p9-bulk.fifo", 1)]
+    assert main(["status", "--config", str(path)]) == 0
+    assert "PRIORITY" in capsys.readouterr().out
+
+    for tier in ("urgent", "bulk"):  # dead-letter both
+        url = queue.tiers.url(tier)
+        queue.receive(wait_seconds=0, visibility_timeout=0, queue_url=url)
+        queue.receive(wait_seconds=0, queue_url=url)
+    assert main(["dlq", "list", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "PRIORITY" in out and "urgent" in out and "bulk" in out

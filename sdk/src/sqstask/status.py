@@ -54,14 +54,42 @@ class OldestAge:
 
 
 @dataclass(frozen=True)
+class TierStatus:
+    """Depth and oldest message of one priority tier's queue."""
+
+    priority: str
+    queue_name: str
+    depth: QueueDepth
+    oldest: OldestAge
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "priority": self.priority,
+            "queue": self.queue_name,
+            "visible": self.depth.visible,
+            "in_flight": self.depth.in_flight,
+            "delayed": self.depth.delayed,
+            "oldest_message_age_seconds": self.oldest.seconds,
+            "oldest_message_age_note": self.oldest.note,
+        }
+
+    def row(self) -> dict[str, Any]:
+        """The row ``sqstask status`` prints for this tier."""
+        oldest = f"{int(self.oldest.seconds)} s" if self.oldest.seconds is not None else self.oldest.note
+        return {**self.to_dict(), "oldest": oldest}
+
+
+@dataclass(frozen=True)
 class QueueStatus:
-    """A snapshot of one team's queue and its DLQ."""
+    """A snapshot of one team's queue and its DLQ (and, with priority tiers, of each tier)."""
 
     queue_name: str
     depth: QueueDepth
     oldest: OldestAge
     dlq_name: str | None
     dlq_depth: QueueDepth | None
+    tiers: tuple[TierStatus, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -75,6 +103,7 @@ class QueueStatus:
             "dlq": self.dlq_name,
             "dlq_visible": self.dlq_depth.visible if self.dlq_depth else None,
             "dlq_in_flight": self.dlq_depth.in_flight if self.dlq_depth else None,
+            **({"priorities": [tier.to_dict() for tier in self.tiers]} if self.tiers else {}),
         }
 
 
@@ -115,7 +144,17 @@ def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatu
         dlq_name, dlq_depth = dlq.name, dlq.depth()
     except ConfigError:
         dlq_name, dlq_depth = None, None
-    return QueueStatus(queue.config.queue_name, depth, oldest, dlq_name, dlq_depth)
+    tiers: list[TierStatus] = []
+    if queue.tiers.tiered:
+        # The default tier's queue is queue_url, already read above.
+        for tier, url in queue.tiers.ordered():
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+            if url == queue.config.queue_url:
+                tiers.append(TierStatus(tier, name, depth, oldest))
+            else:
+                tiers.append(TierStatus(tier, name, queue_depth(queue.sqs, url),
+                                        oldest_message_age(queue.cloudwatch, name, now=now)))
+    return QueueStatus(queue.config.queue_name, depth, oldest, dlq_name, dlq_depth, tuple(tiers))
 
 
 def task_record(queue: TaskQueue, task_id: str) -> dict[str, Any]:
