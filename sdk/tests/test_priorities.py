@@ -301,3 +301,12 @@ def test_cli_send_status_and_dlq_list_show_the_tiers(make_team, aws, tmp_path, c
     assert main(["dlq", "list", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "PRIORITY" in out and "urgent" in out and "bulk" in out
+
+
+def test_worker_cli_rejects_an_unknown_tier_in_one_line(make_team, aws, tmp_path, capsys):
+    queue = tiered_team(make_team, aws, "p10", ["urgent", "default"])
+    path = tmp_path / "sdk_config.json"
+    path.write_text(json.dumps(asdict(queue.config)))
+    code = main(["worker", "json:loads", "--priorities", "urgent,express", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "unknown priority 'express'" in err and "Traceback" not in err
