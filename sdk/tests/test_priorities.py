@@ -310,3 +310,21 @@ def test_worker_cli_rejects_an_unknown_tier_in_one_line(make_team, aws, tmp_path
     code = main(["worker", "json:loads", "--priorities", "urgent,express", "--config", str(path)])
     err = capsys.readouterr().err
     assert code != 0 and "unknown priority 'express'" in err and "Traceback" not in err
+
+
+def test_threads_start_higher_tier_tasks_first_with_the_guard_s_share_for_the_oldest(make_team, aws):
+    from collections import deque
+
+    from sqstask.worker import _Held
+
+    queue = tiered_team(make_team, aws, "p11", ["high", "default"])
+    worker = Worker(queue, lambda task: None, concurrency=1, lower_tier_share=0.25)
+    # Held and ready, oldest first: four low-tier groups, then four high-tier groups.
+    for n, rank in enumerate([1, 1, 1, 1, 0, 0, 0, 0]):
+        key = f"group:{'default' if rank else 'high'}/g{n}"
+        worker._groups[key] = deque([_Held({"MessageId": f"m{n}"}, key, float(n), rank=rank)])
+        worker._ready.append(key)
+    picked = [worker._next_ready() for _ in range(8)]
+    # Every fourth start is the guard's: the oldest ready group, whatever its tier.
+    assert picked == ["group:high/g4", "group:high/g5", "group:high/g6", "group:default/g0",
+                      "group:high/g7", "group:default/g1", "group:default/g2", "group:default/g3"]
