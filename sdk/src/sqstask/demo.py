@@ -325,6 +325,10 @@ class Team:
             "alarm_names": self.alarm_names,
             "schedule_group": None,
             "scheduler_role_arn": None,
+            # The module's default: one priority tier, the queue itself.
+            "priorities": ["default"],
+            "default_priority": "default",
+            "priority_queue_urls": {"default": self.queue_url},
         }
 
 
