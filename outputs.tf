@@ -171,7 +171,7 @@ output "operator_role_arn" {
 }
 
 output "alarm_names" {
-  description = "CloudWatch alarm names by alarm key (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <consumer>-errors, <consumer>-throttles); empty when `alarms.enabled` is false."
+  description = "CloudWatch alarm names by alarm key (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <tier>-oldest-message-age, <tier>-backlog, <consumer>-errors, <consumer>-throttles); empty when `alarms.enabled` is false."
   value       = var.alarms.enabled ? module.alarms[0].alarm_names : {}
 }
 

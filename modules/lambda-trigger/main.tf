@@ -48,6 +48,16 @@ locals {
     }
   ]...)
 
+  # What a consumer's mappings may run at once, over every tier it serves (null: a mapping is
+  # uncapped). The function's reserved concurrency must cover the sum.
+  capped_concurrency = {
+    for key, consumer in var.consumers : key => (
+      anytrue([for tier in local.served_tiers[key] : lookup(consumer.priority_maximum_concurrency, tier, consumer.maximum_concurrency) == null])
+      ? null
+      : sum([for tier in local.served_tiers[key] : lookup(consumer.priority_maximum_concurrency, tier, consumer.maximum_concurrency)])
+    )
+  }
+
   # A single queue stays a plain string, as before tiers (jsondecode unifies string and list).
   served_queues = {
     for key in keys(var.consumers) : key => jsondecode(
@@ -219,8 +229,8 @@ check "reserved_concurrency_covers_maximum_concurrency" {
   assert {
     condition = alltrue([
       for key, fn in data.aws_lambda_function.this :
-      var.consumers[key].maximum_concurrency == null || fn.reserved_concurrent_executions < 0 || fn.reserved_concurrent_executions >= coalesce(var.consumers[key].maximum_concurrency, 0)
+      local.capped_concurrency[key] == null || fn.reserved_concurrent_executions < 0 || fn.reserved_concurrent_executions >= coalesce(local.capped_concurrency[key], 0)
     ])
-    error_message = "A consumer's maximum_concurrency is above its function's reserved concurrency (${join(", ", [for key, fn in data.aws_lambda_function.this : "${key}: reserved ${fn.reserved_concurrent_executions}, maximum_concurrency ${var.consumers[key].maximum_concurrency}" if var.consumers[key].maximum_concurrency != null && fn.reserved_concurrent_executions >= 0 && fn.reserved_concurrent_executions < coalesce(var.consumers[key].maximum_concurrency, 0)])}). Raise reserved_concurrent_executions on the function or lower maximum_concurrency, or invocations will be throttled."
+    error_message = "A consumer's maximum_concurrency (summed over the priority tiers it serves) is above its function's reserved concurrency (${join(", ", [for key, fn in data.aws_lambda_function.this : "${key}: reserved ${fn.reserved_concurrent_executions}, maximum_concurrency ${local.capped_concurrency[key]}" if local.capped_concurrency[key] != null && fn.reserved_concurrent_executions >= 0 && fn.reserved_concurrent_executions < coalesce(local.capped_concurrency[key], 0)])}). Raise reserved_concurrent_executions on the function or lower maximum_concurrency, or invocations will be throttled."
   }
 }

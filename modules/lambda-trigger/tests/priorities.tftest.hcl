@@ -71,3 +71,22 @@ run "a_tier_concurrency_of_one_is_rejected" {
   }
   expect_failures = [var.consumers]
 }
+
+run "reserved_concurrency_must_cover_the_sum_over_tiers" {
+  command = plan
+
+  override_data {
+    target = data.aws_lambda_function.this["fast"]
+    values = {
+      timeout                        = 30
+      reserved_concurrent_executions = 10
+    }
+  }
+
+  variables {
+    # 5 on the default tier + 5 on urgent + 5 on bulk = 15 > 10 reserved, though each is below it.
+    consumers = { fast = { function_name = "billing-fast", maximum_concurrency = 5 } }
+  }
+
+  expect_failures = [check.reserved_concurrency_covers_maximum_concurrency]
+}
