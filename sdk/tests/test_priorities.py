@@ -328,3 +328,33 @@ def test_threads_start_higher_tier_tasks_first_with_the_guard_s_share_for_the_ol
     # Every fourth start is the guard's: the oldest ready group, whatever its tier.
     assert picked == ["group:high/g4", "group:high/g5", "group:high/g6", "group:default/g0",
                       "group:high/g7", "group:default/g1", "group:default/g2", "group:default/g3"]
+
+
+def test_a_heartbeat_extends_each_message_on_the_queue_it_came_from(make_team, aws):
+    from sqstask.heartbeat import Heartbeat
+    from sqstask.queue import QUEUE_URL_KEY
+
+    queue = tiered_team(make_team, aws, "p12", ["urgent", "default"])
+    queue.send("t", {}, group_id="g1", priority="urgent")
+    queue.send("t", {}, group_id="g2")
+    messages = []
+    for tier in ("urgent", "default"):
+        url = queue.tiers.url(tier)
+        message = queue.receive(wait_seconds=0, queue_url=url)[0]
+        messages.append({**message, QUEUE_URL_KEY: url})
+    calls: list[tuple[str, int]] = []
+    real = queue.sqs.change_message_visibility_batch
+
+    def recording(QueueUrl, Entries):  # noqa: N803 - boto3's argument names
+        calls.append((QueueUrl, len(Entries)))
+        return real(QueueUrl=QueueUrl, Entries=Entries)
+
+    queue.sqs.change_message_visibility_batch = recording
+    rounds: list[list[dict]] = []
+    try:
+        with Heartbeat(queue, messages, visibility_timeout=30, interval=0.2, on_extend=rounds.append):
+            wait_for(lambda: len(rounds) >= 1, "one extension round")
+    finally:
+        del queue.sqs.change_message_visibility_batch
+    assert sorted(calls[:2]) == sorted([(queue.tiers.url("urgent"), 1), (queue.tiers.url("default"), 1)])
+    assert len(rounds[0]) == 2  # SQS accepted both receipt handles on their own queues
