@@ -358,3 +358,22 @@ def test_a_heartbeat_extends_each_message_on_the_queue_it_came_from(make_team, a
         del queue.sqs.change_message_visibility_batch
     assert sorted(calls[:2]) == sorted([(queue.tiers.url("urgent"), 1), (queue.tiers.url("default"), 1)])
     assert len(rounds[0]) == 2  # SQS accepted both receipt handles on their own queues
+
+
+def test_a_follow_up_goes_to_the_tier_it_names(make_team, aws):
+    from sqstask import Then, batch_handler
+    from sqstask.lambda_local import LambdaLocal
+
+    queue = tiered_team(make_team, aws, "p13", ["urgent", "default"])
+
+    @batch_handler(queue)
+    def handle(task):
+        if task.task_type == "first":
+            return [Then("next", {}, priority="urgent"), Then("later", {})]
+        return None
+
+    queue.send("first", {}, group_id="g")
+    LambdaLocal(queue, handle, wait_seconds=0).run_once(wait_seconds=0)
+    urgent = [queue.to_task(m).task_type for m in queue.receive(wait_seconds=0, queue_url=queue.tiers.url("urgent"))]
+    default = [queue.to_task(m).task_type for m in queue.receive(wait_seconds=0)]
+    assert (urgent, default) == (["next"], ["later"])

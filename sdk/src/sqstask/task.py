@@ -191,16 +191,20 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class Then:
-    """Returned by a handler to enqueue a follow-up task after success (job sequencing)."""
+    """Returned by a handler to enqueue a follow-up task after success (job sequencing).
+
+    ``priority`` picks the follow-up's tier like ``send(priority=)``; None is the default tier.
+    """
 
     task_type: str
     payload: Any
     group_id: str | None = None
     task_id: str | None = None
+    priority: str | int | None = None
 
     def to_spec(self, default_group_id: str) -> TaskSpec:
         """The TaskSpec to send; ``group_id`` None means the group of the task that returned it."""
-        return TaskSpec(self.task_type, self.payload, self.group_id or default_group_id, self.task_id)
+        return TaskSpec(self.task_type, self.payload, self.group_id or default_group_id, self.task_id, self.priority)
 
 
 @dataclass(frozen=True)
