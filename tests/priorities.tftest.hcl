@@ -11,6 +11,7 @@ mock_provider "aws" {
   }
   mock_data "aws_region" {
     defaults = {
+      id     = "eu-west-1"
       name   = "eu-west-1"
       region = "eu-west-1"
     }
@@ -77,7 +78,7 @@ run "default_keeps_the_single_queue_and_its_policies" {
     error_message = "Without priorities the consumer keeps its one mapping, keyed by its name."
   }
   assert {
-    condition     = toset(keys(output.alarm_names)) == toset(["dlq-not-empty", "schedule-dlq-not-empty", "oldest-message-age", "backlog", "fast-errors", "fast-throttles"])
+    condition     = toset(keys(output.alarm_names)) == toset(["dlq-not-empty", "schedule-dlq-not-empty", "oldest-message-age", "backlog", "fast-errors", "fast-throttles", "task-failure-rate", "task-latency-p99", "stuck-consumer"])
     error_message = "Without priorities the alarms must be today's: ${jsonencode(keys(output.alarm_names))}."
   }
   assert {

@@ -169,7 +169,8 @@ locals {
 
   alarms = merge(local.queue_alarms, local.tier_alarms, local.consumer_alarms)
 
-  alarm_names      = { for key in keys(local.alarms) : key => "${var.name}-${key}" }
+  # With the alarms on the SDK's task metrics (task_metrics.tf).
+  alarm_names      = { for key in concat(keys(local.alarms), keys(local.task_alarms)) : key => "${var.name}-${key}" }
   alarm_static_arn = { for key, name in local.alarm_names : key => "${local.alarm_arn_prefix}${name}" }
 
   # --- notification topic (created) ---
@@ -236,8 +237,9 @@ locals {
     ]
   }
 
-  # One dashboard row per other priority tier, below the fixed rows: depth, in flight, oldest age.
-  tier_rows_top = 21
+  # One dashboard row per other priority tier, below the fixed rows and the task-metric rows
+  # (task_metrics.tf, y 21..32): depth, in flight, oldest age.
+  tier_rows_top = 33
   tier_widgets = flatten([
     for index, tier in sort(keys(var.priority_queue_names)) : [
       {
@@ -372,6 +374,7 @@ locals {
           }
         },
       ] : [],
+      local.task_widgets, # task_metrics.tf
       local.tier_widgets,
     )
   }

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
 from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
 from .heartbeat import Heartbeat
+from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -197,10 +198,12 @@ class Worker:
     ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
-    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``. With priority tiers:
-    ``priorities`` (the tiers to serve, default all, polled highest first) and
-    ``lower_tier_share`` (0 to 1, default 0.1: the least share of receive rounds and task starts
-    the lower tiers get while higher tiers are busy; 0 serves strictly by priority).
+    timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
+    queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo`` as in
+    ``batch_handler``. With priority tiers: ``priorities`` (the tiers to serve, default all,
+    polled highest first) and ``lower_tier_share`` (0 to 1, default 0.1: the least share of
+    receive rounds and task starts the lower tiers get while higher tiers are busy; 0 serves
+    strictly by priority).
     """
 
     def __init__(
@@ -221,6 +224,7 @@ class Worker:
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
         ack_interval: float = 1.0,
+        metrics_interval: float = DEFAULT_INTERVAL,
         logger: logging.Logger | None = None,
         priorities: list[str] | tuple[str, ...] | None = None,
         lower_tier_share: float = 0.1,
@@ -265,6 +269,9 @@ class Worker:
                                  max_receive_count=max_receive_count)
         self.log = self.runner.log
         self.stats = WorkerStats()
+        writer = EmfWriter.from_config(queue.config)
+        self.metrics = None if writer is None else IntervalMetrics(
+            writer, concurrency=concurrency, interval=metrics_interval, in_flight=lambda: len(self._held))
 
         self._cond = threading.Condition()
         self._held: dict[str, _Held] = {}
@@ -302,6 +309,8 @@ class Worker:
         self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
         self._heartbeat.start()
         self._acker.start()
+        if self.metrics is not None:
+            self.metrics.start()
         self._threads = [
             threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -447,6 +456,8 @@ class Worker:
                 self._active.add(key)
                 held.started = True
                 self._running += 1
+            if self.metrics is not None:
+                self.metrics.started()
             try:
                 self._process(held)
             except BaseException as exc:  # a bug here must not kill the pool silently
@@ -454,6 +465,8 @@ class Worker:
                          error_type=type(exc).__name__, error=str(exc))
                 self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
             finally:
+                if self.metrics is not None:
+                    self.metrics.finished()
                 with self._cond:
                     self._running -= 1
                     self._active.discard(key)
@@ -497,6 +510,8 @@ class Worker:
             self._retry_later(held, outcome)
 
     def _count(self, outcome: Outcome) -> None:
+        if self.metrics is not None:
+            self.metrics.record(outcome)
         with self._cond:
             self.stats.by_status[outcome.status] = self.stats.by_status.get(outcome.status, 0) + 1
             if outcome.status == "succeeded":
@@ -589,6 +604,8 @@ class Worker:
             self._acker.stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        if self.metrics is not None:
+            self.metrics.stop()  # writes the last, partial interval
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._release(leftover, "still running at the shutdown deadline")
