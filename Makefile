@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 .PHONY: demo test test-apply bench mutation venv checkov-venv clean
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/sqstask demo
+	$(PY) -m demo
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest

@@ -95,6 +95,30 @@ variable "high_throughput" {
   nullable    = false
 }
 
+# --- priorities ---
+
+variable "priorities" {
+  description = "Priority tiers, highest first (see modules/queue, which validates them): one FIFO queue per tier sharing the DLQ, task table, bucket, key and policies, with per-tier alarms and dashboard rows. The tier `default` keeps `<name>.fifo`, others are `<name>-<tier>.fifo`; tasks sent without a priority go to `default`, or to the lowest tier when none is called that. `[\"default\"]` is one queue, as without tiers."
+  type        = list(string)
+  default     = ["default"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.priorities) >= 1 && length(var.priorities) <= 10 && length(distinct(var.priorities)) == length(var.priorities)
+    error_message = "priorities must list 1 to 10 distinct tier names, highest first: a dead-letter queue's redrive-allow policy names at most 10 source queues."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : can(regex("^[A-Za-z0-9_-]+$", tier)) && tier != "dlq"])
+    error_message = "Each priority tier name must be letters, digits, hyphens (-) and underscores (_), and not \"dlq\" (`<name>-dlq.fifo` is the dead-letter queue)."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : tier == "default" || length("${var.name}-${tier}.fifo") <= 80])
+    error_message = "Each priority tier's queue `<name>-<tier>.fifo` must fit the 80-character limit for FIFO queue names: with this name, tier names may be at most ${75 - length(var.name)} characters (too long: ${join(", ", [for tier in var.priorities : tier if tier != "default" && length("${var.name}-${tier}.fifo") > 80])})."
+  }
+}
+
 # --- principals ---
 
 variable "producer_principals" {
@@ -186,14 +210,14 @@ variable "payload_bucket_name" {
 }
 
 variable "payload_expiration_days" {
-  description = "Days after which offloaded payloads are deleted; must be longer than `message_retention_seconds`."
+  description = "Days after which offloaded payloads are deleted; must be longer than `message_retention_seconds` plus the DLQ's 14 days (a FIFO message's retention restarts in the DLQ)."
   type        = number
-  default     = 14
+  default     = 19
   nullable    = false
 
   validation {
     condition     = var.payload_expiration_days >= 1 && floor(var.payload_expiration_days) == var.payload_expiration_days
-    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's message retention)."
+    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's plus the dead-letter queue's message retention)."
   }
 }
 
@@ -255,7 +279,11 @@ variable "consumers" {
     `batch_size` (1..10, default 10), `maximum_concurrency` (2..1000 or null), `enabled`
     (default true), `filter_patterns` (JSON objects), `role_name` (execution role to attach the
     consumer policy to), `timeout_seconds` (null: read from the function; the queue's visibility
-    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false).
+    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false),
+    `event_metrics` (the mapping's EventCount metrics, default true), `provisioned_poller_config`
+    ({minimum_pollers 2..200, maximum_pollers 2..10000}: provisioned mode, not with
+    `maximum_concurrency`), `priorities` (tiers served, null: every tier; one mapping per tier),
+    `priority_maximum_concurrency` (per-tier maximum_concurrency, by tier).
   EOT
   type = map(object({
     function_name       = string
@@ -266,6 +294,14 @@ variable "consumers" {
     role_name           = optional(string)
     timeout_seconds     = optional(number)
     allow_chaining      = optional(bool, false)
+    event_metrics       = optional(bool, true)
+    provisioned_poller_config = optional(object({
+      minimum_pollers = optional(number)
+      maximum_pollers = optional(number)
+    }))
+
+    priorities                   = optional(list(string))
+    priority_maximum_concurrency = optional(map(number), {})
   }))
   default  = {}
   nullable = false
@@ -280,7 +316,10 @@ variable "alarms" {
     `dlq_not_empty` {period, evaluation_periods}, `oldest_message_age` {enabled, threshold_seconds,
     period, evaluation_periods}, `backlog` {enabled, threshold, period, evaluation_periods},
     `consumer_errors` {threshold, period, evaluation_periods}, `consumer_throttles` {period,
-    evaluation_periods}, `producer_stopped` {enabled (default false), period, evaluation_periods}.
+    evaluation_periods}, `producer_stopped` {enabled (default false), period, evaluation_periods};
+    on the SDK's task metrics (when `metrics.enabled`): `failure_rate` {enabled, threshold_percent,
+    min_tasks, period, evaluation_periods}, `task_latency` {enabled, threshold_ms (p99), period,
+    evaluation_periods}, `stuck_consumer` {enabled, period, evaluation_periods}.
   EOT
   type = object({
     enabled          = optional(bool, true)
@@ -318,9 +357,42 @@ variable "alarms" {
       period             = optional(number)
       evaluation_periods = optional(number)
     }), {})
+    failure_rate = optional(object({
+      enabled            = optional(bool)
+      threshold_percent  = optional(number)
+      min_tasks          = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    task_latency = optional(object({
+      enabled            = optional(bool)
+      threshold_ms       = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    stuck_consumer = optional(object({
+      enabled            = optional(bool)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
   })
   default  = {}
   nullable = false
+}
+
+variable "metrics" {
+  description = "Task metrics the SDK writes to stdout as CloudWatch Embedded Metric Format (outcomes, duration and end-to-end latency by task type, worker utilisation): `enabled` (default true; false sets `metrics = false` in sdk_config, so the SDK writes none, and drops the alarms and widgets that read them) and `namespace` (default `sqstask`)."
+  type = object({
+    enabled   = optional(bool, true)
+    namespace = optional(string, "sqstask")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9.\\-_/#: ]{1,255}$", var.metrics.namespace)) && !startswith(var.metrics.namespace, "AWS/")
+    error_message = "metrics.namespace must be a CloudWatch namespace: 1 to 255 letters, digits, spaces and . - _ / # : characters, not starting with AWS/ (reserved for AWS services)."
+  }
 }
 
 variable "iam" {

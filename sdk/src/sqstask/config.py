@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .priorities import PriorityTiers
 
 MAX_VISIBILITY_TIMEOUT = 43200
 MIN_MESSAGE_SIZE = 1024
@@ -23,10 +27,14 @@ _STR_KEYS = (
     "endpoint_url",
     "schedule_group",
     "scheduler_role_arn",
+    "schedule_dead_letter_arn",
     "queue_arn",
     "dlq_arn",
     "name",
+    "metrics_namespace",
+    "default_priority",
 )
+_BOOL_KEYS = ("metrics",)
 _INT_KEYS = ("visibility_timeout", "max_message_size")
 
 # Individual variables, each overriding the same key of the JSON config.
@@ -42,7 +50,14 @@ ENV_VARS: dict[str, str] = {
     "SQSTASK_ALARM_NAMES": "alarm_names",
     "SQSTASK_SCHEDULE_GROUP": "schedule_group",
     "SQSTASK_SCHEDULER_ROLE_ARN": "scheduler_role_arn",
+    "SQSTASK_SCHEDULE_DEAD_LETTER_ARN": "schedule_dead_letter_arn",
+    "SQSTASK_METRICS": "metrics",
+    "SQSTASK_METRICS_NAMESPACE": "metrics_namespace",
 }
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
+# CloudWatch namespaces: 1..255 of these characters, and not AWS's own "AWS/" prefix.
+_NAMESPACE_RE = re.compile(r"[A-Za-z0-9.\-_/#: ]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -60,9 +75,17 @@ class QueueConfig:
     alarm_names: tuple[str, ...] = ()
     schedule_group: str | None = None
     scheduler_role_arn: str | None = None
+    # Standard queue for schedule runs Scheduler could not deliver (delayed sends use it too).
+    schedule_dead_letter_arn: str | None = None
     queue_arn: str | None = None
     dlq_arn: str | None = None
     name: str | None = None
+    metrics: bool = True  # EMF task metrics on stdout (sqstask.metrics)
+    metrics_namespace: str = "sqstask"
+    # Priority tiers, highest first, and each tier's queue (empty: one tier, queue_url).
+    priorities: tuple[str, ...] = ()
+    default_priority: str | None = None
+    priority_queue_urls: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -76,6 +99,17 @@ class QueueConfig:
     def dlq_name(self) -> str | None:
         """The dead-letter queue's name, when a DLQ URL is configured."""
         return self.dlq_url.rstrip("/").rsplit("/", 1)[-1] if self.dlq_url else None
+
+    @property
+    def tiers(self) -> PriorityTiers:
+        """The priority tiers (one tier, this queue, when the module declares none)."""
+        from .priorities import tiers_from
+
+        return tiers_from(
+            {"priorities": self.priorities, "default_priority": self.default_priority,
+             "priority_queue_urls": self.priority_queue_urls},
+            self.queue_url,
+        )
 
     def with_overrides(self, **values: Any) -> QueueConfig:
         """A copy with the given non-None values replaced."""
@@ -177,12 +211,26 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
             return int(raw.strip())
         raise ConfigError(f"{label} must be an integer number of {_unit(key)}, got {raw!r}")
+    if key in _BOOL_KEYS:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"{label} must be true or false (on/off, 1/0), got {raw!r}")
     if key == "alarm_names":
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         raise ConfigError(f"{label} must be a list of alarm names, got {raw!r}")
+    if key == "priorities":
+        if isinstance(raw, (list, tuple)) and all(isinstance(x, str) and x for x in raw):
+            return tuple(raw)
+        raise ConfigError(f"{label} must be a list of tier names, highest first, got {raw!r}")
+    if key == "priority_queue_urls":
+        if isinstance(raw, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            return dict(raw)
+        raise ConfigError(f"{label} must map tier names to queue URLs, got {raw!r}")
     return raw
 
 
@@ -203,5 +251,15 @@ def _check(cfg: QueueConfig) -> None:
             f"max_message_size (SQSTASK_MAX_MESSAGE_SIZE) must be {MIN_MESSAGE_SIZE}..{MAX_MESSAGE_SIZE} bytes, "
             f"got {cfg.max_message_size!r}"
         )
+    namespace = cfg.metrics_namespace
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace) or namespace.startswith("AWS/"):
+        raise ConfigError(
+            "metrics_namespace (SQSTASK_METRICS_NAMESPACE) must be a CloudWatch namespace: 1..255 letters, digits "
+            f"and . - _ / # : or spaces, not starting with AWS/, got {namespace!r}"
+        )
     if not isinstance(cfg.alarm_names, tuple):
         object.__setattr__(cfg, "alarm_names", tuple(cfg.alarm_names))
+    if not isinstance(cfg.priorities, tuple):
+        object.__setattr__(cfg, "priorities", tuple(cfg.priorities))
+    if cfg.priorities:
+        cfg.tiers  # noqa: B018 - builds and checks the tiers (ConfigError on a mismatch)
