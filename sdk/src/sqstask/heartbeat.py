@@ -123,13 +123,17 @@ class Heartbeat:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> Heartbeat:
-        """Start the background thread (idempotent)."""
+        """Start the background thread (idempotent).
+
+        A thread that was asked to stop but has not exited yet (an SQS call hanging past
+        ``stop()``'s wait) is kept running instead of starting a second one.
+        """
         with self._cond:
-            if self._thread is not None and self._thread.is_alive():
-                return self
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="sqstask-heartbeat", daemon=True)
-            self._thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sqstask-heartbeat", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
         return self
 
     def stop(self) -> None:
@@ -144,7 +148,6 @@ class Heartbeat:
                 log_event(
                     "heartbeat-failed", error="heartbeat thread did not stop within 30 s (an SQS call is hanging)"
                 )
-        self._thread = None
 
     def __enter__(self) -> Heartbeat:
         return self.start()
@@ -166,6 +169,7 @@ class Heartbeat:
                         break
                     self._cond.wait(None if due_at is None else due_at - now)
                 if self._stopping:
+                    self._thread = None  # under the lock: start() from now on starts a new thread
                     return
                 now = time.monotonic()
                 # Extend everything due within half an interval, to share calls.
@@ -211,11 +215,13 @@ class Heartbeat:
         retry_at = time.monotonic() + min(_RETRY_SOON, self.interval / 2)
         next_due = time.monotonic() + self.interval
         extended: list[Any] = []
+        reported: list[Any] = []  # failures of messages still tracked (a removed one was deleted meanwhile)
         with self._cond:
             for f in failures:
                 current = self._leases.get(f.message_id)
                 if current is None:
                     continue
+                reported.append(f)
                 if f.sender_fault:
                     # Deleted, expired or otherwise unknown to SQS: retrying cannot help.
                     self._leases.pop(f.message_id, None)
@@ -226,7 +232,7 @@ class Heartbeat:
                 if message_id not in failed_ids and current is not None:
                     current.next_due = next_due
                     extended.append(current.message)
-        for f in failures:
+        for f in reported:
             log_event(
                 "heartbeat-dropped" if f.sender_fault else "heartbeat-failed",
                 message_id=f.message_id,

@@ -201,6 +201,7 @@ class TaskQueue:
         s3_client: Any = None,
         visibility_timeout: int | None = None,
         max_message_size: int | None = None,
+        max_attempts: int | None = None,
         config: QueueConfig | None = None,
         scheduler_client: Any = None,
         cloudwatch_client: Any = None,
@@ -217,6 +218,7 @@ class TaskQueue:
             endpoint_url=endpoint_url,
             visibility_timeout=visibility_timeout,
             max_message_size=max_message_size,
+            max_attempts=max_attempts,
         )
         if config is None:
             if not queue_url:

@@ -4,17 +4,19 @@ One receive loop (long polling) feeds a pool of threads. It receives only once a
 of 10 fits among the free slots (running plus prefetched messages), so each ReceiveMessage can
 return a full batch; a thread left with nothing to run gets a receive of what fits at once.
 Tasks of one message group run in order, one at a time; different groups run in parallel. One
-Heartbeat keeps every held message invisible and, through ``on_extend``, renews the idempotency
-lease of every running task. Successes are deleted in full batches of 10; a partial batch goes
+Heartbeat keeps every held message invisible; a LeaseKeeper renews the idempotency lease of every
+running task on its own thread, so a lease holds even while SQS refuses to extend visibility. Successes are deleted in full batches of 10; a partial batch goes
 out once its oldest message has waited ``ack_interval`` (kept well inside the visibility
 timeout) or when the worker runs out of work, and the heartbeat covers each message until its
 delete is sent. Failures are retried later by setting the message's visibility timeout from an
-exponential backoff (attempt = ApproximateReceiveCount), so retries are spaced out before the
-DLQ takes the message.
+exponential backoff over the task's attempts (handler runs in the task table, not receives:
+group-mates handed back unrun do not count); after ``max_attempts`` the SDK moves the task to
+the DLQ and its group goes on.
 
 Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finish until the
 deadline, make every unfinished message visible again at once, return 0. A second signal
-exits immediately.
+exits immediately; the acknowledgements queued so far are still sent and held messages
+released on the way out.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
 from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
 from .heartbeat import Heartbeat
+from .leases import LeaseKeeper
 from .queue import sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -66,6 +69,7 @@ class WorkerStats:
     succeeded: int = 0
     duplicates: int = 0
     failed: int = 0
+    dead_lettered: int = 0
     released: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
@@ -123,7 +127,8 @@ class _Acker:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(30)
+        if self._thread.is_alive():
+            self._thread.join(30)
         self.flush()
 
     def _take_due(self, now: float) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], int]]]:
@@ -185,7 +190,9 @@ class Worker:
     ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
-    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``.
+    timeout), ``idempotency``/``table``/``fifo``/``max_attempts`` as in ``batch_handler``,
+    ``lease_schedule`` (seconds between lease renewals as a function of a task's age; default a
+    third of the visibility timeout).
     """
 
     def __init__(
@@ -207,6 +214,8 @@ class Worker:
         max_receive_count: int | None = None,
         ack_interval: float = 1.0,
         logger: logging.Logger | None = None,
+        max_attempts: int | None = None,
+        lease_schedule: Callable[[float], float] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -235,7 +244,8 @@ class Worker:
         beat = heartbeat_interval if heartbeat_interval is not None else visibility / 3
         self.ack_deadline = max(0.0, min(ack_interval, visibility / 4, (visibility - beat) / 2))
         self.runner = TaskRunner(queue, self.handle, idempotency=idempotency, table=table, logger=logger,
-                                 max_receive_count=max_receive_count)
+                                 max_receive_count=max_receive_count, max_attempts=max_attempts)
+        self.lease_schedule = lease_schedule
         self.log = self.runner.log
         self.stats = WorkerStats()
 
@@ -250,6 +260,7 @@ class Worker:
         self._signals = 0
         self._heartbeat: Heartbeat | None = None
         self._acker: _Acker | None = None
+        self._leases: LeaseKeeper | None = None
         self._threads: list[threading.Thread] = []
 
     # -- control --------------------------------------------------------------------------
@@ -268,33 +279,40 @@ class Worker:
         return self._stop.is_set()
 
     def run(self, *, install_signal_handlers: bool = True) -> int:
-        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0."""
+        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0.
+
+        Shutdown always runs, also when the loop is aborted (a second signal, an error):
+        queued acknowledgements are sent, the heartbeat and lease threads stop, and held
+        messages are made visible again.
+        """
         previous = self._install_signals() if install_signal_handlers else {}
-        self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
-                                    interval=self.heartbeat_interval, on_extend=self._renew_leases)
-        self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
-        self._heartbeat.start()
-        self._acker.start()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
-            for n in range(self.concurrency)
-        ]
-        for thread in self._threads:
-            thread.start()
-        self.log("worker-started", queue_url=self.queue.config.queue_url, concurrency=self.concurrency,
-                 visibility_timeout=self.visibility_timeout)
-        aborted = False
         try:
+            self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
+                                        interval=self.heartbeat_interval)
+            self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
+            store = self.runner.store
+            if store is not None:
+                self._leases = LeaseKeeper(store, lease_seconds=self.visibility_timeout,
+                                           schedule=self.lease_schedule).start()
+            self._heartbeat.start()
+            self._acker.start()
+            self._threads = [
+                threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
+                for n in range(self.concurrency)
+            ]
+            for thread in self._threads:
+                thread.start()
+            self.log("worker-started", queue_url=self.queue.config.queue_url, concurrency=self.concurrency,
+                     visibility_timeout=self.visibility_timeout)
             self._receive_loop()
             self._drain()
-        except BaseException:
-            aborted = True
-            raise
         finally:
-            if not aborted:
+            try:
+                self.stop(0)  # an aborted loop: no thread starts another task
                 self._shutdown()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
         return 0
 
     # -- receiving ------------------------------------------------------------------------
@@ -406,7 +424,8 @@ class Worker:
             def remember(claim: Claim) -> None:
                 held.claim = claim
 
-            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember)
+            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember,
+                                      leases=self._leases)
         self._count(outcome)
         if outcome.ok:
             self._finish(held, heartbeat=False)  # the acker takes it off the heartbeat when it deletes it
@@ -421,6 +440,8 @@ class Worker:
                 self.stats.succeeded += 1
             elif outcome.status == "duplicate":
                 self.stats.duplicates += 1
+            elif outcome.status == "dead-lettered":
+                self.stats.dead_lettered += 1
             else:
                 self.stats.failed += 1
 
@@ -433,21 +454,22 @@ class Worker:
             self._cond.notify_all()
 
     def retry_delay(self, held_message: Mapping[str, Any], outcome: Outcome) -> int:
-        """Visibility timeout for a message whose task did not succeed."""
-        attempt = _receive_count(held_message)
+        """Visibility timeout for a message whose task did not succeed.
+
+        Backoff over the task's attempts (handler runs); a failure before any run (task table
+        or S3 unavailable) backs off over the message's receives instead.
+        """
         if outcome.status == IN_PROGRESS and outcome.retry_after is not None:
             return min(MAX_VISIBILITY_TIMEOUT, max(1, math.ceil(outcome.retry_after) + 1))
-        limit = self.runner.max_receive_count
-        if limit and attempt >= limit:
-            return 0  # this was the last receive: let SQS move it to the DLQ now
+        attempt = outcome.attempts or _receive_count(held_message)
         return self.backoff.delay(attempt)
 
     def _retry_later(self, held: _Held, outcome: Outcome) -> None:
         delay = self.retry_delay(held.message, outcome)
         self._finish(held)
         self._acker.change_visibility(held.message, delay)
-        self.log("retry-scheduled", message_id=held.message_id, attempt=_receive_count(held.message),
-                 visibility_timeout=delay, reason=outcome.status)
+        self.log("retry-scheduled", message_id=held.message_id, attempt=outcome.attempts,
+                 receive_count=_receive_count(held.message), visibility_timeout=delay, reason=outcome.status)
         if self.fifo and held.group.startswith("group:"):
             with self._cond:
                 rest = list(self._groups.get(held.group, ()))
@@ -456,20 +478,6 @@ class Worker:
             if rest:
                 # Visible at once: SQS still holds them back until the failed one is received again.
                 self._release([h.message for h in rest], f"an earlier task of group {held.group[6:]} failed")
-
-    def _renew_leases(self, messages: list[Any]) -> None:
-        store = self.runner.store
-        if store is None:
-            return
-        for message in messages:
-            with self._cond:
-                held = self._held.get(message["MessageId"])
-                claim = held.claim if held is not None else None
-            if claim is None:
-                continue
-            if not store.renew(claim, lease_seconds=self.visibility_timeout):
-                self.log("lease-lost", level=logging.WARNING, message_id=held.message_id, task_id=claim.task_id,
-                         owner=claim.owner)
 
     # -- shutting down --------------------------------------------------------------------
 
@@ -502,16 +510,32 @@ class Worker:
                 self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Flush acks, stop the heartbeat, release whatever is still held."""
-        if self._acker is not None:
-            self._acker.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
+        """Flush acks, stop the heartbeat and lease renewals, release whatever is still held.
+
+        Each step runs even when an earlier one fails, so held messages are always released.
+        """
+        steps = (
+            ("acknowledgements", self._acker.stop if self._acker is not None else None),
+            ("heartbeat", self._heartbeat.stop if self._heartbeat is not None else None),
+            ("lease renewals", self._leases.stop if self._leases is not None else None),
+            ("release", self._release_leftover),
+        )
+        for name, step in steps:
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception as exc:
+                self.log("shutdown-failed", level=logging.ERROR, step=name, error_type=type(exc).__name__,
+                         error=str(exc))
+        self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
+                 duplicates=self.stats.duplicates, failed=self.stats.failed,
+                 dead_lettered=self.stats.dead_lettered, released=self.stats.released)
+
+    def _release_leftover(self) -> None:
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._release(leftover, "still running at the shutdown deadline")
-        self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
-                 duplicates=self.stats.duplicates, failed=self.stats.failed, released=self.stats.released)
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
