@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .queue import SendResult
     from .task import TaskSpec
 
 
@@ -52,10 +53,17 @@ class PayloadTooLarge(SqstaskError):
 
 
 class SendError(SqstaskError):
-    """Some tasks could not be sent after all retries; ``failed`` lists them with reasons."""
+    """Some tasks could not be sent after all retries.
 
-    def __init__(self, failed: list[tuple[TaskSpec, str]], message: str | None = None) -> None:
+    ``failed`` lists them with reasons; ``sent`` holds the SendResults of the tasks of the
+    same call that were sent (they are queued: do not send them again under new ids).
+    """
+
+    def __init__(
+        self, failed: list[tuple[TaskSpec, str]], message: str | None = None, *, sent: list[SendResult] | None = None
+    ) -> None:
         self.failed = list(failed)
+        self.sent = list(sent or [])
         if message is None:
             first = self.failed[0] if self.failed else None
             detail = f"; first: task {first[0].task_id or '?'} ({first[0].task_type}): {first[1]}" if first else ""
