@@ -48,20 +48,37 @@ def outcome_table(request):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or not TABLE:
         return
-    header = ("fault", "tasks", "lost", "double runs", "out of order", "in DLQ", "extra calls")
+    header = ("fault", "tasks", "lost", "double runs", "out of order", "in DLQ", "AWS calls")
     rows = [header] + [
         (r["fault"], str(r["tasks"]), str(r["lost"]), str(r["double"]), str(r["disorder"]), str(r["dlq"]),
-         str(r["extra"])) for r in TABLE
+         str(r["calls"])) for r in TABLE
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    reporter.write_line("")
-    reporter.write_line("fault x outcome (exactly once under faults)")
-    for row in rows:
-        reporter.write_line("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
+        reporter.write_line("")
+        reporter.write_line("fault x outcome (exactly once under faults; AWS calls: what the scenario cost under the fault)")
+        for row in rows:
+            reporter.write_line("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-def record(fault: str, *, tasks: int, lost: int, double: int, disorder: int, dlq: int, extra: int) -> None:
-    TABLE.append(dict(fault=fault, tasks=tasks, lost=lost, double=double, disorder=disorder, dlq=dlq, extra=extra))
+def record(fault: str, *, tasks: int, lost: int, double: int, disorder: int, dlq: int, calls: int) -> None:
+    TABLE.append(dict(fault=fault, tasks=tasks, lost=lost, double=double, disorder=disorder, dlq=dlq, calls=calls))
+
+
+def observe(fault: str, queue: TaskQueue, journal: Journal, allowed: dict[str, int],
+            groups: dict[str, list[str]] | None = None, *, calls: int) -> None:
+    """Add a table row measured from the journal, the task table and the DLQ.
+
+    ``allowed`` is the runs each task id may have (1, or max_attempts for a poison task); a
+    task is lost when it neither COMPLETED nor sits in the DLQ.
+    """
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    in_dlq = dlq_task_ids(queue)
+    lost = sum(1 for t in allowed if t not in in_dlq and (store.get(t) or {}).get("status") != "COMPLETED")
+    double = sum(max(0, journal.runs[t] - n) for t, n in allowed.items()) + len(journal.overlaps)
+    record(fault, tasks=len(allowed), lost=lost, double=double, disorder=journal.disorder(groups or {}),
+           dlq=len(in_dlq), calls=calls)
 
 
 class Journal:
@@ -179,8 +196,8 @@ def test_a_poison_task_in_lambda_goes_to_the_dlq_alone_and_its_group_runs_in_ord
     store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
     assert store.get("m1")["status"] == "DEAD_LETTERED" and store.get("m1")["attempt"] == 3
     assert [store.get(t)["attempt"] for t in ("m2", "m3")] == [1, 1]  # handed back unrun: not attempts
-    record("handler raises (poison task), Lambda", tasks=3, lost=0, double=0, disorder=journal.disorder(
-        {"g": ["m1", "m2", "m3"]}), dlq=1, extra=calls)
+    observe("handler raises (poison task), Lambda", queue, journal, {"m1": 3, "m2": 1, "m3": 1},
+            {"g": ["m1", "m2", "m3"]}, calls=calls)
 
 
 def test_a_poison_task_in_a_worker_goes_to_the_dlq_alone_and_its_group_runs_in_order(make_team):
@@ -204,8 +221,8 @@ def test_a_poison_task_in_a_worker_goes_to_the_dlq_alone_and_its_group_runs_in_o
     assert journal.order["g"] == ["p", "a", "b"]
     assert dlq_task_ids(queue) == ["p"]
     assert worker.stats.dead_lettered == 1
-    record("handler raises (poison task), Worker", tasks=3, lost=0, double=0,
-           disorder=journal.disorder({"g": ["p", "a", "b"]}), dlq=1, extra=calls)
+    observe("handler raises (poison task), Worker", queue, journal, {"p": 3, "a": 1, "b": 1},
+            {"g": ["p", "a", "b"]}, calls=calls)
 
 
 # -- 2. follow-ups that cannot be sent never re-run the handler ----------------------------------
@@ -240,8 +257,8 @@ def test_follow_ups_that_cannot_be_sent_are_sent_later_without_running_the_handl
     assert journal.runs == {"parent-1": 1, "parent-1.then-0": 1}
     record_now = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("parent-1")
     assert record_now["status"] == "COMPLETED" and "follow_ups_pending" not in record_now
-    record("SendMessageBatch fails after the handler (follow-ups)", tasks=2, lost=0, double=0, disorder=0, dlq=0,
-           extra=calls)
+    observe("SendMessageBatch fails after the handler (follow-ups)", queue, journal,
+            {"parent-1": 1, "parent-1.then-0": 1}, {"g": ["parent-1", "parent-1.then-0"]}, calls=calls)
 
 
 # -- 3. leases hold while SQS refuses to extend visibility ----------------------------------------
@@ -279,8 +296,8 @@ def test_a_lease_holds_while_visibility_extensions_are_throttled(make_team, atom
 
     assert journal.runs == {"long-1": 1} and journal.overlaps == []
     assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("long-1")["status"] == "COMPLETED"
-    record("ChangeMessageVisibilityBatch throttled during a long task", tasks=1, lost=0,
-           double=len(journal.overlaps), disorder=0, dlq=0, extra=calls)
+    observe("ChangeMessageVisibilityBatch throttled during a long task", queue, journal, {"long-1": 1},
+            calls=calls)
 
 
 def _renewal_of(task_id: str):
@@ -313,7 +330,9 @@ def test_one_failing_renewal_does_not_skip_the_others(make_team):
         calls = sum(faults.calls.values())
     assert store.get("r1")["lease_expires_at"] == before["r1"]
     assert keeper.failures >= 1
-    record("UpdateItem renewal of one lease fails", tasks=3, lost=0, double=0, disorder=0, dlq=0, extra=calls)
+    lapsed = sum(1 for i in ("r2", "r3") if store.get(i)["lease_expires_at"] <= before[i])
+    record("UpdateItem renewal of one lease fails (lost: healthy leases not renewed)", tasks=3, lost=lapsed,
+           double=0, disorder=0, dlq=0, calls=calls)
 
 
 def test_a_slow_renewal_does_not_delay_visibility_extensions(make_team):
@@ -339,7 +358,7 @@ def test_a_slow_renewal_does_not_delay_visibility_extensions(make_team):
     assert len(extensions) >= 3
     assert max(b - a for a, b in zip(extensions, extensions[1:])) < 2.5
     assert journal.runs == {"slow-1": 1}
-    record("UpdateItem renewals delayed 3 s", tasks=1, lost=0, double=0, disorder=0, dlq=0, extra=calls)
+    observe("UpdateItem renewals delayed 3 s", queue, journal, {"slow-1": 1}, calls=calls)
 
 
 # -- 5. raw messages keep their task id across the DLQ --------------------------------------------
@@ -369,7 +388,7 @@ def test_a_raw_message_keeps_its_task_id_through_the_dlq_and_back(make_team):
 
     assert journal.runs == {"raw-1": 2}  # the one failed attempt and the run after the redrive
     assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("raw-1")["status"] == "COMPLETED"
-    record("raw message dead-lettered and redriven", tasks=1, lost=0, double=0, disorder=0, dlq=0, extra=0)
+    observe("raw message dead-lettered and redriven", queue, journal, {"raw-1": 2}, calls=0)
 
 
 def test_a_crash_between_the_dlq_copy_and_the_delete_does_not_run_the_task_again(make_team):
@@ -393,7 +412,7 @@ def test_a_crash_between_the_dlq_copy_and_the_delete_does_not_run_the_task_again
     assert journal.runs == {"c-1": 1}
     assert queue_empty(queue)
     assert dlq_task_ids(queue) == ["c-1"]  # the second copy was absorbed by its deduplication id
-    record("DeleteMessage fails after the DLQ copy", tasks=1, lost=0, double=0, disorder=0, dlq=1, extra=calls)
+    observe("DeleteMessage fails after the DLQ copy", queue, journal, {"c-1": 1}, calls=calls)
 
 
 # -- 6. complete() under faults ------------------------------------------------------------------
@@ -416,7 +435,7 @@ def test_complete_is_retried_when_the_task_table_throttles(make_team):
         calls = sum(faults.calls.values())
     assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("k-1")["status"] == "COMPLETED"
     assert journal.runs == {"k-1": 1}
-    record("UpdateItem COMPLETED throttled 3 times", tasks=1, lost=0, double=0, disorder=0, dlq=0, extra=calls)
+    observe("UpdateItem COMPLETED throttled 3 times", queue, journal, {"k-1": 1}, calls=calls)
 
 
 def test_a_completed_record_never_shows_a_lease_thiefs_error(make_team):
@@ -455,7 +474,9 @@ def test_send_many_keeps_group_order_when_a_call_fails(make_team):
             received.setdefault(task.group_id, []).append(task.payload["n"])
         queue.delete_many(messages)
     assert received == {"a": [0, 1, 2, 3], "b": [0, 1, 2, 3]}
-    record("SendMessageBatch fails mid send_many", tasks=8, lost=0, double=0, disorder=0, dlq=0, extra=calls)
+    got = [(group, n) for group, ns in received.items() for n in ns]
+    record("SendMessageBatch fails mid send_many", tasks=8, lost=8 - len(set(got)), double=len(got) - len(set(got)),
+           disorder=sum(ns != sorted(ns) for ns in received.values()), dlq=0, calls=calls)
 
 
 # -- 8. the dry run tells the truth about FIFO groups --------------------------------------------
@@ -504,8 +525,10 @@ def test_an_aborted_worker_still_releases_its_messages_and_stops_its_threads(mak
     assert not worker._heartbeat.running
     visible = queue.sqs.get_queue_attributes(QueueUrl=queue.config.queue_url,
                                              AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-    assert int(visible["ApproximateNumberOfMessages"]) == 2  # both handed back at once
-    record("KeyboardInterrupt in the receive loop", tasks=2, lost=0, double=0, disorder=0, dlq=0, extra=0)
+    handed_back = int(visible["ApproximateNumberOfMessages"])
+    assert handed_back == 2  # both handed back at once
+    record("KeyboardInterrupt in the receive loop (lost: held messages not handed back)", tasks=2,
+           lost=2 - handed_back, double=0, disorder=0, dlq=0, calls=receives["n"])
 
 
 def test_restarting_a_heartbeat_whose_stop_timed_out_runs_one_thread(make_team, monkeypatch):
