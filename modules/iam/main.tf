@@ -70,10 +70,18 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = var.queue_arn
       }] : [],
-      var.kms_key_arn == null ? [] : [{
-        Sid      = "DecryptWithQueueKey"
+      [{
+        # The SDK copies a task that used its max_attempts to the DLQ itself, then deletes it.
+        Sid      = "DeadLetterExhaustedTasks"
         Effect   = "Allow"
-        Action   = var.consumer_allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+        Action   = ["sqs:SendMessage"]
+        Resource = var.dlq_arn
+      }],
+      var.kms_key_arn == null ? [] : [{
+        # Decrypt what it receives; encrypt what it sends (to the DLQ, and follow-ups).
+        Sid      = "UseQueueKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource = var.kms_key_arn
       }],
       var.table_arn == null ? [] : [{

@@ -41,6 +41,13 @@ locals {
     Action   = ["sqs:SendMessage"]
     Resource = var.queue_arn
   }
+  # The SDK copies a task that used its max_attempts to the DLQ itself, then deletes it.
+  dead_letter_statements = var.dlq_arn == null ? [] : [{
+    Sid      = "DeadLetterExhaustedTasks"
+    Effect   = "Allow"
+    Action   = ["sqs:SendMessage"]
+    Resource = var.dlq_arn
+  }]
   table_statements = var.table_arn == null ? [] : [{
     Sid      = "RecordTaskState"
     Effect   = "Allow"
@@ -60,10 +67,11 @@ locals {
       Statement = concat(
         [local.consume_statement],
         consumer.allow_chaining ? [local.chain_statement] : [],
+        local.dead_letter_statements,
         var.kms_key_arn == null ? [] : [{
           Sid      = "UseQueueKey"
           Effect   = "Allow"
-          Action   = consumer.allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+          Action   = consumer.allow_chaining || var.dlq_arn != null ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
           Resource = var.kms_key_arn
         }],
         local.table_statements,

@@ -52,8 +52,12 @@ run "consumer_receives_acknowledges_and_records_state" {
         actions   = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"])
         resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
       }
-      DecryptWithQueueKey = {
-        actions   = toset(["kms:Decrypt"])
+      DeadLetterExhaustedTasks = {
+        actions   = toset(["sqs:SendMessage"])
+        resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"])
+      }
+      UseQueueKey = {
+        actions   = toset(["kms:Decrypt", "kms:GenerateDataKey"])
         resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
       }
       RecordTaskState = {
@@ -65,7 +69,7 @@ run "consumer_receives_acknowledges_and_records_state" {
         resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
       }
     }
-    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes/get URL on the queue, kms:Decrypt, item access on the table, s3:GetObject under the payload prefix."
+    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes/get URL on the queue, send to the DLQ (the SDK dead-letters exhausted tasks), decrypt and data keys on the key, item access on the table, s3:GetObject under the payload prefix."
   }
 }
 
@@ -190,7 +194,7 @@ run "without_key_table_bucket_or_alarms_only_queue_statements_remain" {
   assert {
     condition = (
       [for s in jsondecode(output.producer_policy_json).Statement : s.Sid] == ["SendTasks"]
-      && [for s in jsondecode(output.consumer_policy_json).Statement : s.Sid] == ["ConsumeTasks"]
+      && [for s in jsondecode(output.consumer_policy_json).Statement : s.Sid] == ["ConsumeTasks", "DeadLetterExhaustedTasks"]
       && [for s in jsondecode(output.operator_policy_json).Statement : s.Sid] == ["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadQueueAndConsumerMetrics"]
     )
     error_message = "Statements for the key, table, bucket and alarms must appear only when those ARNs are given."
@@ -207,10 +211,10 @@ run "consumer_chaining_adds_send_and_data_keys" {
   assert {
     condition = {
       for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => toset(s.Action)
-      if contains(["EnqueueFollowUpTasks", "DecryptWithQueueKey"], s.Sid)
+      if contains(["EnqueueFollowUpTasks", "UseQueueKey"], s.Sid)
       } == {
       EnqueueFollowUpTasks = toset(["sqs:SendMessage"])
-      DecryptWithQueueKey  = toset(["kms:Decrypt", "kms:GenerateDataKey"])
+      UseQueueKey          = toset(["kms:Decrypt", "kms:GenerateDataKey"])
     }
     error_message = "consumer_allow_chaining must add sqs:SendMessage on the queue and kms:GenerateDataKey on the key."
   }
