@@ -21,6 +21,7 @@ _CAP_MARGIN = 30.0
 # A transient failure is retried this soon (bounded by the interval).
 _RETRY_SOON = 1.0
 _JOIN_TIMEOUT = 30.0
+_REMOVE_WAIT = 10.0  # longest remove() waits for an extension of the message under way
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Heartbeat:
         self.max_total = float(max_total)
         self.on_extend = on_extend
         self._leases: dict[str, _Lease] = {}
+        self._extending: set[str] = set()  # message ids in the ChangeMessageVisibilityBatch under way
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -97,9 +99,21 @@ class Heartbeat:
             self._cond.notify_all()
 
     def remove(self, message: Any) -> None:
-        """Stop extending ``message`` (e.g. it was deleted); unknown messages are ignored."""
+        """Stop extending ``message`` (e.g. it was deleted); unknown messages are ignored.
+
+        Returns once no extension of it is under way (waiting at most ``_REMOVE_WAIT`` s), so a
+        visibility change the caller sends next (e.g. 0 to release it) is not undone by a late
+        extension.
+        """
+        message_id = message_id_of(message)
+        deadline = time.monotonic() + _REMOVE_WAIT
         with self._cond:
-            self._leases.pop(message_id_of(message), None)
+            self._leases.pop(message_id, None)
+            while message_id in self._extending and threading.current_thread() is not self._thread:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
 
     @property
     def messages(self) -> list[Any]:
@@ -208,9 +222,21 @@ class Heartbeat:
                         f"visibility cannot be extended past {int(self.max_total)} s; the message becomes visible again"
                     ),
                 )
+        with self._cond:
+            # A message removed since the round began is not extended; the rest are marked so
+            # remove() waits for this call instead of racing it.
+            kept = [(entry, message_id) for entry, message_id in zip(entries, ids) if message_id in self._leases]
+            entries = [entry for entry, _ in kept]
+            ids = [message_id for _, message_id in kept]
+            self._extending.update(ids)
         if not entries:
             return
-        failures = sqs_batch(self.queue.sqs, "change_message_visibility_batch", self.queue_url, entries, ids)
+        try:
+            failures = sqs_batch(self.queue.sqs, "change_message_visibility_batch", self.queue_url, entries, ids)
+        finally:
+            with self._cond:
+                self._extending.difference_update(ids)
+                self._cond.notify_all()
         failed_ids = {f.message_id for f in failures}
         retry_at = time.monotonic() + min(_RETRY_SOON, self.interval / 2)
         next_due = time.monotonic() + self.interval
