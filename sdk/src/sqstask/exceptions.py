@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .queue import SendResult
-    from .task import TaskSpec
+from typing import Any
 
 
 class SqstaskError(Exception):
@@ -55,13 +51,12 @@ class PayloadTooLarge(SqstaskError):
 class SendError(SqstaskError):
     """Some tasks could not be sent after all retries.
 
-    ``failed`` lists them with reasons; ``sent`` holds the SendResults of the tasks of the
-    same call that were sent (they are queued: do not send them again under new ids).
+    ``failed`` holds ``(TaskSpec, reason)`` pairs; ``sent`` the SendResults of the tasks of the
+    same call that were sent (they are queued: do not send them again under new ids). Typed
+    ``Any`` here because exceptions sit below every other module (task.py imports this one).
     """
 
-    def __init__(
-        self, failed: list[tuple[TaskSpec, str]], message: str | None = None, *, sent: list[SendResult] | None = None
-    ) -> None:
+    def __init__(self, failed: list[tuple[Any, str]], message: str | None = None, *, sent: list[Any] | None = None) -> None:
         self.failed = list(failed)
         self.sent = list(sent or [])
         if message is None:
