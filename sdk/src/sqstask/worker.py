@@ -35,6 +35,7 @@ from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
 from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
 from .heartbeat import Heartbeat
 from .leases import LeaseKeeper
+from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -190,9 +191,10 @@ class Worker:
     ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
-    timeout), ``idempotency``/``table``/``fifo``/``max_attempts`` as in ``batch_handler``,
-    ``lease_schedule`` (seconds between lease renewals as a function of a task's age; default a
-    third of the visibility timeout).
+    timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
+    queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo``/
+    ``max_attempts`` as in ``batch_handler``, ``lease_schedule`` (seconds between lease renewals
+    as a function of a task's age; default a third of the visibility timeout).
     """
 
     def __init__(
@@ -213,6 +215,7 @@ class Worker:
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
         ack_interval: float = 1.0,
+        metrics_interval: float = DEFAULT_INTERVAL,
         logger: logging.Logger | None = None,
         max_attempts: int | None = None,
         lease_schedule: Callable[[float], float] | None = None,
@@ -248,6 +251,9 @@ class Worker:
         self.lease_schedule = lease_schedule
         self.log = self.runner.log
         self.stats = WorkerStats()
+        writer = EmfWriter.from_config(queue.config)
+        self.metrics = None if writer is None else IntervalMetrics(
+            writer, concurrency=concurrency, interval=metrics_interval, in_flight=lambda: len(self._held))
 
         self._cond = threading.Condition()
         self._held: dict[str, _Held] = {}
@@ -296,6 +302,8 @@ class Worker:
                                            schedule=self.lease_schedule).start()
             self._heartbeat.start()
             self._acker.start()
+            if self.metrics is not None:
+                self.metrics.start()
             self._threads = [
                 threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
                 for n in range(self.concurrency)
@@ -397,6 +405,8 @@ class Worker:
                 self._active.add(key)
                 held.started = True
                 self._running += 1
+            if self.metrics is not None:
+                self.metrics.started()
             try:
                 self._process(held)
             except BaseException as exc:  # a bug here must not kill the pool silently
@@ -404,6 +414,8 @@ class Worker:
                          error_type=type(exc).__name__, error=str(exc))
                 self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
             finally:
+                if self.metrics is not None:
+                    self.metrics.finished()
                 with self._cond:
                     self._running -= 1
                     self._active.discard(key)
@@ -434,6 +446,8 @@ class Worker:
             self._retry_later(held, outcome)
 
     def _count(self, outcome: Outcome) -> None:
+        if self.metrics is not None:
+            self.metrics.record(outcome)
         with self._cond:
             self.stats.by_status[outcome.status] = self.stats.by_status.get(outcome.status, 0) + 1
             if outcome.status == "succeeded":
@@ -510,7 +524,7 @@ class Worker:
                 self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Flush acks, stop the heartbeat and lease renewals, release whatever is still held.
+        """Flush acks, stop the heartbeat, lease renewals and metrics, release whatever is still held.
 
         Each step runs even when an earlier one fails, so held messages are always released.
         """
@@ -518,6 +532,7 @@ class Worker:
             ("acknowledgements", self._acker.stop if self._acker is not None else None),
             ("heartbeat", self._heartbeat.stop if self._heartbeat is not None else None),
             ("lease renewals", self._leases.stop if self._leases is not None else None),
+            ("metrics", self.metrics.stop if self.metrics is not None else None),  # writes the last interval
             ("release", self._release_leftover),
         )
         for name, step in steps:
