@@ -142,7 +142,7 @@ def test_without_fifo_mode_later_tasks_of_a_failed_group_still_run(queue):
     assert failed_ids(response) == [messages[0]["MessageId"]]
 
 
-def test_malformed_record_is_reported_with_its_reason_and_others_run(queue, caplog):
+def test_malformed_record_goes_to_the_dlq_with_its_reason_and_others_run(queue, caplog):
     ran = []
 
     @batch_handler(queue)
@@ -159,8 +159,11 @@ def test_malformed_record_is_reported_with_its_reason_and_others_run(queue, capl
     with caplog.at_level(logging.INFO, logger="sqstask"):
         response = handle(event_for(queue, messages), Context(60_000))
 
-    assert failed_ids(response) == [bad_id]
+    assert failed_ids(response) == []  # it can never run: moved to the DLQ at once, deleted by Lambda
     assert ran == ["ok-1"]
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert letter["Body"] == bad_body
+    assert "unsupported envelope version 99" in letter["MessageAttributes"]["sqstask-error"]["StringValue"]
     [malformed] = audit_events(caplog, "malformed")
     assert malformed["message_id"] == bad_id
     assert "unsupported envelope version 99" in malformed["reason"]

@@ -50,7 +50,6 @@ DUPLICATE = "duplicate"
 FAILED = "failed"
 IN_PROGRESS = "in-progress"
 MALFORMED = "malformed"
-DEAD_LETTERED = "dead-lettered"
 
 _COMPLETE_TRIES = 4  # complete() is idempotent: retried with backoff before giving up on the record
 
@@ -59,8 +58,9 @@ _COMPLETE_TRIES = 4  # complete() is idempotent: retried with backoff before giv
 class Outcome:
     """What happened to one task.
 
-    ``status`` is succeeded, duplicate, failed, in-progress, malformed or dead-lettered (the SDK
-    copied the message to the DLQ: delete the original like a success).
+    ``status`` is succeeded, duplicate, failed, in-progress or malformed. ``dead_lettered``: the
+    SDK copied the message to the DLQ (a failed last attempt, a malformed message), so the
+    original is deleted like a success.
     """
 
     status: str
@@ -72,12 +72,13 @@ class Outcome:
     chained: list[SendResult] = field(default_factory=list)
     result: Any = None
     claim: Claim | None = field(default=None, repr=False)
+    dead_lettered: bool = False
     finished_at: float = field(default_factory=time.time)  # epoch seconds: outcomes are made as tasks end
 
     @property
     def ok(self) -> bool:
         """True when the message can be deleted (the task succeeded now or earlier, or is in the DLQ)."""
-        return self.status in (SUCCEEDED, DUPLICATE, DEAD_LETTERED)
+        return self.status in (SUCCEEDED, DUPLICATE) or self.dead_lettered
 
     @property
     def attempts(self) -> int | None:
@@ -213,9 +214,7 @@ class TaskRunner:
                 reason=exc.reason,
             )
             moved = self._move_to_dlq(message_or_record, None, f"malformed: {exc.reason}", message_id=message_id)
-            if moved is not None:
-                return moved
-            return Outcome(MALFORMED, error=exc, reason=exc.reason)
+            return Outcome(MALFORMED, error=exc, reason=exc.reason, dead_lettered=moved)
         except Exception as exc:  # e.g. S3 unavailable while resolving a pointer: retry later
             reason = f"could not read the message: {type(exc).__name__}: {exc}"
             self.log("failed", message_id=_message_id(message_or_record), reason=reason, **_describe(exc))
@@ -250,7 +249,7 @@ class TaskRunner:
                 # is where an operator can look at it (the record stays the first payload's).
                 self.log("failed", task, level=logging.ERROR, reason="payload-mismatch", **_describe(exc))
                 moved = self._move_to_dlq(task.raw or {}, task, f"PayloadMismatch: {exc}")
-                return moved or Outcome(FAILED, task, error=exc, reason=str(exc))
+                return Outcome(FAILED, task, error=exc, reason=str(exc), dead_lettered=moved)
             except Exception as exc:
                 reason = f"task table unavailable: {type(exc).__name__}: {exc}"
                 self.log("failed", task, reason=reason, **_describe(exc))
@@ -328,8 +327,9 @@ class TaskRunner:
             # The copy to the DLQ may not have happened (the process stopped in between):
             # copy again (SQS absorbs a second copy) and let the caller delete this message.
             reason = f"{claim.record.get('error_type') or 'Error'}: {claim.record.get('error') or ''}".rstrip(": ")
-            moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=int(claim.record.get("attempt") or 0))
-            return moved or Outcome(FAILED, task, reason="dead-lettered, but the copy to the DLQ failed", claim=claim)
+            if self._move_to_dlq(task.raw or {}, task, reason, attempts=int(claim.record.get("attempt") or 0)):
+                return Outcome(DUPLICATE, task, reason=reason, claim=claim, dead_lettered=True)
+            return Outcome(FAILED, task, reason="dead-lettered, but the copy to the DLQ failed", claim=claim)
         pending = claim.pending_follow_ups
         if pending:
             return self._send_pending(task, claim, pending)
@@ -384,16 +384,12 @@ class TaskRunner:
                            duration_ms=duration_ms, claim=claim)
         reason = f"{type(exc).__name__}: {exc}"
         moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=claim.attempts_used if ran else claim.attempt)
-        if moved is None:
-            return Outcome(FAILED, task, error=exc if isinstance(exc, Exception) else None, reason=reason,
-                           duration_ms=duration_ms, claim=claim)
-        moved.duration_ms = duration_ms
-        moved.claim = claim
-        return moved
+        return Outcome(FAILED, task, error=exc if isinstance(exc, Exception) else None, reason=reason,
+                       duration_ms=duration_ms, claim=claim, dead_lettered=moved)
 
     def _move_to_dlq(self, raw: Mapping[str, Any], task: Task | None, reason: str, *,
-                     message_id: str | None = None, attempts: int | None = None) -> Outcome | None:
-        """Copy a message to the DLQ and log ``gave-up``: a dead-lettered Outcome, or None when it failed."""
+                     message_id: str | None = None, attempts: int | None = None) -> bool:
+        """Copy a message to the DLQ and log ``gave-up``; False (logged) when the copy failed."""
         message_id = message_id or (task.message_id if task else _message_id(raw)) or ""
         try:
             dlq_message_id = move_to_dlq(
@@ -404,11 +400,11 @@ class TaskRunner:
         except Exception as exc:
             self.log("dead-letter-failed", task, level=logging.ERROR, message_id=message_id,
                      reason="could not copy the message to the DLQ; it is retried", **_describe(exc))
-            return None
+            return False
         self.log("gave-up", task, level=logging.WARNING, message_id=message_id, attempts=attempts,
                  max_attempts=self.max_attempts, dlq_message_id=dlq_message_id, error=reason[:1000],
                  reason="moved to the dead-letter queue")
-        return Outcome(DEAD_LETTERED, task, reason=reason)
+        return True
 
     def _record_failure(self, store: TaskStore | None, claim: Claim, task: Task, exc: Exception, duration_ms: int) -> None:
         try:
@@ -518,7 +514,8 @@ class BatchProcessor:
             parsed = self.runner.parse(record)
             if isinstance(parsed, Outcome):
                 outcomes.append(parsed)
-                fail(record, parsed.status)
+                if not parsed.ok:  # a malformed message the SDK moved to the DLQ is deleted, not retried
+                    fail(record, parsed.status)
                 continue
             lease = remaining / 1000.0 + LAMBDA_LEASE_MARGIN_SECONDS if remaining is not None else visibility
             outcome = self.runner.run(parsed, lease_seconds=lease)

@@ -65,9 +65,6 @@ COUNT_METRICS: dict[str, str] = {
     "duplicate": "TasksDuplicate",
     "malformed": "TasksMalformed",
     "in-progress": "TasksInProgress",
-    # Moved to the DLQ by the SDK: its last attempt failed (or it could never run, e.g. malformed),
-    # so the failure-rate alarm counts it as failed.
-    "dead-lettered": "TasksFailed",
 }
 DURATION_METRIC = "TaskDuration"
 LATENCY_METRIC = "TaskLatency"

@@ -454,10 +454,10 @@ class Worker:
                 self.stats.succeeded += 1
             elif outcome.status == "duplicate":
                 self.stats.duplicates += 1
-            elif outcome.status == "dead-lettered":
-                self.stats.dead_lettered += 1
             else:
                 self.stats.failed += 1
+            if outcome.dead_lettered:
+                self.stats.dead_lettered += 1
 
     def _finish(self, held: _Held, *, heartbeat: bool = True) -> None:
         """Forget ``held``: no more lease renewals, nor heartbeats unless ``heartbeat`` is False."""
