@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .audit import log_event, logger
 from .config import MAX_VISIBILITY_TIMEOUT
-from .queue import message_id_of, receipt_handle_of, sqs_batch
+from .queue import message_id_of, queue_url_of, receipt_handle_of, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .queue import TaskQueue
@@ -202,6 +202,7 @@ class Heartbeat:
     def _extend(self, due: list[tuple[str, _Lease]], now: float) -> None:
         entries: list[dict[str, Any]] = []
         ids: list[str] = []
+        urls: list[str] = []  # the queue of each entry (a worker of several tiers holds messages of each)
         capped: list[str] = []
         for message_id, lease in due:
             timeout = min(self.visibility_timeout, int(lease.deadline - now))
@@ -210,6 +211,7 @@ class Heartbeat:
                 continue
             entries.append({"ReceiptHandle": lease.receipt_handle, "VisibilityTimeout": timeout})
             ids.append(message_id)
+            urls.append(queue_url_of(lease.message, self.queue_url))
         if capped:
             with self._cond:
                 for message_id in capped:
@@ -225,14 +227,19 @@ class Heartbeat:
         with self._cond:
             # A message removed since the round began is not extended; the rest are marked so
             # remove() waits for this call instead of racing it.
-            kept = [(entry, message_id) for entry, message_id in zip(entries, ids) if message_id in self._leases]
-            entries = [entry for entry, _ in kept]
-            ids = [message_id for _, message_id in kept]
+            kept = [(e, m, u) for e, m, u in zip(entries, ids, urls) if m in self._leases]
+            entries = [entry for entry, _, _ in kept]
+            ids = [message_id for _, message_id, _ in kept]
+            urls = [url for _, _, url in kept]
             self._extending.update(ids)
         if not entries:
             return
+        failures = []
         try:
-            failures = sqs_batch(self.queue.sqs, "change_message_visibility_batch", self.queue_url, entries, ids)
+            for url in dict.fromkeys(urls):
+                picked = [n for n, u in enumerate(urls) if u == url]
+                failures += sqs_batch(self.queue.sqs, "change_message_visibility_batch", url,
+                                      [entries[n] for n in picked], [ids[n] for n in picked])
         finally:
             with self._cond:
                 self._extending.difference_update(ids)
