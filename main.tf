@@ -16,6 +16,7 @@ module "queue" {
   message_retention_seconds   = var.message_retention_seconds
   max_message_size            = var.max_message_size
   delay_seconds               = var.delay_seconds
+  max_attempts                = var.max_attempts
   max_receive_count           = var.max_receive_count
   content_based_deduplication = var.content_based_deduplication
   high_throughput             = var.high_throughput
@@ -72,6 +73,7 @@ locals {
     payload_bucket     = module.task_state.payload_bucket_name
     visibility_timeout = module.queue.visibility_timeout_seconds
     max_message_size   = module.queue.max_message_size
+    max_attempts       = module.queue.max_attempts
     alarm_names        = local.sdk_alarm_names
     schedule_group     = local.sdk_schedule_group
     scheduler_role_arn = local.sdk_scheduler_role_arn

@@ -37,6 +37,7 @@ module "lambda_trigger" {
   # The queue's resource ARN, not the static one: a mapping can only be created once the
   # queue exists.
   queue_arn                        = module.queue.queue_arn
+  dlq_arn                          = module.queue.dlq_static_arn
   queue_visibility_timeout_seconds = module.queue.visibility_timeout_seconds
   kms_key_arn                      = module.queue.kms_key_arn
   table_arn                        = local.table_static_arn

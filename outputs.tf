@@ -99,7 +99,7 @@ output "payload_bucket_arn" {
 # --- SDK configuration ---
 
 output "sdk_config" {
-  description = "JSON the SDK reads as-is: set it as `SQSTASK_CONFIG` for task code (keys: name, region, queue_url, queue_arn, dlq_url, dlq_arn, idempotency_table, payload_bucket, visibility_timeout, max_message_size, alarm_names, schedule_group, scheduler_role_arn, schedule_dead_letter_arn, metrics, metrics_namespace, priorities, default_priority, priority_queue_urls)."
+  description = "JSON the SDK reads as-is: set it as `SQSTASK_CONFIG` for task code (keys: name, region, queue_url, queue_arn, dlq_url, dlq_arn, idempotency_table, payload_bucket, visibility_timeout, max_message_size, max_attempts, alarm_names, schedule_group, scheduler_role_arn, schedule_dead_letter_arn, metrics, metrics_namespace, priorities, default_priority, priority_queue_urls)."
   value       = jsonencode(local.sdk_config)
 }
 

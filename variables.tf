@@ -69,15 +69,26 @@ variable "delay_seconds" {
   }
 }
 
-variable "max_receive_count" {
-  description = "Receives after which a task that keeps failing moves to the dead-letter queue."
+variable "max_attempts" {
+  description = "Handler runs per task id before the SDK moves the task to the dead-letter queue itself, with its last error (counted in the task table; `max_attempts` in `sdk_config`)."
   type        = number
   default     = 5
   nullable    = false
 
   validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
-    error_message = "max_receive_count must be a whole number from 1 to 1000."
+    condition     = var.max_attempts >= 1 && var.max_attempts <= 99 && floor(var.max_attempts) == var.max_attempts
+    error_message = "max_attempts must be a whole number from 1 to 99 (the derived maxReceiveCount backstop, 10 x (max_attempts + 1), must stay within SQS's 1000)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Backstop: receives after which SQS itself moves a message to the dead-letter queue. null (the default) derives it from `max_attempts`: 10 x (max_attempts + 1), since a FIFO group's later messages are received again, unrun, whenever a task ahead of them fails."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_receive_count == null || (try(var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count, false))
+    error_message = "max_receive_count must be null (derived from max_attempts) or a whole number from 1 to 1000."
   }
 }
 

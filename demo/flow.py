@@ -91,6 +91,7 @@ class Team:
     visibility_timeout: int
     max_message_size: int
     max_receive_count: int
+    max_attempts: int
     retention_days: int
     dlq_retention_days: int
 
@@ -117,6 +118,7 @@ class Team:
             visibility_timeout=int(queue["VisibilityTimeout"]),
             max_message_size=int(queue["MaximumMessageSize"]),
             max_receive_count=int(redrive["maxReceiveCount"]),
+            max_attempts=config.max_attempts,
             retention_days=int(queue["MessageRetentionPeriod"]) // DAY,
             dlq_retention_days=int(dlq["MessageRetentionPeriod"]) // DAY,
         )
@@ -237,8 +239,9 @@ class Demo:
         )
         self.say.fact(
             "dead letters",
-            f"{team.dlq_name} after {team.max_receive_count} receives (redrive policy; redrive-allow "
-            f"only from {team.queue_name}), retention {team.dlq_retention_days} d",
+            f"{team.dlq_name} after {team.max_attempts} failed attempts (the SDK moves the task; the redrive "
+            f"policy's {team.max_receive_count} receives are a backstop; redrive-allow only from {team.queue_name}), "
+            f"retention {team.dlq_retention_days} d",
         )
         self.say.fact("task table", f"{team.table}: key task_id, TTL on expires_at (idempotency and status)")
         self.say.fact("payloads", f"s3://{team.bucket} for tasks over the message size limit")
@@ -320,7 +323,7 @@ class Demo:
             wait_seconds=1,
             function_name=f"{TEAM}-consumer",
         )
-        limit = team.max_receive_count
+        limit = team.max_attempts
 
         def finished() -> bool:
             return (
@@ -333,7 +336,7 @@ class Demo:
             text = f"{label}: {self.effects.completed_count(expected)}/{len(expected)} tasks completed"
             if until_dead_lettered:
                 failures = self.effects.snapshot()["failures"][self.poison_id]
-                text += f"; {self.poison_id} failed {failures} of {limit} receives"
+                text += f"; {self.poison_id} failed {failures} of {limit} attempts"
             return text + f"; {len(runner.invocations)} invocations"
 
         with self.running(lambda: runner.run(install_signal_handlers=False), runner.stop, "the Lambda runner"):
@@ -347,7 +350,7 @@ class Demo:
 
         queue, team, work = self._ready()
         visibility = team.visibility_timeout
-        limit = team.max_receive_count
+        limit = team.max_attempts
         self.say.step(3, STEPS, "Process the tasks: the same handle(task) in Lambda and in a worker")
         self.say.say("Lambda: the local runner behind `sqstask lambda-local` polls the queue and invokes")
         self.say.say("        batch_handler(handle) with real-shaped SQS events, 10 records per invocation")
@@ -356,8 +359,8 @@ class Demo:
         failed = self.effects.snapshot()["failures"][self.poison_id]
         gave_up = self.events.count("gave-up", task_id=self.poison_id)
         self.say.say(
-            f"{self.poison_id} failed on all {failed} receives (MissingEmail); after receive {limit} SQS moved it "
-            f"to {TEAM}-dlq.fifo{' (audit log: gave-up)' if gave_up else ''}"
+            f"{self.poison_id} failed on all {failed} attempts (MissingEmail); after attempt {limit} the SDK moved "
+            f"it to {TEAM}-dlq.fifo{' (audit log: gave-up)' if gave_up else ''}; the tasks behind it in its group ran"
         )
         statement = self.effects.statement_bytes.get(self.statement_id)
         self.say.say(f"{self.statement_id}: the handler read the full payload back from S3 ({statement} characters of lines)")

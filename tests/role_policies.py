@@ -53,6 +53,7 @@ module "lambda" {{
 
   name                             = "{team}"
   queue_arn                        = "arn:aws:sqs:{region}:{account}:{team}.fifo"
+  dlq_arn                          = "arn:aws:sqs:{region}:{account}:{team}-dlq.fifo"
   queue_visibility_timeout_seconds = 300
   kms_key_arn                      = "{key}"
   table_arn                        = "arn:aws:dynamodb:{region}:{account}:table/{team}-tasks"

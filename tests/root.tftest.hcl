@@ -75,7 +75,7 @@ run "sdk_config_has_exactly_the_keys_the_sdk_reads" {
   assert {
     condition = toset(keys(jsondecode(output.sdk_config))) == toset([
       "name", "region", "queue_url", "queue_arn", "dlq_url", "dlq_arn", "idempotency_table",
-      "payload_bucket", "visibility_timeout", "max_message_size", "alarm_names",
+      "payload_bucket", "visibility_timeout", "max_message_size", "max_attempts", "alarm_names",
       "schedule_group", "scheduler_role_arn", "schedule_dead_letter_arn", "metrics", "metrics_namespace",
       "priorities", "default_priority", "priority_queue_urls",
     ])
@@ -96,6 +96,7 @@ run "sdk_config_points_at_this_teams_queue_table_and_bucket" {
       payload_bucket     = "billing-payloads-123456789012"
       visibility_timeout = 300
       max_message_size   = 1048576
+      max_attempts       = 5
     })
     error_message = "sdk_config was ${output.sdk_config}."
   }
@@ -219,6 +220,29 @@ run "delay_over_15_minutes_is_rejected" {
   }
 
   expect_failures = [var.delay_seconds]
+}
+
+run "max_attempts_reaches_sdk_config_and_the_backstop" {
+  command = plan
+
+  variables {
+    max_attempts = 8
+  }
+
+  assert {
+    condition     = jsondecode(output.sdk_config).max_attempts == 8 && module.queue.max_receive_count == 90
+    error_message = "max_attempts must reach sdk_config and derive the maxReceiveCount backstop, 10 x (8 + 1) = 90."
+  }
+}
+
+run "max_attempts_over_99_is_rejected" {
+  command = plan
+
+  variables {
+    max_attempts = 100
+  }
+
+  expect_failures = [var.max_attempts]
 }
 
 run "max_receive_count_over_1000_is_rejected" {

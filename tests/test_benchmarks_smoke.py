@@ -35,7 +35,8 @@ def fake_aws():
 
 @pytest.fixture(scope="module")
 def producer():
-    return calls.producer_calls(25, groups=5)
+    # At least 10 groups: send_many puts at most one task of a group in a call (group order).
+    return calls.producer_calls(25, groups=10)
 
 
 @pytest.fixture(scope="module")

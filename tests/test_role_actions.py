@@ -376,6 +376,14 @@ def lambda_handler_paths(team: Team, *, chaining: bool) -> Callable[[], None]:
             handler = batch_handler(queue, idempotency=mode)(handle)
             response = handler(event, None)
             assert len(response["batchItemFailures"]) == 1, response
+        # The last attempt: the SDK copies the failing task to the DLQ itself (SendMessage there).
+        with team.recorder.paused():
+            purge(team)
+            seed_tasks(team, f"lambda-last-{chaining}")
+        queue = team.queue()
+        event = event_from_messages(receive_all(queue, 4), event_source_arn=team.config.queue_arn, region=REGION)
+        response = batch_handler(queue, max_attempts=1)(handle)(event, None)
+        assert response["batchItemFailures"] == [], response
 
     return run
 

@@ -106,7 +106,15 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = local.task_queues
       }] : [],
-      local.use_kms ? [var.consumer_allow_chaining ? local.kms_statement.EncryptTasks : local.kms_statement.DecryptTasks] : [],
+      [{
+        # The SDK copies a task that used its max_attempts to the DLQ itself, then deletes it.
+        Sid      = "DeadLetterExhaustedTasks"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = var.dlq_arn
+      }],
+      # It receives (Decrypt) and sends to the DLQ (a data key) with the queue key.
+      local.use_kms ? [local.kms_statement.EncryptTasks] : [],
       local.use_kms && local.has_table ? [local.kms_statement.DecryptTaskRecords] : [],
       local.use_kms && local.has_bucket ? [local.kms_statement.DecryptPayloads] : [],
       # Claim, complete, fail and renew are conditional UpdateItems that return what they need.

@@ -85,6 +85,13 @@ locals {
     Action   = ["sqs:SendMessage"]
     Resource = local.all_queues
   }
+  # The SDK copies a task that used its max_attempts to the DLQ itself, then deletes it.
+  dead_letter_statements = var.dlq_arn == null ? [] : [{
+    Sid      = "DeadLetterExhaustedTasks"
+    Effect   = "Allow"
+    Action   = ["sqs:SendMessage"]
+    Resource = var.dlq_arn
+  }]
   table_statements = var.table_arn == null ? [] : [{
     Sid    = "RecordTaskState"
     Effect = "Allow"
@@ -110,6 +117,7 @@ locals {
           Resource = local.served_queues[key]
         }],
         consumer.allow_chaining ? [local.chain_statement] : [],
+        local.dead_letter_statements,
         var.kms_key_arn == null ? [] : [{
           Sid      = "UseQueueKey"
           Effect   = "Allow"
@@ -118,8 +126,9 @@ locals {
           # Only as SSE of the queue, task table and payload bucket: not to decrypt other data.
           Condition = { StringEquals = { "kms:ViaService" = local.kms_via_services } }
         }],
-        # Sending a follow-up task encrypts it: a data key, through SQS only.
-        var.kms_key_arn != null && consumer.allow_chaining ? [{
+        # Sending a follow-up task, or a task that used its max_attempts to the DLQ, encrypts it: a
+        # data key, through SQS only.
+        var.kms_key_arn != null && (consumer.allow_chaining || var.dlq_arn != null) ? [{
           Sid       = "EncryptFollowUpTasks"
           Effect    = "Allow"
           Action    = ["kms:GenerateDataKey"]

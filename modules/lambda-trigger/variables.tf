@@ -18,6 +18,17 @@ variable "queue_arn" {
   }
 }
 
+variable "dlq_arn" {
+  description = "ARN of the team's dead-letter queue: consumers may send to it, because the SDK moves a task that used its `max_attempts` there itself. null: no such grant (SQS's maxReceiveCount then dead-letters)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dlq_arn == null || can(regex("^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}\\.fifo$", var.dlq_arn))
+    error_message = "dlq_arn must be null or the ARN of a FIFO queue: arn:<partition>:sqs:<region>:<account-id>:<name>-dlq.fifo."
+  }
+}
+
 variable "default_priority" {
   description = "Priority tier of queue_arn (the queue module's `default_priority`). Mappings on it keep the consumer's name as key."
   type        = string

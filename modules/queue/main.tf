@@ -26,6 +26,13 @@ locals {
   queue_static_arn = local.tier_static_arns[local.default_tier]
   dlq_static_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
 
+  # The SDK counts attempts (handler runs) and dead-letters a task after max_attempts. SQS
+  # counts receives, and a FIFO group's later messages are received again, unrun, each time a
+  # task ahead of them fails: up to 10 messages in flight per group (a receive batch), each
+  # with max_attempts runs. So the backstop allows every message of a full batch its attempts,
+  # plus one more round for receives that run nothing (drains, a task table outage).
+  max_receive_count = coalesce(var.max_receive_count, 10 * (var.max_attempts + 1))
+
   kms_alias_name = "alias/sqstask/${var.name}"
   kms_key_arn    = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
   use_kms        = var.create_kms_key || var.kms_key_arn != null
@@ -100,6 +107,14 @@ locals {
     Version = "2012-10-17"
     Statement = concat(
       [merge(local.deny_insecure_transport, { Resource = local.dlq_static_arn })],
+      length(local.consumer_principals) == 0 ? [] : [{
+        # The SDK moves a task that used its max_attempts to the DLQ itself (a send).
+        Sid       = "AllowConsumersToDeadLetter"
+        Effect    = "Allow"
+        Principal = { AWS = local.consumer_principals }
+        Action    = ["sqs:SendMessage"]
+        Resource  = local.dlq_static_arn
+      }],
       length(local.operator_principals) == 0 ? [] : [{
         Sid       = "AllowOperators"
         Effect    = "Allow"
@@ -112,7 +127,7 @@ locals {
 
   redrive_policy = {
     deadLetterTargetArn = local.dlq_static_arn
-    maxReceiveCount     = var.max_receive_count
+    maxReceiveCount     = local.max_receive_count
   }
 
   redrive_allow_policy = {

@@ -59,8 +59,13 @@ output "max_message_size" {
 }
 
 output "max_receive_count" {
-  description = "Receives after which a failing task moves to the dead-letter queue."
-  value       = var.max_receive_count
+  description = "The redrive backstop: receives after which SQS moves a message to the dead-letter queue (given, or derived from max_attempts)."
+  value       = local.max_receive_count
+}
+
+output "max_attempts" {
+  description = "Handler runs per task id before the SDK moves the task to the dead-letter queue."
+  value       = var.max_attempts
 }
 
 output "message_retention_seconds" {

@@ -142,7 +142,7 @@ def test_without_fifo_mode_later_tasks_of_a_failed_group_still_run(queue):
     assert failed_ids(response) == [messages[0]["MessageId"]]
 
 
-def test_malformed_record_is_reported_with_its_reason_and_others_run(queue, caplog):
+def test_malformed_record_goes_to_the_dlq_with_its_reason_and_others_run(queue, caplog):
     ran = []
 
     @batch_handler(queue)
@@ -159,8 +159,11 @@ def test_malformed_record_is_reported_with_its_reason_and_others_run(queue, capl
     with caplog.at_level(logging.INFO, logger="sqstask"):
         response = handle(event_for(queue, messages), Context(60_000))
 
-    assert failed_ids(response) == [bad_id]
+    assert failed_ids(response) == []  # it can never run: moved to the DLQ at once, deleted by Lambda
     assert ran == ["ok-1"]
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert letter["Body"] == bad_body
+    assert "unsupported envelope version 99" in letter["MessageAttributes"]["sqstask-error"]["StringValue"]
     [malformed] = audit_events(caplog, "malformed")
     assert malformed["message_id"] == bad_id
     assert "unsupported envelope version 99" in malformed["reason"]
@@ -226,7 +229,7 @@ def test_task_with_a_live_lease_elsewhere_is_reported_failed_without_running(que
     assert failed_ids(response) == [messages[0]["MessageId"]]
 
 
-def test_redelivered_task_id_with_a_different_payload_is_rejected_loudly(queue, caplog):
+def test_redelivered_task_id_with_a_different_payload_goes_to_the_dlq_loudly(queue, caplog):
     ran = []
 
     @batch_handler(queue)
@@ -247,7 +250,10 @@ def test_redelivered_task_id_with_a_different_payload_is_rejected_loudly(queue, 
         response = handle(event_for(queue, messages), Context(60_000))
 
     assert ran == [{"amount": 10}]
-    assert failed_ids(response) == [messages[0]["MessageId"]]
+    assert failed_ids(response) == []  # it can never run: moved to the DLQ, its group goes on
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert letter["MessageAttributes"]["sqstask-task-id"]["StringValue"] == "pay-1"
+    assert "PayloadMismatch" in letter["MessageAttributes"]["sqstask-error"]["StringValue"]
     [error] = [e for e in audit_events(caplog, "failed") if e.get("error_type") == "PayloadMismatch"]
     assert error["task_id"] == "pay-1"
     assert any(r.levelno == logging.ERROR and "PayloadMismatch" in r.getMessage() for r in caplog.records)
@@ -323,15 +329,32 @@ def test_each_state_change_is_one_json_line_with_task_identity(queue, caplog):
     assert isinstance(events[-1]["duration_ms"], int)
 
 
-def test_last_failing_receive_logs_gave_up(queue, caplog):
-    @batch_handler(queue, max_receive_count=1)
+def test_last_failing_attempt_moves_the_task_to_the_dlq_and_logs_gave_up(queue, caplog):
+    @batch_handler(queue, max_attempts=1)
     def handle(task):
         raise RuntimeError("poison")
 
     queue.send("t", {}, group_id="g", task_id="p-1")
     with caplog.at_level(logging.INFO, logger="sqstask"):
-        handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
+        response = handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
 
+    assert failed_ids(response) == []  # Lambda deletes the original; the copy is in the DLQ
+    [gave_up] = audit_events(caplog, "gave-up")
+    assert gave_up["task_id"] == "p-1" and gave_up["attempts"] == 1 and gave_up["max_attempts"] == 1
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert letter["MessageAttributes"]["sqstask-error"]["StringValue"] == "RuntimeError: poison"
+
+
+def test_without_a_task_table_the_last_failing_receive_logs_gave_up(queue, caplog):
+    @batch_handler(queue, idempotency=False, max_receive_count=1)
+    def handle(task):
+        raise RuntimeError("poison")
+
+    queue.send("t", {}, group_id="g", task_id="p-1")
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        response = handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
+
+    assert len(failed_ids(response)) == 1  # the queue's maxReceiveCount moves it
     [gave_up] = audit_events(caplog, "gave-up")
     assert gave_up["task_id"] == "p-1" and gave_up["max_receive_count"] == 1
 

@@ -207,14 +207,26 @@ def test_without_a_bucket_a_message_of_exactly_the_limit_is_sent_and_one_byte_mo
 
 
 @BOTH
-def test_send_many_with_25_tasks_uses_3_batch_calls(make_team):
+def test_send_many_with_25_tasks_in_10_groups_uses_3_batch_calls(make_team):
     queue = make_team()
     calls = record_calls(queue.sqs, "SendMessageBatch")
-    result = queue.send_many(specs("g", 25))
+    tasks = [TaskSpec("work", {"n": i}, f"g{i % 10}", f"t-{i}") for i in range(25)]
+    result = queue.send_many(tasks)
     assert result.ok
     assert [len(c["Entries"]) for c in calls] == [10, 10, 5]  # SQS's limit, asserted, not left to SQS
-    assert [r.task_id for r in result.sent] == [f"t-g-{i}" for i in range(25)]
-    assert [queue.to_task(m).payload["n"] for m in drain(queue, 25)] == list(range(25))
+    assert [r.task_id for r in result.sent] == [f"t-{i}" for i in range(25)]
+    groups = payloads_by_group(queue, drain(queue, 25))
+    assert groups == {f"g{g}": [{"n": i} for i in range(g, 25, 10)] for g in range(10)}
+
+
+def test_send_many_puts_at_most_one_task_of_a_group_in_each_call(make_team):
+    queue = make_team()
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+    result = queue.send_many(specs("g", 3) + specs("h", 1))
+    assert result.ok
+    groups_per_call = [[e["MessageGroupId"] for e in c["Entries"]] for c in calls]
+    assert groups_per_call == [["g", "h"], ["g"], ["g"]]
+    assert payloads_by_group(queue, drain(queue, 4))["g"] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
 def test_send_many_accepts_dicts(make_team):
@@ -226,7 +238,7 @@ def test_send_many_accepts_dicts(make_team):
 def test_send_many_splits_batches_by_the_queues_size_limit(make_team):
     queue = make_team(max_message_size=4096)
     calls = record_calls(queue.sqs, "SendMessageBatch")
-    result = queue.send_many([TaskSpec("x", "y" * 1500, "g") for _ in range(5)])
+    result = queue.send_many([TaskSpec("x", "y" * 1500, f"g{i}") for i in range(5)])
     assert result.ok
     assert [len(c["Entries"]) for c in calls] == [2, 2, 1]
 
@@ -262,7 +274,7 @@ def test_a_failing_entry_is_retried_and_then_sent(make_team):
 def test_an_entry_that_keeps_failing_is_reported_with_its_reason(make_team):
     sleeps: list[float] = []
     base = make_team()
-    # t-a-9 ends the first batch call; t-a-10 and t-a-11 would follow it in the next one.
+    # Group a goes one task per call: t-a-9 keeps failing, t-a-10 and t-a-11 must never be sent.
     flaky = FlakySQS(base.sqs, {"t-a-9": [("InternalError", False)] * 10})
     queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
     result = queue.send_many(specs("a", 12) + specs("b", 2), max_attempts=3)
@@ -303,17 +315,35 @@ def test_a_sender_fault_is_reported_without_retrying(make_team):
     assert len(flaky.calls) == 1 and sleeps == []
 
 
-def test_a_failed_entry_holds_back_later_entries_of_its_group_so_order_is_kept(make_team):
+def test_a_retried_entry_holds_back_later_entries_of_its_group_so_order_is_kept(make_team):
     base = make_team()
-    # t-g-9 is the last entry of the first batch; t-g-10 and t-g-11 go in the second batch.
-    flaky = FlakySQS(base.sqs, {"t-g-9": [("ServiceUnavailable", False)]})
+    flaky = FlakySQS(base.sqs, {"t-g-1": [("ServiceUnavailable", False)]})
     queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
-    result = queue.send_many(specs("g", 12) + specs("other", 2))
+    result = queue.send_many(specs("g", 3) + specs("other", 2))
     assert result.ok
-    assert flaky.calls[1] == ["t-other-0", "t-other-1"]  # group g waits for its retry
-    assert flaky.calls[2:] == [["t-g-9"], ["t-g-10", "t-g-11"]]  # the retry goes alone in its group
-    groups = payloads_by_group(queue, drain(queue, 14))
-    assert groups["g"] == [{"n": i} for i in range(12)]
+    assert flaky.calls == [["t-g-0", "t-other-0"], ["t-g-1", "t-other-1"], ["t-g-1"], ["t-g-2"]]
+    groups = payloads_by_group(queue, drain(queue, 5))
+    assert groups["g"] == [{"n": i} for i in range(3)]
+
+
+def test_a_rejected_entry_stops_the_later_entries_of_its_group_in_the_same_call(make_team):
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-0": [("InvalidParameterValue", True)]})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+    result = queue.send_many(specs("g", 3) + specs("h", 1))
+    assert [r.task_id for r in result.sent] == ["t-h-0"]
+    assert [spec.task_id for spec, _ in result.failed] == ["t-g-0", "t-g-1", "t-g-2"]
+    assert not any("t-g-1" in call or "t-g-2" in call for call in flaky.calls)
+
+
+def test_send_error_carries_what_was_sent(make_team):
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-1": [("InvalidParameterValue", True)]})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+    with pytest.raises(SendError) as info:
+        queue.send_many(specs("g", 2) + specs("h", 1), raise_on_failure=True)
+    assert sorted(r.task_id for r in info.value.sent) == ["t-g-0", "t-h-0"]
+    assert [spec.task_id for spec, _ in info.value.failed] == ["t-g-1"]
 
 
 def test_a_throttled_batch_call_is_retried(make_team):
@@ -321,7 +351,7 @@ def test_a_throttled_batch_call_is_retried(make_team):
     base = make_team()
     flaky = FlakySQS(base.sqs, throttle_calls=1)
     queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
-    result = queue.send_many(specs("g", 3))
+    result = queue.send_many(specs("g", 1) + specs("h", 1) + specs("i", 1))
     assert result.ok and len(flaky.calls) == 2 and len(sleeps) == 1
     assert len(drain(queue, 3)) == 3
 

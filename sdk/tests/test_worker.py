@@ -113,8 +113,8 @@ def test_tasks_of_one_group_run_in_order_one_at_a_time_while_groups_run_in_paral
     assert worker.stats.failed == 0
 
 
-def test_failing_task_is_retried_with_growing_delays_then_reaches_the_dlq(make_team, caplog):
-    queue = make_team("w3", max_receive_count=4)
+def test_failing_task_is_retried_with_growing_delays_then_moved_to_the_dlq(make_team, caplog):
+    queue = make_team("w3", max_receive_count=100)  # the backstop never decides here
     attempts = []
     delays = []
 
@@ -128,16 +128,18 @@ def test_failing_task_is_retried_with_growing_delays_then_reaches_the_dlq(make_t
         raise RuntimeError("always broken")
 
     queue.send("poison", {}, group_id="g", task_id="p1")
-    worker = Worker(queue, handle, concurrency=1, wait_seconds=1, backoff=Backoff(base=1, cap=60, jitter=0))
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=1, backoff=Backoff(base=1, cap=60, jitter=0),
+                    max_attempts=4)
     with caplog.at_level(logging.INFO, logger="sqstask"), Running(worker):
         wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the task to reach the DLQ")
+        wait_for(lambda: queue_counts(queue, queue.config.queue_url) == (0, 0), "the original to be deleted")
 
     assert attempts == [1, 2, 3, 4]
-    assert delays == [1, 2, 4, 0]  # exponential, then released at once on the last receive
+    assert delays == [1, 2, 4]  # exponential over attempts; the last attempt goes to the DLQ, not back
     record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("p1")
-    assert record["status"] == "FAILED" and record["error"] == "always broken" and record["attempt"] == 4
+    assert record["status"] == "DEAD_LETTERED" and record["error"] == "always broken" and record["attempt"] == 4
     gave_up = [json.loads(r.getMessage()) for r in caplog.records if '"gave-up"' in r.getMessage()]
-    assert [(e["task_id"], e["attempt"], e["max_receive_count"]) for e in gave_up] == [("p1", 4, 4)]
+    assert [(e["task_id"], e["attempts"], e["max_attempts"]) for e in gave_up] == [("p1", 4, 4)]
 
 
 def test_two_workers_never_run_the_same_task_concurrently(make_team, atomic_dynamodb_writes):

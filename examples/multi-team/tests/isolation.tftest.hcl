@@ -84,14 +84,15 @@ run "teams_keep_their_own_queue_settings" {
 run "no_team_can_read_another_teams_queue" {
   command = plan
 
-  # Every SQS resource in a team's consumer policy is that team's own queue.
+  # Every SQS resource in a team's consumer policy is that team's own queue (and its own DLQ,
+  # where the SDK moves a task after max_attempts).
   assert {
     condition = alltrue([
       for team, tasks in module.team : [
         for r in flatten([for s in jsondecode(tasks.consumer_policy_json).Statement : s.Resource]) : r if startswith(r, "arn:aws:sqs:")
-      ] == ["arn:aws:sqs:eu-west-1:123456789012:${team}.fifo"]
+      ] == ["arn:aws:sqs:eu-west-1:123456789012:${team}.fifo", "arn:aws:sqs:eu-west-1:123456789012:${team}-dlq.fifo"]
     ])
-    error_message = "A team's consumer policy must name its own queue and no other queue."
+    error_message = "A team's consumer policy must name its own queue and DLQ and no other queue."
   }
 
   # The producer and operator policies too: only the team's own queue and DLQ.

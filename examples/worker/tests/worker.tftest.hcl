@@ -47,8 +47,15 @@ run "the_worker_role_consumes_this_queue_only" {
   assert {
     condition = [
       for s in jsondecode(module.tasks.consumer_policy_json).Statement : s.Resource if startswith(s.Action[0], "sqs:")
-    ] == ["arn:aws:sqs:eu-west-1:123456789012:reports.fifo"]
-    error_message = "The workers' policy must reach the reports queue and no other."
+    ] == ["arn:aws:sqs:eu-west-1:123456789012:reports.fifo", "arn:aws:sqs:eu-west-1:123456789012:reports-dlq.fifo"]
+    error_message = "The workers' policy must reach the reports queue (and its DLQ, to dead-letter exhausted tasks) and no other."
+  }
+
+  assert {
+    condition = [
+      for s in jsondecode(module.tasks.consumer_policy_json).Statement : s.Action if s.Resource == "arn:aws:sqs:eu-west-1:123456789012:reports-dlq.fifo"
+    ] == [["sqs:SendMessage"]]
+    error_message = "Workers may only send to the DLQ (the SDK moves a task there after max_attempts), not read it."
   }
 
   assert {

@@ -68,8 +68,13 @@ run "consumer_receives_acknowledges_and_records_state" {
         resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
         condition = null
       }
-      DecryptTasksWithTeamKey = {
-        actions   = toset(["kms:Decrypt"])
+      DeadLetterExhaustedTasks = {
+        actions   = toset(["sqs:SendMessage"])
+        resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"])
+        condition = null
+      }
+      EncryptTasksWithTeamKey = {
+        actions   = toset(["kms:GenerateDataKey", "kms:Decrypt"])
         resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
         condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com"] } }
       }
@@ -94,7 +99,7 @@ run "consumer_receives_acknowledges_and_records_state" {
         condition = null
       }
     }
-    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes on the queue, kms:Decrypt through SQS, DynamoDB and S3, UpdateItem on the table, s3:GetObject under the payload prefix."
+    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes on the queue, SendMessage to the DLQ (the SDK dead-letters exhausted tasks), the key through SQS (decrypt, data keys to send), kms:Decrypt through DynamoDB and S3, UpdateItem on the table, s3:GetObject under the payload prefix."
   }
 }
 
@@ -263,7 +268,7 @@ run "without_key_table_bucket_or_alarms_only_queue_statements_remain" {
   assert {
     condition = (
       [for s in jsondecode(output.producer_policy_json).Statement : s.Sid] == ["SendTasks"]
-      && [for s in jsondecode(output.consumer_policy_json).Statement : s.Sid] == ["ConsumeTasks"]
+      && [for s in jsondecode(output.consumer_policy_json).Statement : s.Sid] == ["ConsumeTasks", "DeadLetterExhaustedTasks"]
       && [for s in jsondecode(output.operator_policy_json).Statement : s.Sid] == ["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadQueueMetrics"]
     )
     error_message = "Statements for the key, table, bucket and alarms must appear only when those ARNs are given."

@@ -151,6 +151,14 @@ run "consumers_may_receive_delete_and_extend_visibility" {
     ]).Principal.AWS == ["arn:aws:iam::123456789012:role/billing-worker"]
     error_message = "The queue policy must name the consumers."
   }
+
+  assert {
+    condition = [
+      for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : [s.Action, s.Principal.AWS]
+      if s.Sid == "AllowConsumersToDeadLetter"
+    ] == [[["sqs:SendMessage"], ["arn:aws:iam::123456789012:role/billing-worker"]]]
+    error_message = "Consumers must be allowed to send to the DLQ (the SDK dead-letters exhausted tasks) and nothing else there."
+  }
 }
 
 run "operators_may_inspect_purge_and_redrive_the_dlq" {

@@ -60,9 +60,9 @@ run "three_tiers_share_the_dead_letter_queue" {
   assert {
     condition = length(aws_sqs_queue_redrive_policy.tier) == 2 && alltrue([
       for r in aws_sqs_queue_redrive_policy.tier :
-      jsondecode(r.redrive_policy).deadLetterTargetArn == "arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo" && jsondecode(r.redrive_policy).maxReceiveCount == 5
+      jsondecode(r.redrive_policy).deadLetterTargetArn == "arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo" && jsondecode(r.redrive_policy).maxReceiveCount == 60
     ])
-    error_message = "Every tier dead-letters into billing-dlq.fifo after max_receive_count receives."
+    error_message = "Every tier dead-letters into billing-dlq.fifo after the maxReceiveCount backstop (10 x (5 + 1) by default)."
   }
   assert {
     condition     = jsonencode({ for k, p in aws_sqs_queue_policy.tier : k => distinct([for s in jsondecode(p.policy).Statement : s.Resource]) }) == jsonencode({ bulk = ["arn:aws:sqs:eu-west-1:123456789012:billing-bulk.fifo"], urgent = ["arn:aws:sqs:eu-west-1:123456789012:billing-urgent.fifo"] })

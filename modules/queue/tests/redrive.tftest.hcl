@@ -18,13 +18,56 @@ run "redrive_policy_targets_the_dlq" {
   }
 }
 
-run "redrive_after_five_receives_by_default" {
+run "backstop_is_derived_from_five_attempts_by_default" {
   command = plan
 
   assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_policy.this.redrive_policy).maxReceiveCount == 5
-    error_message = "The default maxReceiveCount must be 5."
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.this.redrive_policy).maxReceiveCount == 60 && output.max_attempts == 5
+    error_message = "By default max_attempts must be 5 and the maxReceiveCount backstop 10 x (5 + 1) = 60."
   }
+}
+
+run "backstop_follows_max_attempts" {
+  command = plan
+
+  variables {
+    max_attempts = 3
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.this.redrive_policy).maxReceiveCount == 40 && output.max_receive_count == 40
+    error_message = "The maxReceiveCount backstop must be 10 x (max_attempts + 1)."
+  }
+}
+
+run "max_attempts_of_zero_is_rejected" {
+  command = plan
+
+  variables {
+    max_attempts = 0
+  }
+
+  expect_failures = [var.max_attempts]
+}
+
+run "max_attempts_over_99_is_rejected" {
+  command = plan
+
+  variables {
+    max_attempts = 100
+  }
+
+  expect_failures = [var.max_attempts]
+}
+
+run "fractional_max_attempts_is_rejected" {
+  command = plan
+
+  variables {
+    max_attempts = 2.5
+  }
+
+  expect_failures = [var.max_attempts]
 }
 
 run "redrive_after_max_receive_count_receives" {

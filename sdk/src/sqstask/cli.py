@@ -344,7 +344,13 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         if report.would_move:
             moving = [letter.summary(now) for letter in report.would_move]
             print(render_table(_rows(moving), _with_priority(MOVE_COLUMNS, moving)))
-        print(f"dry run: would move {report.matched} of {report.scanned} scanned message(s) from {dlq.name}; nothing was moved")
+        if report.behind:
+            print(f"dry run: would move {report.matched + report.behind} message(s) from {dlq.name}: the "
+                  f"{report.matched} listed and {report.behind} behind them in their groups (FIFO shows a "
+                  "group's later messages once the earlier ones move); nothing was moved")
+        else:
+            print(f"dry run: would move {report.matched} of {report.scanned} scanned message(s) from {dlq.name}; "
+                  "nothing was moved")
     else:
         target = dlq.queue.config.queue_name
         via = "SQS message move task" if report.method == "move-task" else "receive, send, delete"

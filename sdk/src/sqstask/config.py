@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 MAX_VISIBILITY_TIMEOUT = 43200
 MIN_MESSAGE_SIZE = 1024
 MAX_MESSAGE_SIZE = 1048576
+DEFAULT_MAX_ATTEMPTS = 5  # the module's max_attempts default
+MAX_ATTEMPTS_LIMIT = 99  # the module's limit: the backstop maxReceiveCount, 10 x (max_attempts + 1), stays within 1000
 
 _STR_KEYS = (
     "queue_url",
@@ -35,7 +37,7 @@ _STR_KEYS = (
     "default_priority",
 )
 _BOOL_KEYS = ("metrics",)
-_INT_KEYS = ("visibility_timeout", "max_message_size")
+_INT_KEYS = ("visibility_timeout", "max_message_size", "max_attempts")
 
 # Individual variables, each overriding the same key of the JSON config.
 ENV_VARS: dict[str, str] = {
@@ -47,6 +49,7 @@ ENV_VARS: dict[str, str] = {
     "SQSTASK_ENDPOINT_URL": "endpoint_url",
     "SQSTASK_VISIBILITY_TIMEOUT": "visibility_timeout",
     "SQSTASK_MAX_MESSAGE_SIZE": "max_message_size",
+    "SQSTASK_MAX_ATTEMPTS": "max_attempts",
     "SQSTASK_ALARM_NAMES": "alarm_names",
     "SQSTASK_SCHEDULE_GROUP": "schedule_group",
     "SQSTASK_SCHEDULER_ROLE_ARN": "scheduler_role_arn",
@@ -72,6 +75,7 @@ class QueueConfig:
     endpoint_url: str | None = None
     visibility_timeout: int = 300
     max_message_size: int = MAX_MESSAGE_SIZE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # handler runs per task id before the SDK dead-letters it
     alarm_names: tuple[str, ...] = ()
     schedule_group: str | None = None
     scheduler_role_arn: str | None = None
@@ -235,7 +239,7 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
 
 
 def _unit(key: str) -> str:
-    return "seconds" if key == "visibility_timeout" else "bytes"
+    return {"visibility_timeout": "seconds", "max_attempts": "attempts"}.get(key, "bytes")
 
 
 def _check(cfg: QueueConfig) -> None:
@@ -250,6 +254,15 @@ def _check(cfg: QueueConfig) -> None:
         raise ConfigError(
             f"max_message_size (SQSTASK_MAX_MESSAGE_SIZE) must be {MIN_MESSAGE_SIZE}..{MAX_MESSAGE_SIZE} bytes, "
             f"got {cfg.max_message_size!r}"
+        )
+    if (
+        isinstance(cfg.max_attempts, bool)
+        or not isinstance(cfg.max_attempts, int)
+        or not 1 <= cfg.max_attempts <= MAX_ATTEMPTS_LIMIT
+    ):
+        raise ConfigError(
+            f"max_attempts (SQSTASK_MAX_ATTEMPTS) must be 1..{MAX_ATTEMPTS_LIMIT} handler runs per task, "
+            f"got {cfg.max_attempts!r}"
         )
     namespace = cfg.metrics_namespace
     if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace) or namespace.startswith("AWS/"):

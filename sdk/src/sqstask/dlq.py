@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .audit import log_event
+from .deadletter import ERROR_ATTRIBUTE
 from .exceptions import ConfigError, MalformedMessage, SqstaskError, error_code
 from .payloads import PayloadStore, is_pointer
 from .priorities import PRIORITY_ATTRIBUTE
@@ -156,13 +157,14 @@ class DeadLetter:
 
     @property
     def error(self) -> str | None:
-        """The recorded failure (``ErrorType: message``) from the task table, if any."""
-        if not self.record:
-            return None
-        kind, text = self.record.get("error_type"), self.record.get("error")
+        """The recorded failure (``ErrorType: message``): the task table's, else the one the SDK
+        attached when it dead-lettered the message (``sqstask-error``), if any."""
+        kind, text = (self.record or {}).get("error_type"), (self.record or {}).get("error")
         if kind and text:
             return f"{kind}: {text}"
-        return str(kind or text) if (kind or text) else None
+        if kind or text:
+            return str(kind or text)
+        return _string_attribute(self.message_attributes, ERROR_ATTRIBUTE)
 
     @property
     def last_attempt_at(self) -> datetime | None:
@@ -296,6 +298,7 @@ class RedriveReport:
     would_move: list[DeadLetter] = field(default_factory=list)
     depth_before: int | None = None
     unreached: int = 0
+    behind: int = 0  # dry run on a FIFO DLQ: unscanned messages a real run would reach and move
     fallback_reason: str | None = None
     move_task_handle: str | None = None
 
@@ -317,6 +320,7 @@ class RedriveReport:
             "would_move": [letter.summary(now) for letter in self.would_move],
             "depth_before": self.depth_before,
             "unreached": self.unreached,
+            "behind": self.behind,
             "fallback_reason": self.fallback_reason,
             "move_task_handle": self.move_task_handle,
         }
@@ -660,9 +664,19 @@ class DeadLetterQueue:
             raise ValueError(f"method must be auto, move-task or receive, got {method!r}")
         if max_messages is not None and max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate must be above 0 messages per second, got {rate}")
         unrestricted = flt.empty and not dry_run and max_messages is None
         if method == "move-task" and not unrestricted:
             raise DeadLetterError("the SQS message move task moves everything: it cannot filter, limit or dry-run")
+        if rate is not None and rate < 1:
+            # The move task takes whole messages per second (1..500); a slower rate is the selective path's.
+            if method == "move-task":
+                raise DeadLetterError(
+                    f"the SQS message move task moves at least 1 message per second; for --rate {rate:g} "
+                    "use --method receive"
+                )
+            unrestricted = False
         fallback_reason = None
         if method in ("auto", "move-task") and unrestricted:
             try:
@@ -756,6 +770,10 @@ class DeadLetterQueue:
             hold.release_all()
         if max_messages is None or report.matched < max_messages:
             report.unreached = max(0, depth.visible - report.scanned)
+        if dry_run and flt.empty and max_messages is None and self.url.endswith(".fifo"):
+            # A FIFO DLQ shows a held group's later messages only once the earlier ones leave;
+            # the dry run holds everything it saw, but a real run moves them and reaches the rest.
+            report.behind, report.unreached = report.unreached, 0
         log_event(
             "redrive-finished",
             method="receive",
@@ -783,6 +801,10 @@ class DeadLetterQueue:
                 if value.get(key) is not None:
                     clean[key] = value[key]
             attributes[name] = clean
+        # A raw (non-envelope) message's task id is its deduplication id, which does not survive
+        # the DLQ: the attribute carries it from now on.
+        if TASK_ID_ATTRIBUTE not in attributes and len(attributes) < 10:  # SQS: 10 attributes per message
+            attributes[TASK_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": letter.task_id}
         entry: dict[str, Any] = {"MessageBody": letter.body}
         if attributes:
             entry["MessageAttributes"] = attributes

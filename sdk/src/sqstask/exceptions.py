@@ -49,14 +49,16 @@ class PayloadTooLarge(SqstaskError):
 
 
 class SendError(SqstaskError):
-    """Some tasks could not be sent after all retries; ``failed`` lists them with reasons.
+    """Some tasks could not be sent after all retries.
 
-    ``failed`` holds ``(TaskSpec, reason)`` pairs; typed ``Any`` here because exceptions sit
-    below every other module (task.py imports this one).
+    ``failed`` holds ``(TaskSpec, reason)`` pairs; ``sent`` the SendResults of the tasks of the
+    same call that were sent (they are queued: do not send them again under new ids). Typed
+    ``Any`` here because exceptions sit below every other module (task.py imports this one).
     """
 
-    def __init__(self, failed: list[tuple[Any, str]], message: str | None = None) -> None:
+    def __init__(self, failed: list[tuple[Any, str]], message: str | None = None, *, sent: list[Any] | None = None) -> None:
         self.failed = list(failed)
+        self.sent = list(sent or [])
         if message is None:
             first = self.failed[0] if self.failed else None
             detail = f"; first: task {first[0].task_id or '?'} ({first[0].task_type}): {first[1]}" if first else ""

@@ -2,7 +2,9 @@
 
 ``TaskRunner`` runs one task: claim it in the task table, call the user's function, send the
 follow-ups it returned (``Then``), and record COMPLETED or FAILED — logging every state change
-as one JSON line. ``batch_handler`` wraps a plain ``def handle(task)`` into a Lambda SQS handler
+as one JSON line. A task whose handler has run ``max_attempts`` times without success, a
+malformed message and a task re-sent under another payload are moved to the DLQ by the SDK
+itself (``gave-up``), so the healthy tasks queued behind them in their group go on. ``batch_handler`` wraps a plain ``def handle(task)`` into a Lambda SQS handler
 that reports partial batch failures; the long-poll ``Worker`` uses the same ``TaskRunner``.
 """
 
@@ -12,6 +14,7 @@ import functools
 import hashlib
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,14 +22,23 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import audit
+from .deadletter import move_to_dlq
+from .exceptions import (
+    ConfigError,
+    InvalidTaskError,
+    MalformedMessage,
+    PayloadMismatch,
+    PayloadTooLarge,
+    TaskInProgress,
+)
 from .metrics import EmfWriter
-from .exceptions import ConfigError, MalformedMessage, PayloadMismatch, SendError, TaskInProgress
-from .task import Then
+from .task import TaskSpec, Then
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .idempotency import Claim, TaskStore
+    from .leases import LeaseKeeper
     from .queue import SendResult, TaskQueue
-    from .task import Task, TaskSpec
+    from .task import Task
 
 Handle = Callable[["Task"], Any]
 
@@ -39,10 +51,17 @@ FAILED = "failed"
 IN_PROGRESS = "in-progress"
 MALFORMED = "malformed"
 
+_COMPLETE_TRIES = 4  # complete() is idempotent: retried with backoff before giving up on the record
+
 
 @dataclass
 class Outcome:
-    """What happened to one task: ``status`` is succeeded, duplicate, failed, in-progress or malformed."""
+    """What happened to one task.
+
+    ``status`` is succeeded, duplicate, failed, in-progress or malformed. ``dead_lettered``: the
+    SDK copied the message to the DLQ (a failed last attempt, a malformed message), so the
+    original is deleted like a success.
+    """
 
     status: str
     task: Task | None = None
@@ -52,12 +71,19 @@ class Outcome:
     retry_after: float | None = None  # in-progress: seconds until the other consumer's lease ends
     chained: list[SendResult] = field(default_factory=list)
     result: Any = None
+    claim: Claim | None = field(default=None, repr=False)
+    dead_lettered: bool = False
     finished_at: float = field(default_factory=time.time)  # epoch seconds: outcomes are made as tasks end
 
     @property
     def ok(self) -> bool:
-        """True when the message can be deleted (the task succeeded now or earlier)."""
-        return self.status in (SUCCEEDED, DUPLICATE)
+        """True when the message can be deleted (the task succeeded now or earlier, or is in the DLQ)."""
+        return self.status in (SUCCEEDED, DUPLICATE) or self.dead_lettered
+
+    @property
+    def attempts(self) -> int | None:
+        """Handler runs of this task counted against ``max_attempts`` (None without a claim)."""
+        return self.claim.attempts_used if self.claim is not None and self.claim.acquired else None
 
 
 class AuditLog:
@@ -110,8 +136,10 @@ def _max_receive_count_of(queue: TaskQueue) -> int | None:
 class TaskRunner:
     """Runs tasks through ``handle`` exactly once per task id (when ``idempotency`` is on).
 
-    ``table`` defaults to the queue's idempotency table; ``max_receive_count`` (for the
-    "gave-up" event) defaults to the queue's redrive policy, read once when first needed.
+    ``table`` defaults to the queue's idempotency table; ``max_attempts`` (handler runs per
+    task id before the SDK moves the task to the DLQ) to the queue's configuration.
+    ``max_receive_count`` (the queue's backstop, for the log) defaults to its redrive policy,
+    read once when first needed.
     """
 
     def __init__(
@@ -124,11 +152,15 @@ class TaskRunner:
         logger: logging.Logger | None = None,
         max_receive_count: int | None = None,
         store: TaskStore | None = None,
+        max_attempts: int | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
         self.idempotency = idempotency
         self.log = AuditLog(logger)
+        self.max_attempts = int(max_attempts if max_attempts is not None else queue.config.max_attempts)
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
         self._table = table
         self._store = store
         self._max_receive_count = max_receive_count
@@ -155,7 +187,7 @@ class TaskRunner:
 
     @property
     def max_receive_count(self) -> int | None:
-        """Receives after which a failing message goes to the DLQ (None when unknown)."""
+        """Receives after which SQS moves a message to the DLQ (the backstop; None when unknown)."""
         if not self._max_receive_known:
             with self._lock:
                 if not self._max_receive_known:
@@ -164,7 +196,12 @@ class TaskRunner:
         return self._max_receive_count
 
     def parse(self, message_or_record: Mapping[str, Any]) -> Task | Outcome:
-        """The Task in an SQS message or Lambda record, or a malformed/failed Outcome (logged)."""
+        """The Task in an SQS message or Lambda record, or an Outcome (logged) when there is none.
+
+        A malformed message can never succeed: it is moved to the DLQ at once (dead-lettered),
+        or reported malformed when that move fails. A message that cannot be read now (e.g.
+        S3 unavailable) fails and is retried.
+        """
         try:
             return self.queue.to_task(message_or_record)
         except MalformedMessage as exc:
@@ -176,14 +213,26 @@ class TaskRunner:
                 attempt=_receive_count(message_or_record),
                 reason=exc.reason,
             )
-            return Outcome(MALFORMED, error=exc, reason=exc.reason)
+            moved = self._move_to_dlq(message_or_record, None, f"malformed: {exc.reason}", message_id=message_id)
+            return Outcome(MALFORMED, error=exc, reason=exc.reason, dead_lettered=moved)
         except Exception as exc:  # e.g. S3 unavailable while resolving a pointer: retry later
             reason = f"could not read the message: {type(exc).__name__}: {exc}"
             self.log("failed", message_id=_message_id(message_or_record), reason=reason, **_describe(exc))
             return Outcome(FAILED, error=exc, reason=reason)
 
-    def run(self, task: Task, *, lease_seconds: float, on_claim: Callable[[Claim], None] | None = None) -> Outcome:
-        """Claim, run, chain and record one task; never raises for a task's own failure."""
+    def run(
+        self,
+        task: Task,
+        *,
+        lease_seconds: float,
+        on_claim: Callable[[Claim], None] | None = None,
+        leases: LeaseKeeper | None = None,
+    ) -> Outcome:
+        """Claim, run, chain and record one task; never raises for a task's own failure.
+
+        ``leases`` renews the claim while the handler runs (a Worker's long tasks); it stops
+        before the outcome is recorded.
+        """
         self.log("received", task)
         claim = None
         store = self.store
@@ -196,48 +245,166 @@ class TaskRunner:
                 self.log("failed", task, reason="in-progress", **_describe(exc))
                 return Outcome(IN_PROGRESS, task, error=exc, reason=str(exc), retry_after=retry_after)
             except PayloadMismatch as exc:
+                # Another payload under a task id that is already taken can never run: the DLQ
+                # is where an operator can look at it (the record stays the first payload's).
                 self.log("failed", task, level=logging.ERROR, reason="payload-mismatch", **_describe(exc))
-                self._gave_up_if_last(task, exc)
-                return Outcome(FAILED, task, error=exc, reason=str(exc))
+                moved = self._move_to_dlq(task.raw or {}, task, f"PayloadMismatch: {exc}")
+                return Outcome(FAILED, task, error=exc, reason=str(exc), dead_lettered=moved)
             except Exception as exc:
                 reason = f"task table unavailable: {type(exc).__name__}: {exc}"
                 self.log("failed", task, reason=reason, **_describe(exc))
                 return Outcome(FAILED, task, error=exc, reason=reason)
             if not claim.acquired:
-                self.log("skipped-duplicate", task, status=claim.record.get("status"),
-                         finished_at=claim.record.get("finished_at"))
-                return Outcome(DUPLICATE, task)
+                return self._not_acquired(task, claim)
+            if claim.attempts_used > self.max_attempts:
+                # The budget ran out in an earlier delivery that could not finish giving up
+                # (e.g. the DLQ copy failed): give up now without running the handler again.
+                error = RuntimeError(str(claim.record.get("error") or "attempts exhausted"))
+                return self._give_up(task, claim, error, None, ran=False)
             if on_claim is not None:
                 on_claim(claim)
 
         self.log("started", task, claim_attempt=claim.attempt if claim else None)
+        if leases is not None and claim is not None:
+            leases.add(claim)
         started = time.monotonic()
         try:
-            result = self.handle(task)
-            specs = follow_ups(task, result)
-            chained: list[SendResult] = []
-            if specs:
-                chained = list(self.queue.send_many(specs, raise_on_failure=True).sent)
+            try:
+                result = self.handle(task)
+            finally:
+                if leases is not None and claim is not None:
+                    leases.remove(claim)
         except Exception as exc:
             duration_ms = int((time.monotonic() - started) * 1000)
-            if claim is not None:
-                self._record_failure(store, claim, task, exc, duration_ms)
-            reason = "follow-up tasks could not be sent" if isinstance(exc, SendError) else "handler raised"
-            self.log("failed", task, duration_ms=duration_ms, reason=reason, **_describe(exc))
-            self._gave_up_if_last(task, exc)
-            return Outcome(FAILED, task, error=exc, reason=f"{type(exc).__name__}: {exc}", duration_ms=duration_ms)
+            return self._handler_failed(task, claim, exc, duration_ms, "handler raised")
 
         duration_ms = int((time.monotonic() - started) * 1000)
+        chained: list[SendResult] = []
+        unsent: list[TaskSpec] = []
+        send_error: Exception | None = None
+        specs: list[TaskSpec] | None = None
+        try:
+            specs = follow_ups(task, result)
+            if specs:
+                chained = list(self.queue.send_many(specs, raise_on_failure=True).sent)
+        except (InvalidTaskError, PayloadTooLarge) as exc:  # an invalid Then(...) is the handler's bug
+            return self._handler_failed(task, claim, exc, duration_ms, "invalid follow-up tasks")
+        except Exception as exc:  # the work is done: record it, keep the follow-ups to send later
+            send_error = exc
+            chained = list(getattr(exc, "sent", []) or [])
+            sent_ids = {sent.task_id for sent in chained}
+            unsent = [spec for spec in specs or () if spec.task_id not in sent_ids]
         for sent in chained:
             self.log("chained", task, next_task_id=sent.task_id, next_message_id=sent.message_id)
-        stored = {"then": [sent.task_id for sent in chained]} if chained else result
+        stored = {"then": [spec.task_id for spec in specs]} if specs else result
         if claim is not None:
-            try:
-                store.complete(claim, result=stored, duration_ms=duration_ms)
-            except Exception as exc:  # the work is done: do not run it again, but say so loudly
-                self.log("record-failed", task, level=logging.ERROR, status="COMPLETED", **_describe(exc))
+            pending = [_spec_fields(spec) for spec in unsent] or None
+            self._complete(store, claim, task, stored, duration_ms, pending)
+        if send_error is not None:
+            # Completed, not failed: a redelivery sends only the pending follow-ups.
+            self.log("follow-ups-pending", task, level=logging.WARNING, pending=len(unsent),
+                     reason="the task completed; its follow-up tasks are sent on the next delivery",
+                     **_describe(send_error))
+            return Outcome(FAILED, task, error=send_error, reason="follow-up tasks could not be sent",
+                           duration_ms=duration_ms, chained=chained, result=result, claim=claim)
         self.log("succeeded", task, duration_ms=duration_ms)
-        return Outcome(SUCCEEDED, task, duration_ms=duration_ms, chained=chained, result=result)
+        return Outcome(SUCCEEDED, task, duration_ms=duration_ms, chained=chained, result=result, claim=claim)
+
+    def _handler_failed(self, task: Task, claim: Claim | None, exc: Exception, duration_ms: int, reason: str) -> Outcome:
+        """Record a failed run: FAILED for a retry, or dead-lettered when it was the last attempt."""
+        self.log("failed", task, duration_ms=duration_ms, reason=reason, **_describe(exc))
+        if claim is not None and claim.attempts_used >= self.max_attempts:
+            return self._give_up(task, claim, exc, duration_ms)
+        if claim is not None:
+            self._record_failure(self.store, claim, task, exc, duration_ms)
+        self._gave_up_if_last(task, exc)
+        return Outcome(FAILED, task, error=exc, reason=f"{type(exc).__name__}: {exc}", duration_ms=duration_ms,
+                       claim=claim)
+
+    def _not_acquired(self, task: Task, claim: Claim) -> Outcome:
+        """A delivery of a task that completed, or that was dead-lettered by this very message."""
+        if claim.status == "DEAD_LETTERED":
+            # The copy to the DLQ may not have happened (the process stopped in between):
+            # copy again (SQS absorbs a second copy) and let the caller delete this message.
+            reason = f"{claim.record.get('error_type') or 'Error'}: {claim.record.get('error') or ''}".rstrip(": ")
+            if self._move_to_dlq(task.raw or {}, task, reason, attempts=int(claim.record.get("attempt") or 0)):
+                return Outcome(DUPLICATE, task, reason=reason, claim=claim, dead_lettered=True)
+            return Outcome(FAILED, task, reason="dead-lettered, but the copy to the DLQ failed", claim=claim)
+        pending = claim.pending_follow_ups
+        if pending:
+            return self._send_pending(task, claim, pending)
+        self.log("skipped-duplicate", task, status=claim.record.get("status"),
+                 finished_at=claim.record.get("finished_at"))
+        return Outcome(DUPLICATE, task, claim=claim)
+
+    def _send_pending(self, task: Task, claim: Claim, pending: list[dict[str, Any]]) -> Outcome:
+        """Send the follow-ups a completed task could not send before (same ids: SQS de-duplicates)."""
+        specs = [TaskSpec.coerce(fields) for fields in pending]
+        try:
+            chained = list(self.queue.send_many(specs, raise_on_failure=True).sent)
+            self.store.follow_ups_sent(task.task_id)
+        except Exception as exc:
+            self.log("follow-ups-pending", task, level=logging.WARNING, pending=len(specs),
+                     reason="still could not send the follow-up tasks; retried on the next delivery", **_describe(exc))
+            return Outcome(FAILED, task, error=exc, reason="follow-up tasks could not be sent", claim=claim)
+        for sent in chained:
+            self.log("chained", task, next_task_id=sent.task_id, next_message_id=sent.message_id)
+        self.log("skipped-duplicate", task, status=claim.record.get("status"),
+                 finished_at=claim.record.get("finished_at"), follow_ups_sent=len(chained))
+        return Outcome(DUPLICATE, task, chained=chained, claim=claim)
+
+    def _complete(self, store: TaskStore, claim: Claim, task: Task, stored: Any, duration_ms: int,
+                  pending: list[dict[str, Any]] | None) -> None:
+        """Record COMPLETED, retrying with backoff (the write is idempotent)."""
+        for attempt in range(1, _COMPLETE_TRIES + 1):
+            try:
+                store.complete(claim, result=stored, duration_ms=duration_ms, pending=pending)
+                return
+            except Exception as exc:
+                if attempt == _COMPLETE_TRIES:
+                    # The work is done: do not run it again, but say so loudly.
+                    self.log("record-failed", task, level=logging.ERROR, status="COMPLETED", tries=attempt,
+                             **_describe(exc))
+                    return
+                ceiling = min(self.queue.retry_cap, self.queue.retry_base * 2 ** (attempt - 1))
+                self.queue.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+    def _give_up(self, task: Task, claim: Claim, exc: BaseException, duration_ms: int | None, *,
+                 ran: bool = True) -> Outcome:
+        """The task used its attempts: record DEAD_LETTERED, then copy the message to the DLQ."""
+        store = self.store
+        try:
+            if not store.give_up(claim, exc, duration_ms=duration_ms):
+                self.log("lease-lost", task, level=logging.WARNING, owner=claim.owner)
+                return Outcome(FAILED, task, error=exc if isinstance(exc, Exception) else None,
+                               reason="lease lost before giving up", duration_ms=duration_ms, claim=claim)
+        except Exception as record_exc:
+            self.log("record-failed", task, level=logging.ERROR, status="DEAD_LETTERED", **_describe(record_exc))
+            return Outcome(FAILED, task, error=record_exc, reason=f"{type(exc).__name__}: {exc}",
+                           duration_ms=duration_ms, claim=claim)
+        reason = f"{type(exc).__name__}: {exc}"
+        moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=claim.attempts_used if ran else claim.attempt)
+        return Outcome(FAILED, task, error=exc if isinstance(exc, Exception) else None, reason=reason,
+                       duration_ms=duration_ms, claim=claim, dead_lettered=moved)
+
+    def _move_to_dlq(self, raw: Mapping[str, Any], task: Task | None, reason: str, *,
+                     message_id: str | None = None, attempts: int | None = None) -> bool:
+        """Copy a message to the DLQ and log ``gave-up``; False (logged) when the copy failed."""
+        message_id = message_id or (task.message_id if task else _message_id(raw)) or ""
+        try:
+            dlq_message_id = move_to_dlq(
+                self.queue, raw, message_id=message_id, reason=reason,
+                task_id=task.task_id if task else None, task_type=task.task_type if task else None,
+                attempts=attempts,
+            )
+        except Exception as exc:
+            self.log("dead-letter-failed", task, level=logging.ERROR, message_id=message_id,
+                     reason="could not copy the message to the DLQ; it is retried", **_describe(exc))
+            return False
+        self.log("gave-up", task, level=logging.WARNING, message_id=message_id, attempts=attempts,
+                 max_attempts=self.max_attempts, dlq_message_id=dlq_message_id, error=reason[:1000],
+                 reason="moved to the dead-letter queue")
+        return True
 
     def _record_failure(self, store: TaskStore | None, claim: Claim, task: Task, exc: Exception, duration_ms: int) -> None:
         try:
@@ -247,9 +414,17 @@ class TaskRunner:
             self.log("record-failed", task, level=logging.ERROR, status="FAILED", **_describe(record_exc))
 
     def _gave_up_if_last(self, task: Task, exc: BaseException) -> None:
+        """Without a task table the queue's maxReceiveCount decides: say when this was the last receive."""
+        if self.store is not None:
+            return
         limit = self.max_receive_count
         if limit and task.receive_count >= limit:
-            self.log("gave-up", task, max_receive_count=limit, reason="moves to the dead-letter queue", **_describe(exc))
+            self.log("gave-up", task, max_receive_count=limit,
+                     reason="the queue's maxReceiveCount moves it to the dead-letter queue", **_describe(exc))
+
+
+def _spec_fields(spec: TaskSpec) -> dict[str, Any]:
+    return {"task_type": spec.task_type, "payload": spec.payload, "group_id": spec.group_id, "task_id": spec.task_id}
 
 
 def _describe(exc: BaseException) -> dict[str, str]:
@@ -339,7 +514,8 @@ class BatchProcessor:
             parsed = self.runner.parse(record)
             if isinstance(parsed, Outcome):
                 outcomes.append(parsed)
-                fail(record, parsed.status)
+                if not parsed.ok:  # a malformed message the SDK moved to the DLQ is deleted, not retried
+                    fail(record, parsed.status)
                 continue
             lease = remaining / 1000.0 + LAMBDA_LEASE_MARGIN_SECONDS if remaining is not None else visibility
             outcome = self.runner.run(parsed, lease_seconds=lease)
@@ -378,20 +554,24 @@ def batch_handler(
     logger: logging.Logger | None = None,
     min_remaining_ms: int = DEFAULT_MIN_REMAINING_MS,
     max_receive_count: int | None = None,
+    max_attempts: int | None = None,
 ) -> Any:
     """Turn ``def handle(task: Task) -> object`` into a Lambda SQS handler.
 
     The returned ``handler(event, context)`` runs each record once per task id (idempotency
     in the task table), reports failed records in ``{"batchItemFailures": [...]}``, fails the
     rest of a failed task's message group in the batch (``fifo=True``), and stops starting
-    tasks when less than ``min_remaining_ms`` (plus the longest task so far) is left.
+    tasks when less than ``min_remaining_ms`` (plus the longest task so far) is left. A task
+    whose handler has failed ``max_attempts`` times (default: the queue's ``max_attempts``) is
+    moved to the DLQ by the SDK and the rest of its group goes on.
     ``queue`` defaults to ``TaskQueue.from_env()``, resolved on the first invocation. Use as
     ``@batch_handler`` or ``@batch_handler(queue, ...)``. The plain function stays available
     as ``handler.handle`` (``sqstask worker`` accepts either).
     """
     if callable(queue) and not hasattr(queue, "send_many"):
         return batch_handler(None, fifo=fifo, idempotency=idempotency, table=table, logger=logger,
-                             min_remaining_ms=min_remaining_ms, max_receive_count=max_receive_count)(queue)
+                             min_remaining_ms=min_remaining_ms, max_receive_count=max_receive_count,
+                             max_attempts=max_attempts)(queue)
 
     def decorate(func: Handle) -> Callable[[Mapping[str, Any], Any], dict[str, list[dict[str, str]]]]:
         state: dict[str, BatchProcessor] = {}
@@ -407,7 +587,7 @@ def batch_handler(
 
                             resolved = TaskQueue.from_env()
                         runner = TaskRunner(resolved, func, idempotency=idempotency, table=table, logger=logger,
-                                            max_receive_count=max_receive_count)
+                                            max_receive_count=max_receive_count, max_attempts=max_attempts)
                         state["processor"] = BatchProcessor(runner, fifo=fifo, min_remaining_ms=min_remaining_ms)
             return state["processor"]
 

@@ -21,6 +21,7 @@ _CAP_MARGIN = 30.0
 # A transient failure is retried this soon (bounded by the interval).
 _RETRY_SOON = 1.0
 _JOIN_TIMEOUT = 30.0
+_REMOVE_WAIT = 10.0  # longest remove() waits for an extension of the message under way
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Heartbeat:
         self.max_total = float(max_total)
         self.on_extend = on_extend
         self._leases: dict[str, _Lease] = {}
+        self._extending: set[str] = set()  # message ids in the ChangeMessageVisibilityBatch under way
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -97,9 +99,21 @@ class Heartbeat:
             self._cond.notify_all()
 
     def remove(self, message: Any) -> None:
-        """Stop extending ``message`` (e.g. it was deleted); unknown messages are ignored."""
+        """Stop extending ``message`` (e.g. it was deleted); unknown messages are ignored.
+
+        Returns once no extension of it is under way (waiting at most ``_REMOVE_WAIT`` s), so a
+        visibility change the caller sends next (e.g. 0 to release it) is not undone by a late
+        extension.
+        """
+        message_id = message_id_of(message)
+        deadline = time.monotonic() + _REMOVE_WAIT
         with self._cond:
-            self._leases.pop(message_id_of(message), None)
+            self._leases.pop(message_id, None)
+            while message_id in self._extending and threading.current_thread() is not self._thread:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
 
     @property
     def messages(self) -> list[Any]:
@@ -123,13 +137,17 @@ class Heartbeat:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> Heartbeat:
-        """Start the background thread (idempotent)."""
+        """Start the background thread (idempotent).
+
+        A thread that was asked to stop but has not exited yet (an SQS call hanging past
+        ``stop()``'s wait) is kept running instead of starting a second one.
+        """
         with self._cond:
-            if self._thread is not None and self._thread.is_alive():
-                return self
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="sqstask-heartbeat", daemon=True)
-            self._thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sqstask-heartbeat", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
         return self
 
     def stop(self) -> None:
@@ -144,7 +162,6 @@ class Heartbeat:
                 log_event(
                     "heartbeat-failed", error="heartbeat thread did not stop within 30 s (an SQS call is hanging)"
                 )
-        self._thread = None
 
     def __enter__(self) -> Heartbeat:
         return self.start()
@@ -166,6 +183,7 @@ class Heartbeat:
                         break
                     self._cond.wait(None if due_at is None else due_at - now)
                 if self._stopping:
+                    self._thread = None  # under the lock: start() from now on starts a new thread
                     return
                 now = time.monotonic()
                 # Extend everything due within half an interval, to share calls.
@@ -206,22 +224,37 @@ class Heartbeat:
                         f"visibility cannot be extended past {int(self.max_total)} s; the message becomes visible again"
                     ),
                 )
+        with self._cond:
+            # A message removed since the round began is not extended; the rest are marked so
+            # remove() waits for this call instead of racing it.
+            kept = [(e, m, u) for e, m, u in zip(entries, ids, urls) if m in self._leases]
+            entries = [entry for entry, _, _ in kept]
+            ids = [message_id for _, message_id, _ in kept]
+            urls = [url for _, _, url in kept]
+            self._extending.update(ids)
         if not entries:
             return
         failures = []
-        for url in dict.fromkeys(urls):
-            picked = [n for n, u in enumerate(urls) if u == url]
-            failures += sqs_batch(self.queue.sqs, "change_message_visibility_batch", url,
-                                  [entries[n] for n in picked], [ids[n] for n in picked])
+        try:
+            for url in dict.fromkeys(urls):
+                picked = [n for n, u in enumerate(urls) if u == url]
+                failures += sqs_batch(self.queue.sqs, "change_message_visibility_batch", url,
+                                      [entries[n] for n in picked], [ids[n] for n in picked])
+        finally:
+            with self._cond:
+                self._extending.difference_update(ids)
+                self._cond.notify_all()
         failed_ids = {f.message_id for f in failures}
         retry_at = time.monotonic() + min(_RETRY_SOON, self.interval / 2)
         next_due = time.monotonic() + self.interval
         extended: list[Any] = []
+        reported: list[Any] = []  # failures of messages still tracked (a removed one was deleted meanwhile)
         with self._cond:
             for f in failures:
                 current = self._leases.get(f.message_id)
                 if current is None:
                     continue
+                reported.append(f)
                 if f.sender_fault:
                     # Deleted, expired or otherwise unknown to SQS: retrying cannot help.
                     self._leases.pop(f.message_id, None)
@@ -232,7 +265,7 @@ class Heartbeat:
                 if message_id not in failed_ids and current is not None:
                     current.next_due = next_due
                     extended.append(current.message)
-        for f in failures:
+        for f in reported:
             log_event(
                 "heartbeat-dropped" if f.sender_fault else "heartbeat-failed",
                 message_id=f.message_id,

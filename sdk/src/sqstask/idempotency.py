@@ -9,7 +9,16 @@ message id). Every state change is a single conditional write:
   tells us why: COMPLETED (skip), a live lease (TaskInProgress) or another payload
   (PayloadMismatch).
 - ``complete`` / ``fail``: one UpdateItem each; ``fail`` releases the lease so a retry can claim.
-- ``renew``: one UpdateItem that pushes the lease forward (called by the heartbeat).
+  ``complete`` can record follow-up tasks still to be sent (``follow_ups_pending``): the task
+  is done and is never run again; a redelivery only sends them (``follow_ups_sent`` clears them).
+- ``give_up``: the task used its ``max_attempts``; the record says DEAD_LETTERED with the
+  message that carried it, and the SDK copies that message to the DLQ. A later delivery of the
+  same message only finishes the move; a redriven copy (another message id) claims the task
+  again with a fresh budget of attempts.
+- ``renew``: one UpdateItem that pushes the lease forward (called by the lease keeper).
+
+``attempt`` counts claims, i.e. handler runs: deliveries handed back unrun (group-mates of a
+failed task, a worker's drain) and duplicates never count.
 
 This is on every task's path, so the requests are cheap to build: expressions and name maps are
 module constants, and values are written in DynamoDB's wire format (``{"S": ...}``,
@@ -37,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
+DEAD_LETTERED = "DEAD_LETTERED"
 
 MAX_RESULT_BYTES = 4096
 MAX_ERROR_CHARS = 1000
@@ -56,11 +66,13 @@ _CLAIM_SET = (
 _CLAIM_UPDATE = _CLAIM_SET + "ADD attempt :one REMOVE finished_at, duration_ms"
 # On a first delivery receive_count is 1, the very number ADD needs: one value serves both.
 _FIRST_DELIVERY_CLAIM_UPDATE = _CLAIM_SET + "ADD attempt :receive_count REMOVE finished_at, duration_ms"
-# New; or FAILED; or IN_PROGRESS with an expired lease; and never under another payload.
+# New; or FAILED; or IN_PROGRESS with an expired lease; or DEAD_LETTERED and delivered by
+# another message than the one that was dead-lettered (a redriven copy); never under another payload.
 _CLAIM_CONDITION = (
     "attribute_not_exists(task_id) OR "
     "((attribute_not_exists(payload_hash) OR payload_hash = :hash) AND "
-    "(#status = :failed OR (#status = :in_progress AND lease_expires_at < :now)))"
+    "(#status = :failed OR (#status = :in_progress AND lease_expires_at < :now) OR "
+    "(#status = :dead_lettered AND message_id <> :message_id)))"
 )
 _STATUS_OWNER = {"#status": "status", "#owner": "owner"}
 
@@ -78,32 +90,38 @@ _FAIL_UPDATES = {
 _FAIL_NAMES = {"#status": "status", "#owner": "owner", "#error": "error"}
 
 
-def _complete_request(with_duration: bool, with_result: bool, new_record: bool) -> tuple[str, dict[str, str]]:
+_GIVE_UP_UPDATE = (
+    "SET #status = :dead_lettered, error_type = :error_type, #error = :error, finished_at = :now_iso, "
+    "dead_lettered_at = :now_iso, dead_lettered_attempt = :attempt, expires_at = :expires_at "
+    "REMOVE lease_expires_at"
+)
+
+
+def _complete_request(with_duration: bool, with_result: bool, with_pending: bool) -> tuple[str, dict[str, str]]:
     """complete()'s UpdateExpression and names.
 
-    A record this claim created (``Claim.new_record``) has no earlier attempt's error or result,
-    so complete() leaves out their REMOVEs and the reserved-word names they need.
+    The error fields are always removed: a lease thief's failure may have been recorded while
+    this attempt ran, and a COMPLETED record must not show it.
     """
     sets = ["#status = :completed", "finished_at = :now_iso"]
-    removes = ["lease_expires_at"]
-    names = {"#status": "status"}
+    removes = ["lease_expires_at", "error_type", "#error"]
+    names = {"#status": "status", "#error": "error", "#result": "result"}
     if with_duration:
         sets.append("duration_ms = :duration_ms")
     if with_result:
         sets.append("#result = :result")
-    elif not new_record:
+    else:
         removes.append("#result")
-    if with_result or not new_record:
-        names["#result"] = "result"
-    if not new_record:
-        removes += ["error_type", "#error"]
-        names["#error"] = "error"
+    if with_pending:
+        sets.append("follow_ups_pending = :pending")
+    else:
+        removes.append("follow_ups_pending")
     return "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes), names
 
 
-# (duration given, result given, claim created the record) -> complete()'s expression and names
+# (duration given, result given, follow-ups pending) -> complete()'s expression and names
 _COMPLETE_REQUESTS = {
-    (d, r, n): _complete_request(d, r, n) for d in (False, True) for r in (False, True) for n in (False, True)
+    (d, r, p): _complete_request(d, r, p) for d in (False, True) for r in (False, True) for p in (False, True)
 }
 
 _RESULT_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
@@ -220,6 +238,26 @@ class Claim:
         """True when the task already completed (the delivery is a duplicate)."""
         return not self.acquired
 
+    @property
+    def status(self) -> str | None:
+        """The stored status that refused a non-acquired claim: COMPLETED or DEAD_LETTERED."""
+        return None if self.acquired else self.record.get("status")
+
+    @property
+    def attempts_used(self) -> int:
+        """Handler runs counted against ``max_attempts``, this one included.
+
+        A task redriven from the DLQ starts a fresh budget: runs before its last dead-lettering
+        do not count.
+        """
+        return self.attempt - int(self.record.get("dead_lettered_attempt") or 0)
+
+    @property
+    def pending_follow_ups(self) -> list[dict[str, Any]]:
+        """Follow-up tasks (TaskSpec fields) recorded on a COMPLETED task but not yet sent."""
+        text = self.record.get("follow_ups_pending")
+        return list(json.loads(text)) if text else []
+
 
 class TaskStore:
     """Task status and idempotency records in the team's DynamoDB table (key ``task_id``)."""
@@ -266,6 +304,7 @@ class TaskStore:
             values = {
                 ":in_progress": {"S": IN_PROGRESS},
                 ":failed": {"S": FAILED},
+                ":dead_lettered": {"S": DEAD_LETTERED},
                 ":owner": {"S": owner},
                 ":lease": _epoch_n(lease),
                 ":now": _epoch_n(now),
@@ -287,9 +326,9 @@ class TaskStore:
                     ConditionExpression=_CLAIM_CONDITION,
                     ExpressionAttributeNames=dict(_STATUS_OWNER),
                     ExpressionAttributeValues=values,
-                    # The old values of what the claim overwrote: nothing for a new task (the
-                    # common case, and the smallest answer), else the previous attempt count.
-                    ReturnValues="UPDATED_OLD",
+                    # The old item: nothing for a new task (the common case, and the smallest
+                    # answer), else the previous attempts and where the attempt budget starts.
+                    ReturnValues="ALL_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -332,7 +371,7 @@ class TaskStore:
             exc.received_hash = task.payload_hash  # type: ignore[attr-defined]
             raise exc
         status = old.get("status")
-        if status == COMPLETED:
+        if status in (COMPLETED, DEAD_LETTERED):
             return Claim(task_id=task.task_id, acquired=False, attempt=int(old.get("attempt", 0)), record=old)
         if status == IN_PROGRESS:
             lease = float(old.get("lease_expires_at") or 0)
@@ -347,13 +386,22 @@ class TaskStore:
                 raise exc2
         return None
 
-    def complete(self, claim: Claim, *, result: Any = None, duration_ms: int | None = None) -> None:
+    def complete(
+        self,
+        claim: Claim,
+        *,
+        result: Any = None,
+        duration_ms: int | None = None,
+        pending: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Mark the task COMPLETED (finished_at, duration, capped result) with one UpdateItem.
 
-        Releases the lease and clears an earlier attempt's error. Not owner-checked: the work is
-        done, so it is recorded even if the lease was lost meanwhile. The owner and the TTL stay
-        as the claim wrote them (the TTL counts from the claim: a task runs for hours at most,
-        and the default 30 days stays well beyond the DLQ's 14-day retention).
+        Releases the lease and clears any recorded error. ``pending`` lists follow-up tasks
+        (TaskSpec fields) that still have to be sent. Not owner-checked and idempotent: the
+        work is done, so it is recorded even if the lease was lost meanwhile, and a retry
+        writes the same. The owner and the TTL stay as the claim wrote them (the TTL counts
+        from the claim: a task runs for hours at most, and the default 30 days stays well
+        beyond the DLQ's 14-day retention).
         """
         now = self._clock()
         encoded = encode_result(result)
@@ -362,7 +410,9 @@ class TaskStore:
             values[":duration_ms"] = {"N": str(int(duration_ms))}
         if encoded is not None:
             values[":result"] = {"S": encoded}
-        update, names = _COMPLETE_REQUESTS[(duration_ms is not None, encoded is not None, claim.new_record)]
+        if pending:
+            values[":pending"] = {"S": _RESULT_JSON.encode(pending)}
+        update, names = _COMPLETE_REQUESTS[(duration_ms is not None, encoded is not None, bool(pending))]
         self.client.update_item(
             TableName=self.table,
             Key={"task_id": {"S": claim.task_id}},
@@ -394,6 +444,49 @@ class TaskStore:
                 TableName=self.table,
                 Key={"task_id": {"S": claim.task_id}},
                 UpdateExpression=_FAIL_UPDATES[duration_ms is not None],
+                ConditionExpression=_OWNED_CONDITION,
+                ExpressionAttributeNames=dict(_FAIL_NAMES),
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def follow_ups_sent(self, task_id: str) -> None:
+        """Forget the pending follow-ups of a COMPLETED task once they are all sent (one UpdateItem)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key={"task_id": {"S": task_id}},
+            UpdateExpression="REMOVE follow_ups_pending",
+            ConditionExpression="attribute_exists(task_id)",
+        )
+
+    def give_up(self, claim: Claim, error: BaseException, *, duration_ms: int | None = None) -> bool:
+        """Mark the task DEAD_LETTERED after its last attempt (one owner-checked UpdateItem).
+
+        The record keeps the last error and the attempt count at which the budget ran out, so a
+        redriven copy gets ``max_attempts`` fresh runs. Returns False when the lease was lost.
+        """
+        now = self._clock()
+        values: dict[str, Any] = {
+            ":dead_lettered": {"S": DEAD_LETTERED},
+            ":in_progress": {"S": IN_PROGRESS},
+            ":owner": {"S": claim.owner or ""},
+            ":error_type": {"S": type(error).__name__},
+            ":error": {"S": _cap(str(error) or type(error).__name__, MAX_ERROR_CHARS)},
+            ":now_iso": {"S": _iso(now)},
+            ":attempt": {"N": str(int(claim.attempt))},
+            ":expires_at": {"N": str(int(now + self.ttl_seconds))},
+        }
+        update = _GIVE_UP_UPDATE
+        if duration_ms is not None:
+            values[":duration_ms"] = {"N": str(int(duration_ms))}
+            update = update.replace(" REMOVE", ", duration_ms = :duration_ms REMOVE")
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"task_id": {"S": claim.task_id}},
+                UpdateExpression=update,
                 ConditionExpression=_OWNED_CONDITION,
                 ExpressionAttributeNames=dict(_FAIL_NAMES),
                 ExpressionAttributeValues=values,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +42,6 @@ RETRYABLE_CODES = frozenset(
         "RequestTimeout",
     }
 )
-_WHOLE_CALL = object()  # marks outcomes of a batch call that failed as a whole
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class _Pending:
     entry: dict[str, Any] | None
     size: int
     attempts: int = 0
-    isolate: bool = False  # failed as a single entry (not a whole call): retry it last in its group
+    offloaded: bool = False  # the large body is in S3 already
     queue_url: str = ""  # the queue of the task's priority tier; a batch call goes to one queue
 
 
@@ -214,6 +214,7 @@ class TaskQueue:
         s3_client: Any = None,
         visibility_timeout: int | None = None,
         max_message_size: int | None = None,
+        max_attempts: int | None = None,
         config: QueueConfig | None = None,
         scheduler_client: Any = None,
         cloudwatch_client: Any = None,
@@ -230,6 +231,7 @@ class TaskQueue:
             endpoint_url=endpoint_url,
             visibility_timeout=visibility_timeout,
             max_message_size=max_message_size,
+            max_attempts=max_attempts,
         )
         if config is None:
             if not queue_url:
@@ -415,16 +417,13 @@ class TaskQueue:
         """Send tasks in SendMessageBatch calls (10 entries and the queue's size limit per call).
 
         Every task is validated first (InvalidTaskError / PayloadTooLarge before anything is
-        sent). Entries that fail retryably are retried up to ``max_attempts`` times with
-        backoff and jitter; while an entry of a group waits for its retry, later entries of
-        that group wait too, and the retry goes last of its group in its call, so order
-        within a group is kept. An entry that finally fails fails the later entries of its
-        group with it ("not sent: earlier task ... failed"). With ``raise_on_failure`` a
-        SendError lists the failures; otherwise they are in ``BatchResult.failed``.
-
-        Limit: if SQS fails one entry of a call but accepts a later entry of the same group
-        in that same call (a partial failure on the first attempt), the later one is already
-        queued and the retry lands after it.
+        sent). Order within a message group is never broken: a call carries at most one entry
+        per group, and a group's next task is sent only after the one before it was accepted
+        (many groups still fill whole calls; one group's tasks go one call each). Entries that
+        fail retryably are retried up to ``max_attempts`` times with backoff and jitter; an
+        entry that finally fails fails the later entries of its group with it ("not sent:
+        earlier task ... failed"). With ``raise_on_failure`` a SendError lists the failures
+        (``failed``) and what was sent (``sent``); otherwise they are in the BatchResult.
         """
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -437,19 +436,13 @@ class TaskQueue:
 
         sent: dict[int, SendResult] = {}
         failed: dict[int, str] = {}
-        dead_groups: dict[str, tuple[int, str]] = {}  # group -> (index of its failed task, reason)
+        groups: dict[str, deque[_Pending]] = {}  # in order of each group's first task
+        for item in pending:
+            groups.setdefault(item.spec.group_id, deque()).append(item)
 
-        def fail(item: _Pending, reason: str) -> None:
+        def fail_group(item: _Pending, reason: str) -> None:
+            """Fail ``item`` and every later task of its group (they must not overtake it)."""
             failed[item.index] = reason
-            dead_groups.setdefault(
-                item.spec.group_id,
-                (item.index, f"not sent: earlier task {item.spec.task_id} of group {item.spec.group_id} failed ({reason})"),
-            )
-
-        def dead_reason(item: _Pending) -> str | None:
-            """Why ``item`` must not be sent: a task before it in its group failed (None: send it)."""
-            dead = dead_groups.get(item.spec.group_id)
-            return dead[1] if dead is not None and item.index > dead[0] else None
             log_event(
                 "send-failed",
                 task_id=item.spec.task_id,
@@ -458,99 +451,84 @@ class TaskQueue:
                 attempts=item.attempts,
                 error=reason,
             )
-
-        # Offload large bodies (an S3 failure fails that task and its group's later tasks).
-        for item in pending:
-            if (reason := dead_reason(item)) is not None:
-                failed[item.index] = reason
-                item.entry = None
-            elif item.size > self.config.max_message_size and item.entry is not None:
-                try:
-                    item.entry = self._offload(item.entry)
-                except Exception as exc:
-                    if not type(exc).__module__.startswith("botocore"):
-                        raise
-                    fail(item, f"payload offload to S3 failed: {error_code(exc)}: {exc}")
-                    item.entry = None
-                    continue
-                item.size = message_size(item.entry["MessageBody"], item.entry["MessageAttributes"])
-        pending = [p for p in pending if p.entry is not None]
-
-        round_number = 0
-        while pending:
-            round_number += 1
-            if round_number > 1:
-                self._backoff(round_number - 1)
-            waiting: list[_Pending] = []  # retried or held back for the next round, in order
-            held_groups: set[str] = set()
-            queue_ = list(pending)
-            while queue_:
-                chunk: list[_Pending] = []
-                chunk_bytes = 0
-                rest: list[_Pending] = []
-                rest_groups: set[str] = set()  # a group with a deferred item keeps its later items back
-                closed: set[str] = set()  # groups whose last entry in this call is a retry
-                for item in queue_:
-                    group = item.spec.group_id
-                    if (reason := dead_reason(item)) is not None:
-                        failed[item.index] = reason
-                        continue
-                    if group in held_groups:
-                        waiting.append(item)
-                        continue
-                    fits = (
-                        len(chunk) < MAX_BATCH_ENTRIES
-                        and chunk_bytes + item.size <= self.config.max_message_size
-                        and (not chunk or item.queue_url == chunk[0].queue_url)  # one tier per call
+            rest = groups.pop(item.spec.group_id, deque())
+            for later in rest:
+                if later is not item:
+                    failed[later.index] = (
+                        f"not sent: earlier task {item.spec.task_id} of group {item.spec.group_id} failed ({reason})"
                     )
-                    if fits and group not in rest_groups and group not in closed:
-                        chunk.append(item)
-                        chunk_bytes += item.size
-                        if item.isolate:
-                            # It failed alone before; if it fails again, later entries of its
-                            # group in the same call would overtake it.
-                            closed.add(group)
-                    else:
-                        rest.append(item)
-                        rest_groups.add(group)
-                queue_ = rest
-                if not chunk:
-                    # Unreachable: the first eligible item always fits an empty chunk.
-                    for item in rest:
-                        fail(item, "entry does not fit a SendMessageBatch call")
-                    break
+
+        retries = 0
+        while groups:
+            heads: list[_Pending] = []
+            for group, items in list(groups.items()):
+                item = items[0]
+                if item.size > self.config.max_message_size and not item.offloaded:
+                    # Offload a large body once, just before its first send (S3 failure fails the group).
+                    try:
+                        item.entry = self._offload(item.entry or {})
+                    except Exception as exc:
+                        if not type(exc).__module__.startswith("botocore"):
+                            raise
+                        fail_group(item, f"payload offload to S3 failed: {error_code(exc)}: {exc}")
+                        continue
+                    item.size = message_size(item.entry["MessageBody"], item.entry["MessageAttributes"])
+                    item.offloaded = True
+                heads.append(item)
+            retry_needed = False
+            for chunk in self._chunks(heads):
                 for item, ok, reason, retryable, response in self._send_chunk(chunk):
                     item.attempts += 1
+                    group = item.spec.group_id
                     if ok:
                         sent[item.index] = response
+                        groups[group].popleft()
+                        if not groups[group]:
+                            del groups[group]
                         log_event(
                             "sent",
                             task_id=item.spec.task_id,
                             task_type=item.spec.task_type,
-                            group_id=item.spec.group_id,
+                            group_id=group,
                             message_id=response.message_id,
                             sequence_number=response.sequence_number,
                         )
                     elif retryable and item.attempts < max_attempts:
-                        item.isolate = item.isolate or response is not _WHOLE_CALL
-                        held_groups.add(item.spec.group_id)
-                        waiting.append(item)
+                        retry_needed = True
                     else:
-                        fail(item, reason if not retryable else f"{reason} (gave up after {item.attempts} attempts)")
-            # items still in waiting whose group later died are failed at the next round's start
-            pending = sorted(waiting, key=lambda p: p.index)
-            if pending and all(dead_reason(p) is not None for p in pending):
-                for p in pending:
-                    failed[p.index] = dead_reason(p) or ""
-                pending = []
+                        fail_group(item, reason if not retryable else f"{reason} (gave up after {item.attempts} attempts)")
+            if retry_needed and groups:
+                retries += 1
+                self._backoff(retries)
 
         result = BatchResult(
             sent=[sent[i] for i in sorted(sent)],
             failed=[(specs[i], failed[i]) for i in sorted(failed)],
         )
         if raise_on_failure and result.failed:
-            raise SendError(result.failed)
+            raise SendError(result.failed, sent=result.sent)
         return result
+
+    def _chunks(self, items: list[_Pending]) -> list[list[_Pending]]:
+        """``items`` (one per group) in SendMessageBatch calls: one priority tier's queue, 10 entries
+        and the size limit per call."""
+        chunks: list[list[_Pending]] = []
+        chunk: list[_Pending] = []
+        chunk_bytes = 0
+        by_queue = {url: [i for i in items if i.queue_url == url] for url in dict.fromkeys(i.queue_url for i in items)}
+        for item in (i for same in by_queue.values() for i in same):
+            if chunk and (
+                len(chunk) == MAX_BATCH_ENTRIES
+                or chunk_bytes + item.size > self.config.max_message_size
+                or item.queue_url != chunk[0].queue_url
+            ):
+                chunks.append(chunk)
+                chunk, chunk_bytes = [], 0
+            chunk.append(item)
+            chunk_bytes += item.size
+        if chunk:
+            chunks.append(chunk)
+        return chunks
 
     def _send_chunk(self, chunk: list[_Pending]) -> list[tuple[_Pending, bool, str, bool, Any]]:
         """One SendMessageBatch call: (item, ok, reason, retryable, SendResult) per entry."""
@@ -562,7 +540,7 @@ class TaskQueue:
                 raise
             reason = f"{error_code(exc)}: {exc}"
             retryable = _is_retryable_exception(exc)
-            return [(item, False, reason, retryable, _WHOLE_CALL) for item in chunk]
+            return [(item, False, reason, retryable, None) for item in chunk]
         outcomes: list[tuple[_Pending, bool, str, bool, Any]] = []
         by_id: dict[int, tuple[bool, str, bool, Any]] = {}
         for ok in response.get("Successful", []):

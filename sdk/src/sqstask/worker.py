@@ -4,13 +4,14 @@ One receive loop (long polling) feeds a pool of threads. It receives only once a
 of 10 fits among the free slots (running plus prefetched messages), so each ReceiveMessage can
 return a full batch; a thread left with nothing to run gets a receive of what fits at once.
 Tasks of one message group run in order, one at a time; different groups run in parallel. One
-Heartbeat keeps every held message invisible and, through ``on_extend``, renews the idempotency
-lease of every running task. Successes are deleted in full batches of 10; a partial batch goes
+Heartbeat keeps every held message invisible; a LeaseKeeper renews the idempotency lease of every
+running task on its own thread, so a lease holds even while SQS refuses to extend visibility. Successes are deleted in full batches of 10; a partial batch goes
 out once its oldest message has waited ``ack_interval`` (kept well inside the visibility
 timeout) or when the worker runs out of work, and the heartbeat covers each message until its
 delete is sent. Failures are retried later by setting the message's visibility timeout from an
-exponential backoff (attempt = ApproximateReceiveCount), so retries are spaced out before the
-DLQ takes the message.
+exponential backoff over the task's attempts (handler runs in the task table, not receives:
+group-mates handed back unrun do not count); after ``max_attempts`` the SDK moves the task to
+the DLQ and its group goes on.
 
 Priority tiers (the module's ``priorities``): each receive round asks the tiers highest first
 (short polls, then a long poll on the highest when all were empty) and takes the first tier
@@ -23,7 +24,8 @@ Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finis
 deadline, make every unfinished message visible again at once. ``run()`` returns 0 when every
 task it started finished, ``EXIT_ABANDONED`` (1) when tasks were still running at the deadline and
 were given back for redelivery, so a supervisor can tell a clean drain from a cut-off one. A
-second signal exits immediately.
+second signal exits immediately; the acknowledgements queued so far are still sent and held
+messages released on the way out.
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
 from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
 from .heartbeat import Heartbeat
+from .leases import LeaseKeeper
 from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
 
@@ -78,6 +81,7 @@ class WorkerStats:
     succeeded: int = 0
     duplicates: int = 0
     failed: int = 0
+    dead_lettered: int = 0
     released: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     receive_calls: int = 0  # ReceiveMessage requests, empty ones included
@@ -137,7 +141,8 @@ class _Acker:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(30)
+        if self._thread.is_alive():
+            self._thread.join(30)
         self.flush()
 
     def _take_due(self, now: float) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], int]]]:
@@ -202,11 +207,12 @@ class Worker:
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
     timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
-    queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo`` as in
-    ``batch_handler``. With priority tiers: ``priorities`` (the tiers to serve, default all,
-    polled highest first) and ``lower_tier_share`` (0 to 1, default 0.1: the least share of
-    receive rounds and task starts the lower tiers get while higher tiers are busy; 0 serves
-    strictly by priority).
+    queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo``/
+    ``max_attempts`` as in ``batch_handler``, ``lease_schedule`` (seconds between lease renewals
+    as a function of a task's age; default a third of the visibility timeout). With priority
+    tiers: ``priorities`` (the tiers to serve, default all, polled highest first) and
+    ``lower_tier_share`` (0 to 1, default 0.1: the least share of receive rounds and task starts
+    the lower tiers get while higher tiers are busy; 0 serves strictly by priority).
     """
 
     def __init__(
@@ -229,6 +235,8 @@ class Worker:
         ack_interval: float = 1.0,
         metrics_interval: float = DEFAULT_INTERVAL,
         logger: logging.Logger | None = None,
+        max_attempts: int | None = None,
+        lease_schedule: Callable[[float], float] | None = None,
         priorities: list[str] | tuple[str, ...] | None = None,
         lower_tier_share: float = 0.1,
     ) -> None:
@@ -269,7 +277,8 @@ class Worker:
         beat = heartbeat_interval if heartbeat_interval is not None else visibility / 3
         self.ack_deadline = max(0.0, min(ack_interval, visibility / 4, (visibility - beat) / 2))
         self.runner = TaskRunner(queue, self.handle, idempotency=idempotency, table=table, logger=logger,
-                                 max_receive_count=max_receive_count)
+                                 max_receive_count=max_receive_count, max_attempts=max_attempts)
+        self.lease_schedule = lease_schedule
         self.log = self.runner.log
         self.stats = WorkerStats()
         writer = EmfWriter.from_config(queue.config)
@@ -287,6 +296,7 @@ class Worker:
         self._signals = 0
         self._heartbeat: Heartbeat | None = None
         self._acker: _Acker | None = None
+        self._leases: LeaseKeeper | None = None
         self._threads: list[threading.Thread] = []
         self._abandoned = 0  # tasks still running at the shutdown deadline
 
@@ -306,39 +316,42 @@ class Worker:
         return self._stop.is_set()
 
     def run(self, *, install_signal_handlers: bool = True) -> int:
-        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``).
+        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0.
 
-        Returns 0 after a clean drain, ``EXIT_ABANDONED`` when tasks were still running at the
-        shutdown deadline (their messages were made visible again for another consumer).
+        Shutdown always runs, also when the loop is aborted (a second signal, an error):
+        queued acknowledgements are sent, the heartbeat and lease threads stop, and held
+        messages are made visible again.
         """
         previous = self._install_signals() if install_signal_handlers else {}
-        self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
-                                    interval=self.heartbeat_interval, on_extend=self._renew_leases)
-        self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
-        self._heartbeat.start()
-        self._acker.start()
-        if self.metrics is not None:
-            self.metrics.start()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
-            for n in range(self.concurrency)
-        ]
-        for thread in self._threads:
-            thread.start()
-        self.log("worker-started", queue_url=self.queue.config.queue_url, concurrency=self.concurrency,
-                 visibility_timeout=self.visibility_timeout)
-        aborted = False
         try:
+            self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
+                                        interval=self.heartbeat_interval)
+            self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
+            store = self.runner.store
+            if store is not None:
+                self._leases = LeaseKeeper(store, lease_seconds=self.visibility_timeout,
+                                           schedule=self.lease_schedule).start()
+            self._heartbeat.start()
+            self._acker.start()
+            if self.metrics is not None:
+                self.metrics.start()
+            self._threads = [
+                threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
+                for n in range(self.concurrency)
+            ]
+            for thread in self._threads:
+                thread.start()
+            self.log("worker-started", queue_url=self.queue.config.queue_url, concurrency=self.concurrency,
+                     visibility_timeout=self.visibility_timeout)
             self._receive_loop()
             self._drain()
-        except BaseException:
-            aborted = True
-            raise
         finally:
-            if not aborted:
+            try:
+                self.stop(0)  # an aborted loop: no thread starts another task
                 self._shutdown()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
         return EXIT_ABANDONED if self._abandoned else 0
 
     # -- receiving ------------------------------------------------------------------------
@@ -509,7 +522,8 @@ class Worker:
             def remember(claim: Claim) -> None:
                 held.claim = claim
 
-            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember)
+            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember,
+                                      leases=self._leases)
         self._count(outcome)
         if outcome.ok:
             self._finish(held, heartbeat=False)  # the acker takes it off the heartbeat when it deletes it
@@ -528,6 +542,8 @@ class Worker:
                 self.stats.duplicates += 1
             else:
                 self.stats.failed += 1
+            if outcome.dead_lettered:
+                self.stats.dead_lettered += 1
 
     def _finish(self, held: _Held, *, heartbeat: bool = True) -> None:
         """Forget ``held``: no more lease renewals, nor heartbeats unless ``heartbeat`` is False."""
@@ -538,21 +554,22 @@ class Worker:
             self._cond.notify_all()
 
     def retry_delay(self, held_message: Mapping[str, Any], outcome: Outcome) -> int:
-        """Visibility timeout for a message whose task did not succeed."""
-        attempt = _receive_count(held_message)
+        """Visibility timeout for a message whose task did not succeed.
+
+        Backoff over the task's attempts (handler runs); a failure before any run (task table
+        or S3 unavailable) backs off over the message's receives instead.
+        """
         if outcome.status == IN_PROGRESS and outcome.retry_after is not None:
             return min(MAX_VISIBILITY_TIMEOUT, max(1, math.ceil(outcome.retry_after) + 1))
-        limit = self.runner.max_receive_count
-        if limit and attempt >= limit:
-            return 0  # this was the last receive: let SQS move it to the DLQ now
+        attempt = outcome.attempts or _receive_count(held_message)
         return self.backoff.delay(attempt)
 
     def _retry_later(self, held: _Held, outcome: Outcome) -> None:
         delay = self.retry_delay(held.message, outcome)
         self._finish(held)
         self._acker.change_visibility(held.message, delay)
-        self.log("retry-scheduled", message_id=held.message_id, attempt=_receive_count(held.message),
-                 visibility_timeout=delay, reason=outcome.status)
+        self.log("retry-scheduled", message_id=held.message_id, attempt=outcome.attempts,
+                 receive_count=_receive_count(held.message), visibility_timeout=delay, reason=outcome.status)
         if self.fifo and held.group.startswith("group:"):
             with self._cond:
                 rest = list(self._groups.get(held.group, ()))
@@ -561,20 +578,6 @@ class Worker:
             if rest:
                 # Visible at once: SQS still holds them back until the failed one is received again.
                 self._release([h.message for h in rest], f"an earlier task of group {held.group[6:]} failed")
-
-    def _renew_leases(self, messages: list[Any]) -> None:
-        store = self.runner.store
-        if store is None:
-            return
-        for message in messages:
-            with self._cond:
-                held = self._held.get(message["MessageId"])
-                claim = held.claim if held is not None else None
-            if claim is None:
-                continue
-            if not store.renew(claim, lease_seconds=self.visibility_timeout):
-                self.log("lease-lost", level=logging.WARNING, message_id=held.message_id, task_id=claim.task_id,
-                         owner=claim.owner)
 
     # -- shutting down --------------------------------------------------------------------
 
@@ -607,19 +610,34 @@ class Worker:
                 self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Flush acks, stop the heartbeat, release whatever is still held."""
-        if self._acker is not None:
-            self._acker.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
-        if self.metrics is not None:
-            self.metrics.stop()  # writes the last, partial interval
+        """Flush acks, stop the heartbeat, lease renewals and metrics, release whatever is still held.
+
+        Each step runs even when an earlier one fails, so held messages are always released.
+        """
+        steps = (
+            ("acknowledgements", self._acker.stop if self._acker is not None else None),
+            ("heartbeat", self._heartbeat.stop if self._heartbeat is not None else None),
+            ("lease renewals", self._leases.stop if self._leases is not None else None),
+            ("metrics", self.metrics.stop if self.metrics is not None else None),  # writes the last interval
+            ("release", self._release_leftover),
+        )
+        for name, step in steps:
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception as exc:
+                self.log("shutdown-failed", level=logging.ERROR, step=name, error_type=type(exc).__name__,
+                         error=str(exc))
+        self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
+                 duplicates=self.stats.duplicates, failed=self.stats.failed,
+                 dead_lettered=self.stats.dead_lettered, released=self.stats.released)
+
+    def _release_leftover(self) -> None:
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._abandoned = len(leftover)
         self._release(leftover, "still running at the shutdown deadline")
-        self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
-                 duplicates=self.stats.duplicates, failed=self.stats.failed, released=self.stats.released)
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
