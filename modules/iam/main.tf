@@ -162,6 +162,14 @@ locals {
         Action   = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
         Resource = local.schedules_arn
       }] : [],
+      # `sqstask schedules list` lists the team's group. ListSchedules supports no resource-level
+      # permissions: AWS accepts only "*" as its resource; it reads names and states only.
+      local.schedules_enabled ? [{
+        Sid      = "ListSchedules"
+        Effect   = "Allow"
+        Action   = ["scheduler:ListSchedules"]
+        Resource = "*"
+      }] : [],
       local.schedules_enabled ? [local.pass_scheduler_role] : [],
     )
   }

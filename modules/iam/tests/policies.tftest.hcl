@@ -137,7 +137,7 @@ run "only_cloudwatch_metric_reads_use_a_wildcard_resource" {
         for s in jsondecode(doc).Statement : s.Sid if contains(flatten([s.Resource]), "*")
       ]
     ]) == ["ReadQueueAndConsumerMetrics"]
-    error_message = "Resource \"*\" is allowed only on the CloudWatch metric-read statement of the operator policy."
+    error_message = "Without schedules, Resource \"*\" is allowed only on the CloudWatch metric-read statement of the operator policy (with schedules, also on ListSchedules)."
   }
 }
 
@@ -267,6 +267,13 @@ run "delayed_sends_need_the_schedule_group_and_the_scheduler_role" {
     ]
     error_message = "Operators may read and update (enable/disable) the team's schedules only, passing only the scheduler role."
   }
+
+  assert {
+    condition = [for s in jsondecode(output.operator_policy_json).Statement : {
+      actions = toset(s.Action), resource = s.Resource
+    } if s.Sid == "ListSchedules"] == [{ actions = toset(["scheduler:ListSchedules"]), resource = "*" }]
+    error_message = "Operators may list schedules (`sqstask schedules list`); ListSchedules has no resource-level permissions."
+  }
 }
 
 run "without_a_schedule_group_no_scheduler_permissions" {
@@ -275,7 +282,7 @@ run "without_a_schedule_group_no_scheduler_permissions" {
   assert {
     condition = length(flatten([
       for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
-        for s in jsondecode(doc).Statement : s.Sid if contains(["ScheduleDelayedTasks", "ManageTeamSchedules", "PassSchedulerRole"], s.Sid)
+        for s in jsondecode(doc).Statement : s.Sid if contains(["ScheduleDelayedTasks", "ManageTeamSchedules", "ListSchedules", "PassSchedulerRole"], s.Sid)
       ]
     ])) == 0
     error_message = "Without schedule_group_arn and scheduler_role_arn no policy grants scheduler or iam:PassRole actions."
