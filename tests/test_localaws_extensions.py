@@ -197,3 +197,66 @@ def test_alarm_scoped_grant_describes_those_alarms_only(extended: MotoServer) ->
         with pytest.raises(ClientError) as raised:
             reader.describe_alarms(AlarmNames=names)
         assert access_denied(raised.value), names
+
+
+def _tls_only_bucket(server: MotoServer, name: str, extra_statements: list[dict[str, object]] = ()) -> Principal:  # type: ignore[assignment]
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": server.region})
+    arn = f"arn:aws:s3:::{name}"
+    deny = [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyOutdatedTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"], "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+    ]
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [*deny, *extra_statements]}))
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"{arn}/payloads/*"}]}
+    return Principal.create(server, f"writer-{name}", policy_documents={"objects": grant})
+
+
+def test_plain_moto_denies_every_object_request_under_a_tls_only_bucket_policy(plain: MotoServer) -> None:
+    writer = _tls_only_bucket(plain, "tls-only-plain")
+    with pytest.raises(ClientError) as raised:
+        writer.client("s3").put_object(Bucket="tls-only-plain", Key="payloads/a", Body=b"{}")
+    assert access_denied(raised.value)
+
+
+def test_tls_only_bucket_policy_allows_granted_requests_and_other_denies_still_apply(extended: MotoServer) -> None:
+    writer = _tls_only_bucket(extended, "tls-only-ext")
+    s3 = writer.client("s3")
+    s3.put_object(Bucket="tls-only-ext", Key="payloads/a", Body=b"{}")
+    assert s3.get_object(Bucket="tls-only-ext", Key="payloads/a")["Body"].read() == b"{}"
+    closed = _tls_only_bucket(extended, "closed-ext", [{"Sid": "DenyAll", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::closed-ext/*"}])
+    with pytest.raises(ClientError) as raised:
+        closed.client("s3").put_object(Bucket="closed-ext", Key="payloads/a", Body=b"{}")
+    assert access_denied(raised.value)
+
+
+def _schedule_reader(server: MotoServer, suffix: str) -> Principal:
+    scheduler = server.client("scheduler")
+    group = f"team-{suffix}"
+    scheduler.create_schedule_group(Name=group)
+    for name in ("nightly", "weekly"):
+        scheduler.create_schedule(
+            Name=name, GroupName=group, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": "arn:aws:sqs:eu-west-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
+        )
+    scheduler.create_schedule(
+        Name="nightly", GroupName="default", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:sqs:eu-west-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
+    ) if suffix == "ext" else None
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["scheduler:GetSchedule"], "Resource": f"arn:aws:scheduler:{server.region}:123456789012:schedule/{group}/*"}]}
+    return Principal.create(server, f"schedule-reader-{suffix}", policy_documents={"schedules": grant})
+
+
+def test_plain_moto_refuses_a_group_scoped_schedule_grant(plain: MotoServer) -> None:
+    reader = _schedule_reader(plain, "plain")
+    with pytest.raises(ClientError) as raised:
+        reader.client("scheduler").get_schedule(Name="nightly", GroupName="team-plain")
+    assert access_denied(raised.value)
+
+
+def test_group_scoped_schedule_grant_reads_that_group_only(extended: MotoServer) -> None:
+    scheduler = _schedule_reader(extended, "ext").client("scheduler")
+    assert scheduler.get_schedule(Name="weekly", GroupName="team-ext")["Name"] == "weekly"
+    with pytest.raises(ClientError) as raised:
+        scheduler.get_schedule(Name="nightly", GroupName="default")
+    assert access_denied(raised.value)

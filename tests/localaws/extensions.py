@@ -6,6 +6,7 @@ moto server process, before the server starts; nothing here changes the module u
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -175,6 +176,85 @@ def cloudwatch_alarm_resources() -> None:
     CloudWatchResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
+# What a request to AWS over TLS 1.2+ would carry; moto's server speaks plain HTTP on loopback.
+TLS_CONTEXT = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
+
+
+def bucket_policies_see_tls() -> None:
+    """Evaluate bucket policies on object requests as for a TLS 1.2+ request.
+
+    moto applies a bucket's policy to object requests without any request context and ignores
+    every condition operator but StringEquals (the statement then applies unconditionally), so
+    the module's TLS-only statements (`Deny` when `aws:SecureTransport` is false or
+    `s3:TlsVersion` is below 1.2) deny every object read and write. The emulator serves plain
+    HTTP on loopback; clients reach AWS over TLS, which is what the policy requires. Adds the
+    `Bool` and `NumericLessThan` operators and evaluates with a TLS 1.3 request context.
+    """
+    from moto.iam import policy_conditions
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if getattr(FakeBucket.get_permission, "_localaws", False):
+        return
+
+    def values(expected: Any) -> list[str]:
+        return [str(v) for v in expected] if isinstance(expected, list) else [str(expected)]
+
+    policy_conditions.CONDITION_OPERATIONS.setdefault(
+        "Bool", lambda expected, actual: str(actual).lower() in [v.lower() for v in values(expected)]
+    )
+    policy_conditions.CONDITION_OPERATIONS.setdefault(
+        "NumericLessThan", lambda expected, actual: any(float(actual) < float(v) for v in values(expected))
+    )
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        statements = json.loads(self.policy.decode())["Statement"]
+        permitted = False
+        for statement in statements if isinstance(statements, list) else [statements]:
+            # moto answers DENIED when a statement's condition does not hold (right for trust
+            # policies only): a statement whose condition does not hold does not apply.
+            if not IAMPolicyStatement(statement)._check_conditions(dict(TLS_CONTEXT)):
+                continue
+            unconditional = {key: value for key, value in statement.items() if key != "Condition"}
+            result = IAMPolicyStatement(unconditional).is_action_permitted(action, resource)
+            if result == PermissionResult.DENIED:
+                return result
+            permitted = permitted or result == PermissionResult.PERMITTED
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+    get_permission._localaws = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def scheduler_schedule_resources() -> None:
+    """Authorise EventBridge Scheduler calls against the schedule's or the group's ARN.
+
+    moto evaluates them against `*`, so grants on `schedule/<group>/*` (the team's schedules,
+    all the module grants) are refused.
+    """
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
+    from moto.utilities.utils import get_partition
+
+    if hasattr(EventBridgeSchedulerResponse, "_determine_resource"):
+        return
+
+    def _determine_resource(self: Any) -> str:
+        action = self._get_action() or ""
+        prefix = f"arn:{get_partition(self.region)}:scheduler:{self.region}:{self.current_account}"
+        name = self._get_param("Name")
+        if action.endswith("ScheduleGroup") and name:
+            return f"{prefix}:schedule-group/{name}"
+        if action in ("CreateSchedule", "GetSchedule", "UpdateSchedule", "DeleteSchedule") and name:
+            # GroupName: in the JSON body of writes, in the `groupName` query of reads.
+            group = self._get_param("GroupName") or (self.querystring.get("groupName") or [None])[0] or "default"
+            return f"{prefix}:schedule/{group}/{name}"
+        return "*"
+
+    EventBridgeSchedulerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
 EXTENSIONS: tuple[Callable[[], None], ...] = (
     keep_redrive_allow_policy,
     keep_policy_on_other_attribute_changes,
@@ -182,6 +262,8 @@ EXTENSIONS: tuple[Callable[[], None], ...] = (
     verify_signatures_of_bodyless_requests,
     authorise_calls_by_their_iam_action,
     cloudwatch_alarm_resources,
+    bucket_policies_see_tls,
+    scheduler_schedule_resources,
 )
 
 

@@ -84,7 +84,7 @@ class Deployment:
     _tmp: tempfile.TemporaryDirectory[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"localaws-{self.example or 'root'}-")
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"localaws-{self.example.replace('/', '-') or 'root'}-")
         base = Path(self._tmp.name)
         copy_configuration(base, self.source)
         if "/" in self.example:
