@@ -199,37 +199,6 @@ def test_alarm_scoped_grant_describes_those_alarms_only(extended: MotoServer) ->
         assert access_denied(raised.value), names
 
 
-def _tls_only_bucket(server: MotoServer, name: str, extra_statements: list[dict[str, object]] = ()) -> Principal:  # type: ignore[assignment]
-    s3 = server.client("s3")
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": server.region})
-    arn = f"arn:aws:s3:::{name}"
-    deny = [
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {"Sid": "DenyOutdatedTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"], "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
-    ]
-    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [*deny, *extra_statements]}))
-    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"{arn}/payloads/*"}]}
-    return Principal.create(server, f"writer-{name}", policy_documents={"objects": grant})
-
-
-def test_plain_moto_denies_every_object_request_under_a_tls_only_bucket_policy(plain: MotoServer) -> None:
-    writer = _tls_only_bucket(plain, "tls-only-plain")
-    with pytest.raises(ClientError) as raised:
-        writer.client("s3").put_object(Bucket="tls-only-plain", Key="payloads/a", Body=b"{}")
-    assert access_denied(raised.value)
-
-
-def test_tls_only_bucket_policy_allows_granted_requests_and_other_denies_still_apply(extended: MotoServer) -> None:
-    writer = _tls_only_bucket(extended, "tls-only-ext")
-    s3 = writer.client("s3")
-    s3.put_object(Bucket="tls-only-ext", Key="payloads/a", Body=b"{}")
-    assert s3.get_object(Bucket="tls-only-ext", Key="payloads/a")["Body"].read() == b"{}"
-    closed = _tls_only_bucket(extended, "closed-ext", [{"Sid": "DenyAll", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::closed-ext/*"}])
-    with pytest.raises(ClientError) as raised:
-        closed.client("s3").put_object(Bucket="closed-ext", Key="payloads/a", Body=b"{}")
-    assert access_denied(raised.value)
-
-
 def _schedule_reader(server: MotoServer, suffix: str) -> Principal:
     scheduler = server.client("scheduler")
     group = f"team-{suffix}"
@@ -260,3 +229,37 @@ def test_group_scoped_schedule_grant_reads_that_group_only(extended: MotoServer)
     with pytest.raises(ClientError) as raised:
         scheduler.get_schedule(Name="nightly", GroupName="default")
     assert access_denied(raised.value)
+
+def _bucket_with_policy(server: MotoServer, name: str, statements: list[dict]) -> None:
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": server.region})
+    resources = [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+    policy = {"Version": "2012-10-17", "Statement": [{**st, "Principal": "*", "Resource": resources} for st in statements]}
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+
+
+TLS_ONLY = [
+    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Action": "s3:*",
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    {"Sid": "DenyOutdatedTls", "Effect": "Deny", "Action": "s3:*",
+     "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+]
+
+
+def test_plain_moto_refuses_every_put_under_a_tls_only_bucket_policy(plain: MotoServer) -> None:
+    _bucket_with_policy(plain, "tls-only-plain", TLS_ONLY)
+    with pytest.raises(ClientError) as raised:
+        plain.client("s3").put_object(Bucket="tls-only-plain", Key="k", Body=b"x")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_a_tls_only_bucket_policy_lets_tls_requests_through_and_other_denies_still_hold(extended: MotoServer) -> None:
+    _bucket_with_policy(extended, "tls-only", TLS_ONLY)
+    s3 = extended.client("s3")
+    s3.put_object(Bucket="tls-only", Key="k", Body=b"x")
+    assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"x"
+
+    _bucket_with_policy(extended, "deny-puts", [{"Effect": "Deny", "Action": "s3:PutObject"}])
+    with pytest.raises(ClientError) as raised:
+        s3.put_object(Bucket="deny-puts", Key="k", Body=b"x")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

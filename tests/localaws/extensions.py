@@ -176,53 +176,59 @@ def cloudwatch_alarm_resources() -> None:
     CloudWatchResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
-# What a request to AWS over TLS 1.2+ would carry; moto's server speaks plain HTTP on loopback.
+# What AWS's endpoints would put in a request's context: clients reach them over TLS 1.2+.
 TLS_CONTEXT = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
 
 
-def bucket_policies_see_tls() -> None:
-    """Evaluate bucket policies on object requests as for a TLS 1.2+ request.
+def bucket_policies_see_tls_requests() -> None:
+    """Evaluate bucket policies as for a request over TLS.
 
-    moto applies a bucket's policy to object requests without any request context and ignores
-    every condition operator but StringEquals (the statement then applies unconditionally), so
-    the module's TLS-only statements (`Deny` when `aws:SecureTransport` is false or
-    `s3:TlsVersion` is below 1.2) deny every object read and write. The emulator serves plain
-    HTTP on loopback; clients reach AWS over TLS, which is what the policy requires. Adds the
-    `Bool` and `NumericLessThan` operators and evaluates with a TLS 1.3 request context.
+    moto evaluates a bucket policy's statements with no request context and knows only the
+    StringEquals operator (others count as matched), and a statement whose condition does not
+    hold counts as a Deny; so the module's TLS-only Deny statements (`Bool aws:SecureTransport
+    false`, `NumericLessThan s3:TlsVersion 1.2`) refuse every PutObject. The emulator speaks plain HTTP on loopback, standing in for AWS's TLS endpoints:
+    requests are evaluated as TLS 1.3 ones, with the Bool and numeric operators implemented.
     """
     from moto.iam import policy_conditions
     from moto.iam.access_control import IAMPolicyStatement, PermissionResult
     from moto.s3.models import FakeBucket
 
-    if getattr(FakeBucket.get_permission, "_localaws", False):
+    def operation(test: Callable[[str, str], bool]) -> Callable[[Any, str], bool]:
+        def verify(expected: Any, actual: str) -> bool:
+            values = expected if isinstance(expected, list) else [expected]
+            return any(test(str(value), actual) for value in values)
+
+        return verify
+
+    policy_conditions.CONDITION_OPERATIONS.update(
+        Bool=operation(lambda expected, actual: expected.lower() == actual.lower()),
+        NumericLessThan=operation(lambda expected, actual: float(actual) < float(expected)),
+        NumericLessThanEquals=operation(lambda expected, actual: float(actual) <= float(expected)),
+        NumericGreaterThan=operation(lambda expected, actual: float(actual) > float(expected)),
+        NumericGreaterThanEquals=operation(lambda expected, actual: float(actual) >= float(expected)),
+    )
+
+    original: Callable[..., Any] = FakeBucket.get_permission
+    if getattr(original, "_localaws", False):
         return
-
-    def values(expected: Any) -> list[str]:
-        return [str(v) for v in expected] if isinstance(expected, list) else [str(expected)]
-
-    policy_conditions.CONDITION_OPERATIONS.setdefault(
-        "Bool", lambda expected, actual: str(actual).lower() in [v.lower() for v in values(expected)]
-    )
-    policy_conditions.CONDITION_OPERATIONS.setdefault(
-        "NumericLessThan", lambda expected, actual: any(float(actual) < float(v) for v in values(expected))
-    )
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
-            return PermissionResult.NEUTRAL
+            return original(self, action, resource)
         statements = json.loads(self.policy.decode())["Statement"]
-        permitted = False
+        result = PermissionResult.NEUTRAL
         for statement in statements if isinstance(statements, list) else [statements]:
-            # moto answers DENIED when a statement's condition does not hold (right for trust
-            # policies only): a statement whose condition does not hold does not apply.
-            if not IAMPolicyStatement(statement)._check_conditions(dict(TLS_CONTEXT)):
+            evaluated = IAMPolicyStatement(statement)
+            # moto answers DENIED for any statement whose condition does not hold, Allow or
+            # Deny alike; on AWS such a statement does not apply.
+            if not evaluated._check_conditions(TLS_CONTEXT):
                 continue
-            unconditional = {key: value for key, value in statement.items() if key != "Condition"}
-            result = IAMPolicyStatement(unconditional).is_action_permitted(action, resource)
-            if result == PermissionResult.DENIED:
-                return result
-            permitted = permitted or result == PermissionResult.PERMITTED
-        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+            permission = evaluated.is_action_permitted(action, resource, incoming_condition_values=TLS_CONTEXT)
+            if permission == PermissionResult.DENIED:
+                return permission
+            if permission == PermissionResult.PERMITTED:
+                result = permission
+        return result
 
     get_permission._localaws = True  # type: ignore[attr-defined]
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
@@ -262,7 +268,7 @@ EXTENSIONS: tuple[Callable[[], None], ...] = (
     verify_signatures_of_bodyless_requests,
     authorise_calls_by_their_iam_action,
     cloudwatch_alarm_resources,
-    bucket_policies_see_tls,
+    bucket_policies_see_tls_requests,
     scheduler_schedule_resources,
 )
 
