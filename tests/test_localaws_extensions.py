@@ -142,6 +142,94 @@ def test_signed_get_requests_verify_and_forged_ones_still_fail(extended: MotoSer
     assert "SignatureDoesNotMatch" in str(raised.value)
 
 
+def _batch_sender(server: MotoServer, suffix: str) -> tuple[Principal, str]:
+    url = server.client("sqs").create_queue(QueueName=f"batch-{suffix}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = _arn(server, url)
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn}]}
+    return Principal.create(server, f"batch-sender-{suffix}", policy_documents={"send": grant}), url
+
+
+def _send_batch(principal: Principal, url: str) -> None:
+    principal.client("sqs").send_message_batch(
+        QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "{}", "MessageGroupId": "g", "MessageDeduplicationId": "d1"}]
+    )
+
+
+def test_plain_moto_wants_a_grant_named_after_the_batch_call(plain: MotoServer) -> None:
+    sender, url = _batch_sender(plain, "plain")
+    with pytest.raises(ClientError) as raised:
+        _send_batch(sender, url)
+    assert access_denied(raised.value) and "sqs:SendMessageBatch" in str(raised.value)
+
+
+def test_send_message_grant_authorises_send_message_batch(extended: MotoServer) -> None:
+    sender, url = _batch_sender(extended, "extended")
+    _send_batch(sender, url)
+    with pytest.raises(ClientError) as raised:  # still scoped: another queue is refused
+        _send_batch(sender, extended.client("sqs").create_queue(QueueName="other.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"])
+    assert access_denied(raised.value)
+
+
+def _alarm_reader(server: MotoServer, suffix: str) -> Principal:
+    cloudwatch = server.client("cloudwatch")
+    for name in (f"team-{suffix}-backlog", f"team-{suffix}-dlq", f"other-{suffix}-dlq"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible", Statistic="Maximum",
+            Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+    arns = [f"arn:aws:cloudwatch:{server.region}:123456789012:alarm:team-{suffix}-{kind}" for kind in ("backlog", "dlq")]
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": arns}]}
+    return Principal.create(server, f"alarm-reader-{suffix}", policy_documents={"alarms": grant})
+
+
+def test_plain_moto_refuses_an_alarm_scoped_cloudwatch_grant(plain: MotoServer) -> None:
+    reader = _alarm_reader(plain, "plain")
+    with pytest.raises(ClientError) as raised:
+        reader.client("cloudwatch").describe_alarms(AlarmNames=["team-plain-backlog"])
+    assert access_denied(raised.value)
+
+
+def test_alarm_scoped_grant_describes_those_alarms_only(extended: MotoServer) -> None:
+    reader = _alarm_reader(extended, "ext").client("cloudwatch")
+    alarms = reader.describe_alarms(AlarmNames=["team-ext-backlog", "team-ext-dlq"])["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == ["team-ext-backlog", "team-ext-dlq"]
+    for names in (["other-ext-dlq"], ["team-ext-backlog", "other-ext-dlq"]):
+        with pytest.raises(ClientError) as raised:
+            reader.describe_alarms(AlarmNames=names)
+        assert access_denied(raised.value), names
+
+
+def _schedule_reader(server: MotoServer, suffix: str) -> Principal:
+    scheduler = server.client("scheduler")
+    group = f"team-{suffix}"
+    scheduler.create_schedule_group(Name=group)
+    for name in ("nightly", "weekly"):
+        scheduler.create_schedule(
+            Name=name, GroupName=group, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": "arn:aws:sqs:eu-west-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
+        )
+    scheduler.create_schedule(
+        Name="nightly", GroupName="default", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:sqs:eu-west-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
+    ) if suffix == "ext" else None
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["scheduler:GetSchedule"], "Resource": f"arn:aws:scheduler:{server.region}:123456789012:schedule/{group}/*"}]}
+    return Principal.create(server, f"schedule-reader-{suffix}", policy_documents={"schedules": grant})
+
+
+def test_plain_moto_refuses_a_group_scoped_schedule_grant(plain: MotoServer) -> None:
+    reader = _schedule_reader(plain, "plain")
+    with pytest.raises(ClientError) as raised:
+        reader.client("scheduler").get_schedule(Name="nightly", GroupName="team-plain")
+    assert access_denied(raised.value)
+
+
+def test_group_scoped_schedule_grant_reads_that_group_only(extended: MotoServer) -> None:
+    scheduler = _schedule_reader(extended, "ext").client("scheduler")
+    assert scheduler.get_schedule(Name="weekly", GroupName="team-ext")["Name"] == "weekly"
+    with pytest.raises(ClientError) as raised:
+        scheduler.get_schedule(Name="nightly", GroupName="default")
+    assert access_denied(raised.value)
+
 def _bucket_with_policy(server: MotoServer, name: str, statements: list[dict]) -> None:
     s3 = server.client("s3")
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": server.region})

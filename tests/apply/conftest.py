@@ -46,6 +46,14 @@ VARIANTS: dict[str, tuple[str, Mapping[str, Any]]] = {
     "worker-tiers": ("worker", {"name": "reports-tiers", "priorities": ["urgent", "default", "bulk"]}),
 }
 
+# Extra module arguments per example: basic gets one schedule so that `sqstask schedules list`
+# and `run` have something to act on (no example declares schedules).
+MODULE_ARGUMENTS: dict[str, dict[str, str]] = {
+    "basic": {
+        "schedules": '{ nightly-report = { expression = "cron(0 2 * * ? *)", task_type = "nightly-report", payload = "{\\"scope\\":\\"all\\"}", group_id = "reports" } }',
+    },
+}
+
 _POOL_KEY = pytest.StashKey[ApplyPool]()
 _SUMMARY_KEY = pytest.StashKey[list[str]]()
 
@@ -77,7 +85,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     def log(line: str) -> None:
         text = f"[localaws +{time.monotonic() - started:.0f}s] {line}"
         with lock:
-            if "Apply complete!" in line or "Destroy complete!" in line or "applying with" in line or "caps SQS" in line:
+            if "Apply complete!" in line or "Destroy complete!" in line or "applying with" in line or "caps SQS" in line or "added to" in line:
                 summary.append(line)
             if reporter is not None:
                 reporter.write_line(text)
@@ -88,6 +96,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for example in examples:
         folder, variables = VARIANTS.get(example, (example, EXAMPLES.get(example, {})))
         pool.submit(example, folder, variables=variables)
+}
+
+        pool.submit(example, example, variables=EXAMPLES[example], module_arguments=MODULE_ARGUMENTS.get(example, {}))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -102,6 +113,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("applied examples (tests/localaws)")
         for line in summary:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def apply_report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Add text (e.g. a role matrix) to the "applied examples" section of pytest's summary."""
+    summary = request.config.stash.get(_SUMMARY_KEY, None)
+
+    def report(text: str) -> None:
+        print(text)
+        if summary is not None:
+            summary.append(text)
+
+    return report
 
 
 @pytest.fixture(scope="session")

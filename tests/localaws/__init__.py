@@ -13,6 +13,7 @@
 See README.md beside this file for the emulator's gaps and how each is handled.
 """
 
+from . import matrix
 from .moto import Credentials, MotoServer
 from .principals import Principal, access_denied, policy_arn
 from .provider import Provider, ProviderNotFound, find_provider
@@ -28,6 +29,7 @@ __all__ = [
     "TerraformFailed",
     "access_denied",
     "find_provider",
+    "matrix",
     "policy_arn",
     "terraform_command",
 ]

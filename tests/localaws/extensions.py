@@ -110,6 +110,72 @@ def verify_signatures_of_bodyless_requests() -> None:
     IAMRequest._create_aws_request = _create_aws_request  # type: ignore[method-assign]
 
 
+# IAM actions that authorise an API call of another name, and services whose signing name is
+# not their IAM prefix (CloudWatch signs as "monitoring"; its IAM actions are "cloudwatch:*").
+IAM_ACTION_OF_CALL = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+IAM_PREFIX_OF_SIGNING_NAME = {"monitoring": "cloudwatch"}
+
+
+def authorise_calls_by_their_iam_action() -> None:
+    """Evaluate each call against the IAM action AWS checks for it.
+
+    moto builds the action from the signing name and the API call, so SendMessageBatch needs
+    `sqs:SendMessageBatch` (AWS: `sqs:SendMessage`; likewise the other batch calls) and CloudWatch
+    calls need `monitoring:...` (AWS: `cloudwatch:...`): grants written the AWS way are refused.
+    """
+    from moto.iam.access_control import IAMRequestBase
+
+    original: Callable[..., None] = IAMRequestBase.__init__
+    if getattr(original, "_localaws", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        prefix, _, name = self._action.partition(":")
+        action = f"{IAM_PREFIX_OF_SIGNING_NAME.get(prefix, prefix)}:{name}"
+        self._action = IAM_ACTION_OF_CALL.get(action, action)
+
+    __init__._localaws = True  # type: ignore[attr-defined]
+    IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
+
+
+def cloudwatch_alarm_resources() -> None:
+    """Authorise DescribeAlarms against each named alarm's ARN instead of `*`.
+
+    AWS's authorization reference lists DescribeAlarms against alarm resources, and the module
+    grants it on the team's alarm ARNs only; moto evaluates every CloudWatch call against `*`.
+    Calls without AlarmNames (by prefix, or all alarms) stay evaluated against `*`.
+    """
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.utilities.utils import get_partition
+
+    if hasattr(CloudWatchResponse, "_determine_resource"):
+        return
+
+    def _determine_resource(self: Any) -> str:
+        if self._get_action() != "DescribeAlarms":
+            return "*"
+        names = self._get_param("AlarmNames", []) or []
+        if not names:
+            return "*"
+        arns = [f"arn:{get_partition(self.region)}:cloudwatch:{self.region}:{self.current_account}:alarm:{n}" for n in names]
+        # The caller needs the action on every named alarm: the request's own check runs on
+        # the first alarm it may not describe (moto calls this outside its error handling, so
+        # a refusal here must not raise).
+        for arn in arns[1:]:
+            try:
+                self._authenticate_and_authorize_normal_action(arn)
+            except Exception:  # noqa: BLE001 - refused: let the request's check refuse it
+                return arn
+        return arns[0]
+
+    CloudWatchResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
 # What AWS's endpoints would put in a request's context: clients reach them over TLS 1.2+.
 TLS_CONTEXT = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
 
@@ -168,12 +234,42 @@ def bucket_policies_see_tls_requests() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def scheduler_schedule_resources() -> None:
+    """Authorise EventBridge Scheduler calls against the schedule's or the group's ARN.
+
+    moto evaluates them against `*`, so grants on `schedule/<group>/*` (the team's schedules,
+    all the module grants) are refused.
+    """
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
+    from moto.utilities.utils import get_partition
+
+    if hasattr(EventBridgeSchedulerResponse, "_determine_resource"):
+        return
+
+    def _determine_resource(self: Any) -> str:
+        action = self._get_action() or ""
+        prefix = f"arn:{get_partition(self.region)}:scheduler:{self.region}:{self.current_account}"
+        name = self._get_param("Name")
+        if action.endswith("ScheduleGroup") and name:
+            return f"{prefix}:schedule-group/{name}"
+        if action in ("CreateSchedule", "GetSchedule", "UpdateSchedule", "DeleteSchedule") and name:
+            # GroupName: in the JSON body of writes, in the `groupName` query of reads.
+            group = self._get_param("GroupName") or (self.querystring.get("groupName") or [None])[0] or "default"
+            return f"{prefix}:schedule/{group}/{name}"
+        return "*"
+
+    EventBridgeSchedulerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
 EXTENSIONS: tuple[Callable[[], None], ...] = (
     keep_redrive_allow_policy,
     keep_policy_on_other_attribute_changes,
     dynamodb_table_resources,
     verify_signatures_of_bodyless_requests,
+    authorise_calls_by_their_iam_action,
+    cloudwatch_alarm_resources,
     bucket_policies_see_tls_requests,
+    scheduler_schedule_resources,
 )
 
 

@@ -45,6 +45,7 @@ class ApplyPool:
         example: str,
         *,
         variables: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = {},
+        module_arguments: Mapping[str, str] = {},
     ) -> None:
         """Start applying `example` (no-op when `name` is already submitted)."""
         with self._lock:
@@ -52,7 +53,7 @@ class ApplyPool:
                 return
             future: Future[Applied] = Future()
             self._futures[name] = future
-        thread = threading.Thread(target=self._apply, args=(future, example, variables), name=f"apply-{name}", daemon=True)
+        thread = threading.Thread(target=self._apply, args=(future, example, variables, module_arguments), name=f"apply-{name}", daemon=True)
         thread.start()
 
     def get(self, name: str, timeout: float = WAIT_TIMEOUT_SECONDS) -> Applied:
@@ -78,13 +79,13 @@ class ApplyPool:
                 applied.server.stop()
                 applied.deployment.cleanup()
 
-    def _apply(self, future: Future[Applied], example: str, variables: Any) -> None:
+    def _apply(self, future: Future[Applied], example: str, variables: Any, module_arguments: Mapping[str, str]) -> None:
         started = time.monotonic()
         server = None
         try:
             server = MotoServer.start()
             values = variables() if callable(variables) else variables
-            deployment = Deployment(example, server, variables=values, log=self.log)
+            deployment = Deployment(example, server, variables=values, module_arguments=module_arguments, log=self.log)
             line = deployment.apply()
             future.set_result(Applied(server, deployment, line, time.monotonic() - started))
         except BaseException as error:  # noqa: BLE001 - handed to the waiting test

@@ -84,6 +84,9 @@ def access_denied(error: BaseException) -> bool:
             status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code.startswith("AccessDenied") or (status == 403 and "AccessDenied" in str(current)):
                 return True
+            # S3 refusals of HEAD/GET can come without a body: a bare 403 "Forbidden".
+            if status == 403 and code in ("403", "Forbidden"):
+                return True
         if "AccessDenied" in str(current):
             return True
         current = current.__cause__ or current.__context__

@@ -68,11 +68,16 @@ def _stderr_log(line: str) -> None:
 class Deployment:
     """One configuration of the repository applied to one moto server."""
 
-    example: str  # folder under examples/, a folder of the repository ("demo/terraform"), or "" for the root
+    example: str  # folder under examples/, a folder of the repository ("demo/terraform", "modules/iam"), or "" for the root
     moto: MotoServer
     provider: Provider = field(default_factory=find_provider)
     variables: Mapping[str, Any] = field(default_factory=dict)
+    # Extra arguments (HCL expressions) for the example's module block, e.g. a schedule to
+    # exercise `sqstask schedules`; each is said in the output.
+    module_arguments: Mapping[str, str] = field(default_factory=dict)
     log: Log = _stderr_log
+    # The repository (or a modified copy of it, for mutation tests) to copy the configuration from.
+    source: Path = ROOT
     workdir: Path = field(init=False)
     notes: list[str] = field(default_factory=list, init=False)
     applied: bool = field(default=False, init=False)
@@ -82,14 +87,14 @@ class Deployment:
         self._tmp = tempfile.TemporaryDirectory(prefix=f"localaws-{self.name.replace('/', '-')}-")
         base = Path(self._tmp.name)
         folder = configuration_folder(self.example)
-        copy_configuration(base, extra=folder)
+        copy_configuration(base, self.source, extra=folder)
         self.workdir = base / folder
         self._cli_config = self._write_cli_config(base)
         self._write_override()
 
     @property
     def name(self) -> str:
-        return self.example or "root"
+        return self.example.replace("/", "-") if self.example else "root"
 
     # --- commands -----------------------------------------------------------------------
 
@@ -219,7 +224,7 @@ class Deployment:
 
     def _write_override(self) -> None:
         endpoints = "\n".join(f'    {service} = "{self.moto.endpoint}"' for service in SERVICES)
-        blocks = [
+        provider = [
             "# Written by tests/localaws: the AWS provider talks to a local moto server.",
             'provider "aws" {',
             f'  region                      = "{self.moto.region}"',
@@ -230,23 +235,36 @@ class Deployment:
             "  }",
             "}",
         ]
-        arguments = dict(THROWAWAY_ARGUMENTS)
-        self.notes.append(
-            "throwaway environment: table_deletion_protection = false, payload_bucket_force_destroy = true "
-            "(so that destroy removes the table and the payloads)"
-        )
-        if self.provider.major is not None and self.provider.major < 6:
-            arguments["max_message_size"] = str(PROVIDER_5_MAX_MESSAGE_SIZE)
+        texts = [path.read_text() for path in self.workdir.glob("*.tf")]
+        has_provider = any(re.search(r'^provider\s+"aws"', text, re.MULTILINE) for text in texts)
+        module_names = [name for text in texts for name in MODULE_BLOCK.findall(text)]
+        # An override file may only override blocks that exist: without a provider block of its
+        # own (the root module, a submodule) the configuration gets one in a plain file.
+        blocks = list(provider)
+        arguments: dict[str, str] = {}
+        if module_names:
+            arguments.update(THROWAWAY_ARGUMENTS)
             self.notes.append(
-                f"provider {self.provider.version} caps SQS messages at 256 KiB: max_message_size = "
-                f"{PROVIDER_5_MAX_MESSAGE_SIZE} (the module's default, 1 MiB, needs provider >= 6.8)"
+                "throwaway environment: table_deletion_protection = false, payload_bucket_force_destroy = true "
+                "(so that destroy removes the table and the payloads)"
             )
-        module_names = MODULE_BLOCK.findall((self.workdir / "main.tf").read_text()) if self.example else []
+            if self.provider.major is not None and self.provider.major < 6:
+                arguments["max_message_size"] = str(PROVIDER_5_MAX_MESSAGE_SIZE)
+                self.notes.append(
+                    f"provider {self.provider.version} caps SQS messages at 256 KiB: max_message_size = "
+                    f"{PROVIDER_5_MAX_MESSAGE_SIZE} (the module's default, 1 MiB, needs provider >= 6.8)"
+                )
+            for key, value in self.module_arguments.items():
+                arguments[key] = value
+                self.notes.append(f"added to the example's module block: {key} = {' '.join(value.split())}")
         for module in module_names:
             blocks += ["", f'module "{module}" {{', *(f"  {key} = {value}" for key, value in arguments.items()), "}"]
-        if not self.example:
-            blocks += ["", *(f'variable "{key}" {{\n  default = {value}\n}}' for key, value in arguments.items())]
-        (self.workdir / OVERRIDE_FILE).write_text("\n".join(blocks) + "\n")
+        if has_provider:
+            (self.workdir / OVERRIDE_FILE).write_text("\n".join(blocks) + "\n")
+        else:
+            (self.workdir / "localaws_provider.tf").write_text("\n".join(provider) + "\n")
+            if len(blocks) > len(provider):
+                (self.workdir / OVERRIDE_FILE).write_text("\n".join(blocks[len(provider):]) + "\n")
 
 
 def configuration_folder(example: str) -> Path:

@@ -345,6 +345,13 @@ run "delayed_sends_need_the_schedule_group_and_the_scheduler_role" {
     ]
     error_message = "Operators may read and update (enable/disable) the team's schedules only, passing only the scheduler role."
   }
+
+  assert {
+    condition = [for s in jsondecode(output.operator_policy_json).Statement : {
+      actions = toset(s.Action), resource = s.Resource
+    } if s.Sid == "ListSchedules"] == [{ actions = toset(["scheduler:ListSchedules"]), resource = "*" }]
+    error_message = "Operators may list schedules (`sqstask schedules list`); ListSchedules has no resource-level permissions."
+  }
 }
 
 run "without_a_schedule_group_no_scheduler_permissions" {
