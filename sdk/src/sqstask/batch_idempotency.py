@@ -28,11 +28,13 @@ then run twice, but is never lost.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .audit import log_event
 from .exceptions import PayloadMismatch
 from .idempotency import (
     COMPLETED,
@@ -235,3 +237,88 @@ class BatchTaskStore:
             item["error_type"] = {"S": type(error).__name__}
             item["error"] = {"S": _cap(str(error) or type(error).__name__, MAX_ERROR_CHARS)}
         return item
+
+
+class BatchRecorder:
+    """Collects finished tasks on a thread and records them in batches (for the long-poll Worker).
+
+    ``write(entries)`` records a list and returns the entries it could not write; ``done(items,
+    unwritten_task_ids)`` then gets every ``(entry, context)`` of that write. A write goes out
+    with 25 entries, once its oldest entry has waited ``deadline`` seconds, on ``flush_soon()``
+    (an idle worker) or on ``stop()``.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[Finished]], list[Finished]],
+        done: Callable[[list[tuple[Finished, Any]], set[str]], None],
+        deadline: float,
+    ) -> None:
+        self._write = write
+        self._done = done
+        self.deadline = deadline
+        self._pending: list[tuple[float, Finished, Any]] = []
+        self._cond = threading.Condition()
+        self._urgent = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="sqstask-recorder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, entry: Finished, context: Any = None) -> None:
+        """Record ``entry`` with the next write; ``context`` comes back with it in ``done``."""
+        with self._cond:
+            self._pending.append((time.monotonic(), entry, context))
+            self._cond.notify_all()
+
+    def flush_soon(self) -> None:
+        """Let the thread write what is pending now, however few."""
+        with self._cond:
+            if self._pending:
+                self._urgent = True
+                self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop the thread and write everything still pending."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(30)
+        with self._cond:
+            pending, self._pending = self._pending, []
+        self._send(pending)
+
+    def _take(self) -> list[tuple[float, Finished, Any]]:
+        """Due entries (call with the lock held): 25 at most, all when urgent or the oldest is due."""
+        if not self._pending:
+            return []
+        if len(self._pending) >= BATCH_WRITE_LIMIT or self._urgent or \
+                time.monotonic() >= self._pending[0][0] + self.deadline:
+            taken = self._pending[:BATCH_WRITE_LIMIT]
+            del self._pending[:BATCH_WRITE_LIMIT]
+            self._urgent = self._urgent and bool(self._pending)
+            return taken
+        return []
+
+    def _send(self, taken: list[tuple[float, Finished, Any]]) -> None:
+        if not taken:
+            return
+        unwritten = self._write([entry for _, entry, _ in taken])
+        self._done([(entry, context) for _, entry, context in taken], {e.task.task_id for e in unwritten})
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopping:
+                        return  # stop() writes the rest
+                    taken = self._take()
+                    if taken:
+                        break
+                    due_at = self._pending[0][0] + self.deadline if self._pending else None
+                    self._cond.wait(None if due_at is None else max(0.0, due_at - time.monotonic()))
+            try:
+                self._send(taken)
+            except Exception as exc:  # never die silently: these messages reappear after their timeout
+                log_event("record-failed", error_type=type(exc).__name__, error=str(exc))

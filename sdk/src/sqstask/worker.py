@@ -30,17 +30,41 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
-from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
-from .heartbeat import Heartbeat
+from .exceptions import ConfigError
+from .handler import (
+    BATCH_MODE,
+    FAILED,
+    IN_PROGRESS,
+    AuditLog,
+    Handle,
+    Outcome,
+    TaskRunner,
+    idempotency_mode,
+    refuse_batch_mode_unless_fifo,
+)
+from .heartbeat import DEFAULT_MAX_WINDOW, Heartbeat, extension_window
 from .queue import sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .batch_idempotency import BatchRecorder, Finished
     from .idempotency import Claim
     from .queue import TaskQueue
+    from .task import Task
 
 _RECEIVE_ERROR_PAUSE_CAP = 30.0
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
+# With wait_seconds=0 an empty receive returns at once: pause before the next one, doubling from
+# the first pause up to the cap, so an idle worker does not spin on ReceiveMessage.
+_EMPTY_RECEIVE_PAUSE = 0.05
+_EMPTY_RECEIVE_PAUSE_CAP = 2.0
+
+
+def empty_receive_pause(empty_in_a_row: int, wait_seconds: int) -> float:
+    """Seconds to pause after ``empty_in_a_row`` empty receives (0 when long polling already waited)."""
+    if wait_seconds > 0 or empty_in_a_row <= 0:
+        return 0.0
+    return min(_EMPTY_RECEIVE_PAUSE_CAP, _EMPTY_RECEIVE_PAUSE * 2 ** (empty_in_a_row - 1))
 
 
 @dataclass
@@ -52,6 +76,9 @@ class _Held:
     received_at: float
     claim: Claim | None = None
     started: bool = False
+    # batch mode: the task parsed at receive (or why not) and its stored record, read per receive
+    parsed: Task | Outcome | None = None
+    prior: Mapping[str, Any] | None = None
 
     @property
     def message_id(self) -> str:
@@ -185,7 +212,12 @@ class Worker:
     ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
-    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``.
+    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``. ``heartbeat`` (default
+    True) keeps held messages invisible, granting windows that grow with a task's age up to
+    ``heartbeat_max_window`` seconds (default 900; a crashed worker's tasks reappear within it).
+    ``idempotency="batch"`` reads the records of each receive with one BatchGetItem and writes
+    them in BatchWriteItems of up to 25 (at most ``ack_interval`` late); it needs the heartbeat
+    and a FIFO queue, since it takes no lease (see ``sqstask.batch_idempotency``).
     """
 
     def __init__(
@@ -194,7 +226,7 @@ class Worker:
         handle: Handle,
         *,
         concurrency: int = 4,
-        idempotency: bool = True,
+        idempotency: bool | str = True,
         table: str | None = None,
         fifo: bool = True,
         visibility_timeout: int | None = None,
@@ -202,6 +234,8 @@ class Worker:
         backoff: Backoff | None = None,
         shutdown_timeout: float = 30.0,
         heartbeat_interval: float | None = None,
+        heartbeat: bool = True,
+        heartbeat_max_window: float = DEFAULT_MAX_WINDOW,
         prefetch: int | None = None,
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
@@ -217,6 +251,13 @@ class Worker:
             raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility}")
         if not ack_interval >= 0:
             raise ValueError(f"ack_interval must be 0 or more seconds, got {ack_interval}")
+        if idempotency_mode(idempotency) == BATCH_MODE:
+            refuse_batch_mode_unless_fifo(queue, fifo, "Worker")
+            if not heartbeat:
+                raise ConfigError(
+                    "idempotency='batch' needs the Worker's heartbeat (heartbeat=True): batch mode takes no lease, "
+                    "so a task that outlived its visibility timeout could run on another consumer at the same time"
+                )
         self.queue = queue
         self.handle = getattr(handle, "handle", handle)  # a batch_handler exposes the plain function
         self.concurrency = concurrency
@@ -226,6 +267,8 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.shutdown_timeout = shutdown_timeout
         self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_enabled = heartbeat
+        self.heartbeat_max_window = heartbeat_max_window
         self.max_held = concurrency + (max(concurrency, _RECEIVE_BATCH) if prefetch is None else max(0, prefetch))
         self.receive_batch = min(_RECEIVE_BATCH, self.max_held)
         self.idle_exit = idle_exit
@@ -250,6 +293,8 @@ class Worker:
         self._signals = 0
         self._heartbeat: Heartbeat | None = None
         self._acker: _Acker | None = None
+        self._recorder: BatchRecorder | None = None
+        self._empty_receives = 0
         self._threads: list[threading.Thread] = []
 
     # -- control --------------------------------------------------------------------------
@@ -270,11 +315,18 @@ class Worker:
     def run(self, *, install_signal_handlers: bool = True) -> int:
         """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0."""
         previous = self._install_signals() if install_signal_handlers else {}
-        self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
-                                    interval=self.heartbeat_interval, on_extend=self._renew_leases)
+        if self.heartbeat_enabled:
+            self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
+                                        interval=self.heartbeat_interval, max_window=self.heartbeat_max_window,
+                                        on_extend=self._renew_leases)
+            self._heartbeat.start()
         self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
-        self._heartbeat.start()
         self._acker.start()
+        if self.runner.mode == BATCH_MODE:
+            from .batch_idempotency import BatchRecorder
+
+            self._recorder = BatchRecorder(self.runner.record_batch, self._recorded, self.ack_deadline)
+            self._recorder.start()
         self._threads = [
             threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -330,7 +382,10 @@ class Worker:
                 self._stop.wait(pause)
                 continue
             if not messages:
+                self._empty_receives += 1
+                self._stop.wait(empty_receive_pause(self._empty_receives, wait))
                 continue
+            self._empty_receives = 0
             last_activity = time.monotonic()
             if self._stop.is_set():  # received while the stop was requested: give them back now
                 self._release(messages, "worker is shutting down")
@@ -352,13 +407,17 @@ class Worker:
 
     def _dispatch(self, messages: list[dict[str, Any]]) -> None:
         now = time.monotonic()
+        looked_up = self._look_up(messages) if self.runner.mode == BATCH_MODE else None
         with self._cond:
             for message in messages:
                 group = (message.get("Attributes") or {}).get("MessageGroupId")
                 key = f"group:{group}" if self.fifo and group else f"message:{message['MessageId']}"
                 held = _Held(message, key, now)
+                if looked_up is not None:
+                    held.parsed, held.prior = looked_up[held.message_id]
                 self._held[held.message_id] = held
-                self._heartbeat.add(message)
+                if self._heartbeat is not None:
+                    self._heartbeat.add(message)
                 self._groups.setdefault(key, deque()).append(held)
                 if key not in self._active and key not in self._ready:
                     self._ready.append(key)
@@ -394,11 +453,17 @@ class Worker:
                     elif key in self._groups:
                         del self._groups[key]
                     idle = not self._held
+                    out_of_work = self._running == 0 and not self._ready
                     self._cond.notify_all()
                 if idle:  # out of work: batching would only delay the acknowledgements
                     self._acker.flush_soon()
+                if out_of_work and self._recorder is not None:
+                    self._recorder.flush_soon()
 
     def _process(self, held: _Held) -> None:
+        if self.runner.mode == BATCH_MODE:
+            self._process_batched(held)
+            return
         parsed = self.runner.parse(held.message)
         if isinstance(parsed, Outcome):
             outcome = parsed
@@ -414,6 +479,57 @@ class Worker:
         else:
             self._retry_later(held, outcome)
 
+    # -- batch mode -------------------------------------------------------------------------
+
+    def _look_up(self, messages: list[dict[str, Any]]) -> dict[str, tuple[Task | Outcome, Mapping[str, Any] | None]]:
+        """Parse a receive's messages and read their tasks' records with one BatchGetItem."""
+        parsed = {m["MessageId"]: self.runner.parse(m) for m in messages}
+        task_ids = [p.task_id for p in parsed.values() if not isinstance(p, Outcome)]
+        priors: Mapping[str, Any] = {}
+        if task_ids:
+            try:
+                priors = self.runner.batch_store.lookup(task_ids)
+            except Exception as exc:  # run nothing of this receive; the messages are retried later
+                reason = f"task table unavailable: {type(exc).__name__}: {exc}"
+                self.log("failed", level=logging.ERROR, reason=reason, records=len(task_ids),
+                         error_type=type(exc).__name__, error=str(exc)[:1000])
+                failure = Outcome(FAILED, error=exc, reason=reason)
+                return {mid: (p if isinstance(p, Outcome) else failure, None) for mid, p in parsed.items()}
+        return {mid: (p, None if isinstance(p, Outcome) else priors.get(p.task_id)) for mid, p in parsed.items()}
+
+    def _process_batched(self, held: _Held) -> None:
+        """Run a held task against its looked-up record; a run is acknowledged once it is recorded."""
+        if isinstance(held.parsed, Outcome):
+            self._count(held.parsed)
+            self._retry_later(held, held.parsed)
+            return
+        outcome, finished = self.runner.run_known(held.parsed, held.prior)
+        if finished is not None:
+            self._recorder.add(finished, (held, outcome))
+            return
+        self._count(outcome)
+        if outcome.ok:
+            self._finish(held, heartbeat=False)
+            self._acker.delete(held.message)
+        else:
+            self._retry_later(held, outcome)
+
+    def _recorded(self, items: list[tuple[Finished, Any]], unwritten: set[str]) -> None:
+        """After a BatchWriteItem: delete the recorded successes, retry the rest later."""
+        for entry, (held, outcome) in items:
+            if entry.succeeded and entry.task.task_id in unwritten:
+                outcome = Outcome(FAILED, entry.task, reason="its record could not be written")
+            self._count(outcome)
+            if outcome.ok:
+                self._finish(held, heartbeat=False)
+                self._acker.delete(held.message)
+            else:
+                self._retry_later(held, outcome)
+        with self._cond:
+            idle = not self._held
+        if idle:
+            self._acker.flush_soon()
+
     def _count(self, outcome: Outcome) -> None:
         with self._cond:
             self.stats.by_status[outcome.status] = self.stats.by_status.get(outcome.status, 0) + 1
@@ -426,7 +542,7 @@ class Worker:
 
     def _finish(self, held: _Held, *, heartbeat: bool = True) -> None:
         """Forget ``held``: no more lease renewals, nor heartbeats unless ``heartbeat`` is False."""
-        if heartbeat:
+        if heartbeat and self._heartbeat is not None:
             self._heartbeat.remove(held.message)
         with self._cond:
             self._held.pop(held.message_id, None)
@@ -467,7 +583,10 @@ class Worker:
                 claim = held.claim if held is not None else None
             if claim is None:
                 continue
-            if not store.renew(claim, lease_seconds=self.visibility_timeout):
+            # The lease follows the heartbeat's growing window (the held message's age).
+            window = extension_window(time.monotonic() - held.received_at, visibility_timeout=self.visibility_timeout,
+                                      max_window=self.heartbeat_max_window)
+            if not store.renew(claim, lease_seconds=window):
                 self.log("lease-lost", level=logging.WARNING, message_id=held.message_id, task_id=claim.task_id,
                          owner=claim.owner)
 
@@ -502,7 +621,9 @@ class Worker:
                 self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Flush acks, stop the heartbeat, release whatever is still held."""
+        """Write pending records, flush acks, stop the heartbeat, release whatever is still held."""
+        if self._recorder is not None:
+            self._recorder.stop()
         if self._acker is not None:
             self._acker.stop()
         if self._heartbeat is not None:
