@@ -79,7 +79,7 @@ locals {
       var.table_arn == null ? [] : [{
         Sid      = "RecordTaskState"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
         Resource = var.table_arn
       }],
       var.payload_bucket_arn == null ? [] : [{

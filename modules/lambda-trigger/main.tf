@@ -44,7 +44,7 @@ locals {
   table_statements = var.table_arn == null ? [] : [{
     Sid      = "RecordTaskState"
     Effect   = "Allow"
-    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
     Resource = var.table_arn
   }]
   payload_statements = var.payload_bucket_arn == null ? [] : [{

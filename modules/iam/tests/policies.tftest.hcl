@@ -57,7 +57,7 @@ run "consumer_receives_acknowledges_and_records_state" {
         resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
       }
       RecordTaskState = {
-        actions   = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+        actions   = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"])
         resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
       }
       ReadLargePayloads = {

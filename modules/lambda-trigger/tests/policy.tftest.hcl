@@ -39,7 +39,7 @@ run "policy_grants_queue_key_table_and_payload_access" {
         resource = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
       }
       RecordTaskState = {
-        actions  = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+        actions  = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"])
         resource = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
       }
       ReadLargePayloads = {
