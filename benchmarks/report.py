@@ -119,16 +119,22 @@ def consumer_miss_reason(run: ConsumerCalls, heartbeat_interval: float | None = 
                      f"{rate:.1f} tasks/s ({bound}), about {rate * run.ack_deadline:.1f} per {run.ack_deadline:g} s")
         parts.append(text)
     if changes:
+        from sqstask.heartbeat import extension_ages
+
         per_task = changes / run.tasks
         interval = heartbeat_interval or run.visibility_timeout / 3
+        growing = len(extension_ages(run.task_seconds, visibility_timeout=run.visibility_timeout, interval=interval))
+        fixed = len(extension_ages(run.task_seconds, visibility_timeout=run.visibility_timeout, interval=interval,
+                                   max_window=run.visibility_timeout))
         parts.append(
             f"the heartbeat made {changes:,} ChangeMessageVisibilityBatch calls ({per_task:.3f} per task, "
-            f"{run.visibility_entries / changes:.1f} entries per call): with the default interval ({interval:.2f} s, "
-            f"a third of the {run.visibility_timeout} s visibility timeout) a {run.task_seconds:g} s task is "
-            f"extended about {run.task_seconds / interval:.1f} times, and prefetched messages waiting for a free "
-            "thread, and finished ones waiting for their delete, are extended too. Any task that outlives the visibility timeout is extended at least 3 times, "
-            "so even at 10 entries per call the heartbeat alone costs at least 0.3 calls per task: above 0.25 "
-            "before any receive or delete, for any consumer that keeps such tasks invisible"
+            f"{run.visibility_entries / changes:.1f} entries per call): first after {interval:.2f} s (a third of the "
+            f"{run.visibility_timeout} s visibility timeout), then with a window growing with the task's age, a "
+            f"{run.task_seconds:g} s task is extended {growing} times ({fixed} with a fixed window), and prefetched "
+            "messages waiting for a free thread, and finished ones waiting for their delete, are extended too. A task "
+            "that outlives the visibility timeout needs at least one extension, 0.1 calls per task at 10 entries per "
+            "call on top of the 0.2 floor of receives and deletes, so 0.25 holds for such tasks only when every "
+            "receive, delete and extension call is full; tasks this short relative to the timeout cannot get there"
         )
     return "; ".join(parts) + "."
 
@@ -428,8 +434,10 @@ def _overhead(r: Results) -> list[str]:
             f"**Missed 0.80 (lease mode CPU):** lease mode spends {hf.ratio(LEASE_SIDE, POWERTOOLS_SIDE):.2f} x "
             "Powertools' time per fresh record. Both make two single-item DynamoDB writes per record, and boto3's "
             f"per-call work (validation, serialisation, signing, parsing) is most of either side's time "
-            f"({hf.client_us(LEASE_SIDE):,.0f} of {hf.median_us(LEASE_SIDE):,.0f} µs here), so trimming sqstask's own "
-            "Python cannot reach 0.8: only fewer calls can (batch mode makes 0.2 per record). Lease mode could get "
+            f"({hf.client_us(LEASE_SIDE):,.0f} of {hf.median_us(LEASE_SIDE):,.0f} µs here; its requests alone take "
+            f"{hf.client_us(LEASE_SIDE) / hf.median_us(POWERTOOLS_SIDE):.2f} x Powertools' whole time), so trimming "
+            "sqstask's own Python leaves it near 0.8 at best: only fewer calls get well below (batch mode makes 0.2 "
+            "per record). Lease mode could get "
             "there by writing the batch's completions with one BatchWriteItem at the end of the batch (complete is "
             "not conditional), leaving one conditional claim per record.",
             "",
