@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                                            round_trip=ROUND_TRIP)
     _done(t, f"batch/Powertools {round_trip.ratio(overhead.BATCH_SIDE, overhead.POWERTOOLS_SIDE):.2f}")
 
+    t = _step(f"overhead: task metrics on vs off, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds")
+    metrics_cost = overhead.metrics_overhead(sizes["overhead_records"], rounds=sizes["rounds"])
+    metrics_emit = overhead.emf_cost(sizes["overhead_records"], repeats=sizes["rounds"])
+    _done(t, f"writing them costs {report.metrics_cost_percent(metrics_emit, metrics_cost):.2f} % per record "
+             f"(end to end {report.metrics_added_percent(metrics_cost):+.1f} %)")
+
     t = _step(f"cold start: {sizes['cold_runs']} fresh interpreters per variant")
     cold = coldstart.cold_start(sizes["cold_runs"])
     _done(t, f"imports {cold.median_ms('sqstask', 'import_library'):.1f} ms vs "
@@ -137,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         lambda_batch=lambda_batch,
         handler_round_trip=round_trip,
         heartbeat_hour=beat_hour,
+        metrics_overhead=metrics_cost,
+        metrics_emit_us=metrics_emit,
     )
     path = report.write(results, output)
     print(f"wrote {path} ({results.seconds / 60:.1f} minutes)", flush=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import audit
+from .metrics import EmfWriter
 from .exceptions import ConfigError, MalformedMessage, PayloadMismatch, SendError, TaskInProgress
 from .task import Then
 
@@ -86,6 +87,7 @@ class Outcome:
     retry_after: float | None = None  # in-progress: seconds until the other consumer's lease ends
     chained: list[SendResult] = field(default_factory=list)
     result: Any = None
+    finished_at: float = field(default_factory=time.time)  # epoch seconds: outcomes are made as tasks end
 
     @property
     def ok(self) -> bool:
@@ -400,6 +402,7 @@ class BatchProcessor:
         self.runner = runner
         self.fifo = fifo
         self.min_remaining_ms = min_remaining_ms
+        self.metrics = EmfWriter.from_config(runner.queue.config)  # None when metrics are off
 
     def process(self, event: Mapping[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
         """Run every record of ``event``; returns ``{"batchItemFailures": [...]}``."""
@@ -412,6 +415,7 @@ class BatchProcessor:
 
         log = self.runner.log
         failures: list[str] = []
+        outcomes: list[Outcome] = []  # for the batch's metrics
         reasons: dict[str, int] = {}
         failed_groups: set[str] = set()
         stop_reason: str | None = None
@@ -446,6 +450,7 @@ class BatchProcessor:
                 continue
             parsed = batch.parsed[index] if batch is not None else self.runner.parse(record)
             if isinstance(parsed, Outcome):
+                outcomes.append(parsed)
                 fail(record, parsed.status)
                 continue
             if batch is not None:
@@ -453,6 +458,7 @@ class BatchProcessor:
             else:
                 lease = remaining / 1000.0 + LAMBDA_LEASE_MARGIN_SECONDS if remaining is not None else visibility
                 outcome = self.runner.run(parsed, lease_seconds=lease)
+            outcomes.append(outcome)
             if outcome.duration_ms is not None:
                 longest_ms = max(longest_ms, outcome.duration_ms)
             if not outcome.ok:
@@ -462,6 +468,9 @@ class BatchProcessor:
             # A success whose record could not be written is reported failed, so SQS delivers it
             # again; and so are the later records of its group, to keep the group's order.
             unwritten = batch.record()
+            outcomes = [replace(o, status=FAILED, reason="its record could not be written")
+                        if o.status == SUCCEEDED and o.task is not None and o.task.task_id in unwritten else o
+                        for o in outcomes]
             failed_ids = set(failures)
             broken: set[str | None] = set()  # groups with a failed record so far, in batch order
             for index, record in enumerate(records):
@@ -479,6 +488,8 @@ class BatchProcessor:
                 reason=f"all {len(records)} records failed; see the failed/malformed events above")
         else:
             log("batch-done", records=len(records), failed=len(failures), reasons=reasons or None)
+        if self.metrics is not None:
+            self.metrics.emit_batch(outcomes)  # one EMF document per task type of the batch
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
 

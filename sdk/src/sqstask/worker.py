@@ -43,6 +43,7 @@ from .handler import (
     refuse_batch_mode_unless_fifo,
 )
 from .heartbeat import DEFAULT_MAX_WINDOW, Heartbeat, extension_window
+from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -212,12 +213,14 @@ class Worker:
     ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
-    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``. ``heartbeat`` (default
-    True) keeps held messages invisible, granting windows that grow with a task's age up to
-    ``heartbeat_max_window`` seconds (default 900; a crashed worker's tasks reappear within it).
-    ``idempotency="batch"`` reads the records of each receive with one BatchGetItem and writes
-    them in BatchWriteItems of up to 25 (at most ``ack_interval`` late); it needs the heartbeat
-    and a FIFO queue, since it takes no lease (see ``sqstask.batch_idempotency``).
+    timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
+    queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo`` as in
+    ``batch_handler``. ``heartbeat`` (default True) keeps held messages invisible, granting
+    windows that grow with a task's age up to ``heartbeat_max_window`` seconds (default 900; a
+    crashed worker's tasks reappear within it). ``idempotency="batch"`` reads the records of each
+    receive with one BatchGetItem and writes them in BatchWriteItems of up to 25 (at most
+    ``ack_interval`` late); it needs the heartbeat and a FIFO queue, since it takes no lease (see
+    ``sqstask.batch_idempotency``).
     """
 
     def __init__(
@@ -240,6 +243,7 @@ class Worker:
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
         ack_interval: float = 1.0,
+        metrics_interval: float = DEFAULT_INTERVAL,
         logger: logging.Logger | None = None,
     ) -> None:
         if concurrency < 1:
@@ -281,6 +285,9 @@ class Worker:
                                  max_receive_count=max_receive_count)
         self.log = self.runner.log
         self.stats = WorkerStats()
+        writer = EmfWriter.from_config(queue.config)
+        self.metrics = None if writer is None else IntervalMetrics(
+            writer, concurrency=concurrency, interval=metrics_interval, in_flight=lambda: len(self._held))
 
         self._cond = threading.Condition()
         self._held: dict[str, _Held] = {}
@@ -327,6 +334,8 @@ class Worker:
 
             self._recorder = BatchRecorder(self.runner.record_batch, self._recorded, self.ack_deadline)
             self._recorder.start()
+        if self.metrics is not None:
+            self.metrics.start()
         self._threads = [
             threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -438,6 +447,8 @@ class Worker:
                 self._active.add(key)
                 held.started = True
                 self._running += 1
+            if self.metrics is not None:
+                self.metrics.started()
             try:
                 self._process(held)
             except BaseException as exc:  # a bug here must not kill the pool silently
@@ -445,6 +456,8 @@ class Worker:
                          error_type=type(exc).__name__, error=str(exc))
                 self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
             finally:
+                if self.metrics is not None:
+                    self.metrics.finished()
                 with self._cond:
                     self._running -= 1
                     self._active.discard(key)
@@ -531,6 +544,8 @@ class Worker:
             self._acker.flush_soon()
 
     def _count(self, outcome: Outcome) -> None:
+        if self.metrics is not None:
+            self.metrics.record(outcome)
         with self._cond:
             self.stats.by_status[outcome.status] = self.stats.by_status.get(outcome.status, 0) + 1
             if outcome.status == "succeeded":
@@ -628,6 +643,8 @@ class Worker:
             self._acker.stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        if self.metrics is not None:
+            self.metrics.stop()  # writes the last, partial interval
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._release(leftover, "still running at the shutdown deadline")
