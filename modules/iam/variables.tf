@@ -18,6 +18,18 @@ variable "queue_arn" {
   }
 }
 
+variable "priority_queue_arns" {
+  description = "ARNs of the team's other priority tier queues (besides queue_arn). Every policy covers every tier: producers send to any tier, consumers read all of them, operators redrive into them."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.priority_queue_arns : can(regex("^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}\\.fifo$", arn))])
+    error_message = "priority_queue_arns must be ARNs of FIFO queues: arn:<partition>:sqs:<region>:<account-id>:<name>-<tier>.fifo."
+  }
+}
+
 variable "dlq_arn" {
   description = "ARN of the team's FIFO dead-letter queue."
   type        = string
@@ -49,7 +61,7 @@ variable "dlq_name" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer KMS key that encrypts the queues, table and payload bucket, or null for AWS-managed encryption. When set, producers may generate data keys and decrypt, consumers decrypt, operators both — with this key only."
+  description = "ARN of the customer KMS key that encrypts the queues, table and payload bucket, or null for AWS-managed encryption. When set, producers may generate data keys and decrypt, consumers decrypt, operators both — with this key only, and only through the services that encrypt the team's data (kms:ViaService)."
   type        = string
   default     = null
 
@@ -93,7 +105,7 @@ variable "payload_prefix" {
 }
 
 variable "alarm_arns" {
-  description = "ARNs of this team's CloudWatch alarms (`alarm_arns` of the alarms module). Operators may describe these alarms and their history; by name, as `sqstask alarms` does with the names in sdk_config."
+  description = "ARNs of this team's CloudWatch alarms (`alarm_arns` of the alarms module). Operators may describe these alarms, by name, as `sqstask alarms` does with the names in sdk_config."
   type        = list(string)
   default     = []
 

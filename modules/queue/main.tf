@@ -10,12 +10,20 @@ locals {
   region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
-  queue_name = "${var.name}.fifo"
-  dlq_name   = "${var.name}-dlq.fifo"
+  dlq_name = "${var.name}-dlq.fifo"
+
+  # Priority tiers, highest first. The default tier (`default` when listed, else the lowest)
+  # is `aws_sqs_queue.main`, so a module without tiers keeps its addresses; the other tiers
+  # are `aws_sqs_queue.tier`, keyed by tier name.
+  default_tier     = contains(var.priorities, "default") ? "default" : var.priorities[length(var.priorities) - 1]
+  tier_queue_names = { for tier in var.priorities : tier => tier == "default" ? "${var.name}.fifo" : "${var.name}-${tier}.fifo" }
+  other_tiers      = { for tier, queue_name in local.tier_queue_names : tier => queue_name if tier != local.default_tier }
+  queue_name       = local.tier_queue_names[local.default_tier]
 
   # Static ARNs are known at plan time and do not depend on the queue resources, which
   # breaks the queue <-> DLQ cycle of redrive and redrive-allow policies.
-  queue_static_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.queue_name}"
+  tier_static_arns = { for tier, queue_name in local.tier_queue_names : tier => "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${queue_name}" }
+  queue_static_arn = local.tier_static_arns[local.default_tier]
   dlq_static_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
 
   kms_alias_name = "alias/sqstask/${var.name}"
@@ -29,24 +37,21 @@ locals {
   producer_principals = distinct(var.producer_principals)
   consumer_principals = distinct(var.consumer_principals)
   operator_principals = distinct(var.operator_principals)
-  team_principals     = distinct(concat(local.producer_principals, local.consumer_principals, local.operator_principals))
 
-  # Actions per role. Operators send to the main queue because redriving a task from the
-  # dead-letter queue is a send (by StartMessageMoveTask or by the SDK's own redrive).
-  producer_actions       = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-  consumer_actions       = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-  operator_queue_actions = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues"]
+  # Actions per role, the same as the role's identity policy in modules/iam (what the SDK's code
+  # paths call). Operators send to the main queue because redriving a task from the dead-letter
+  # queue is a send (by StartMessageMoveTask or by the SDK's own redrive).
+  producer_actions       = ["sqs:SendMessage"]
+  consumer_actions       = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+  operator_queue_actions = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
   operator_dlq_actions = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
-    "sqs:ListDeadLetterSourceQueues",
     "sqs:PurgeQueue",
     "sqs:StartMessageMoveTask",
     "sqs:ListMessageMoveTasks",
-    "sqs:CancelMessageMoveTask",
   ]
 
   # Resource policies. The TLS statement denies `sqs:*` to Principal "*": a Deny over every
@@ -60,32 +65,35 @@ locals {
     Condition = { Bool = { "aws:SecureTransport" = "false" } }
   }
 
-  queue_policy = {
-    Version = "2012-10-17"
-    Statement = concat(
-      [merge(local.deny_insecure_transport, { Resource = local.queue_static_arn })],
-      length(local.producer_principals) == 0 ? [] : [{
-        Sid       = "AllowProducers"
-        Effect    = "Allow"
-        Principal = { AWS = local.producer_principals }
-        Action    = local.producer_actions
-        Resource  = local.queue_static_arn
-      }],
-      length(local.consumer_principals) == 0 ? [] : [{
-        Sid       = "AllowConsumers"
-        Effect    = "Allow"
-        Principal = { AWS = local.consumer_principals }
-        Action    = local.consumer_actions
-        Resource  = local.queue_static_arn
-      }],
-      length(local.operator_principals) == 0 ? [] : [{
-        Sid       = "AllowOperatorsToRedrive"
-        Effect    = "Allow"
-        Principal = { AWS = local.operator_principals }
-        Action    = local.operator_queue_actions
-        Resource  = local.queue_static_arn
-      }],
-    )
+  # One policy per tier queue, each naming its own queue: every role covers every tier.
+  queue_policies = {
+    for tier, queue_arn in local.tier_static_arns : tier => {
+      Version = "2012-10-17"
+      Statement = concat(
+        [merge(local.deny_insecure_transport, { Resource = queue_arn })],
+        length(local.producer_principals) == 0 ? [] : [{
+          Sid       = "AllowProducers"
+          Effect    = "Allow"
+          Principal = { AWS = local.producer_principals }
+          Action    = local.producer_actions
+          Resource  = queue_arn
+        }],
+        length(local.consumer_principals) == 0 ? [] : [{
+          Sid       = "AllowConsumers"
+          Effect    = "Allow"
+          Principal = { AWS = local.consumer_principals }
+          Action    = local.consumer_actions
+          Resource  = queue_arn
+        }],
+        length(local.operator_principals) == 0 ? [] : [{
+          Sid       = "AllowOperatorsToRedrive"
+          Effect    = "Allow"
+          Principal = { AWS = local.operator_principals }
+          Action    = local.operator_queue_actions
+          Resource  = queue_arn
+        }],
+      )
+    }
   }
 
   dlq_policy = {
@@ -109,40 +117,59 @@ locals {
 
   redrive_allow_policy = {
     redrivePermission = "byQueue"
-    sourceQueueArns   = [local.queue_static_arn]
+    # Every tier dead-letters here; StartMessageMoveTask returns each message to its own source.
+    sourceQueueArns = [for tier in var.priorities : local.tier_static_arns[tier]]
   }
 
   # Key policy of the created key. In a key policy "Resource": "*" means this key only.
   # The account-root statement is AWS's default key policy: it keeps the key manageable
   # and lets IAM policies in this account grant its use (kms:* here is administration of
-  # this one key, not an IAM identity policy).
+  # this one key, not an IAM identity policy). No AWS service principal is named: SQS, S3,
+  # DynamoDB and EventBridge Scheduler use the key with the credentials of the caller (or of the
+  # scheduler role), which IAM policies of this account grant.
+  # The team principals (which may be in other accounts) get what their role needs, and only
+  # through the services that encrypt the team's data (kms:ViaService).
+  kms_via = {
+    for service in ["sqs", "s3", "dynamodb", "scheduler"] : service => "${service}.${local.region}.${local.partition == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"}"
+  }
+  kms_team_statements = {
+    AllowProducersToEncryptTasks = {
+      principals = local.producer_principals
+      actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
+      via        = ["sqs", "s3"]
+    }
+    AllowConsumersToDecryptTasks = {
+      principals = local.consumer_principals
+      actions    = ["kms:Decrypt"]
+      via        = ["sqs", "s3", "dynamodb"]
+    }
+    AllowOperatorsToInspectAndRedrive = {
+      principals = local.operator_principals
+      actions    = ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"]
+      via        = ["sqs", "s3", "dynamodb", "scheduler"]
+    }
+  }
+
   kms_key_policy = {
     Version = "2012-10-17"
     Statement = concat(
-      [
-        {
-          Sid       = "EnableAccountAdministration"
-          Effect    = "Allow"
-          Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-          Action    = "kms:*"
-          Resource  = "*"
-        },
-        {
-          Sid       = "AllowAwsServicesOfThisAccount"
-          Effect    = "Allow"
-          Principal = { Service = ["sqs.amazonaws.com", "scheduler.amazonaws.com"] }
-          Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
-          Resource  = "*"
-          Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-        },
-      ],
-      length(local.team_principals) == 0 ? [] : [{
-        Sid       = "AllowTeamPrincipals"
+      [{
+        Sid       = "EnableAccountAdministration"
         Effect    = "Allow"
-        Principal = { AWS = local.team_principals }
-        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
         Resource  = "*"
       }],
+      [
+        for sid, use in local.kms_team_statements : {
+          Sid       = sid
+          Effect    = "Allow"
+          Principal = { AWS = use.principals }
+          Action    = use.actions
+          Resource  = "*"
+          Condition = { StringEquals = { "kms:ViaService" = [for service in use.via : local.kms_via[service]] } }
+        } if length(use.principals) > 0
+      ],
     )
   }
 }
@@ -216,6 +243,30 @@ resource "aws_sqs_queue" "main" {
   tags = var.tags
 }
 
+# The other priority tiers: the same settings as the main queue.
+resource "aws_sqs_queue" "tier" {
+  for_each = local.other_tiers
+
+  name       = each.value
+  fifo_queue = true
+
+  content_based_deduplication = var.content_based_deduplication
+  deduplication_scope         = local.deduplication_scope
+  fifo_throughput_limit       = local.fifo_throughput_limit
+
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  max_message_size           = var.max_message_size
+  receive_wait_time_seconds  = var.receive_wait_time_seconds
+  delay_seconds              = var.delay_seconds
+
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
+
+  tags = var.tags
+}
+
 # Redrive and redrive-allow are separate resources built from static ARNs, so neither queue
 # needs the other's attributes at creation time. The attributes of one queue are written one
 # after another (redrive policy, then queue policy; redrive-allow, then DLQ policy): each is a
@@ -228,18 +279,37 @@ resource "aws_sqs_queue_redrive_policy" "this" {
   depends_on = [aws_sqs_queue.dlq]
 }
 
+resource "aws_sqs_queue_redrive_policy" "tier" {
+  for_each = aws_sqs_queue.tier
+
+  queue_url      = each.value.url
+  redrive_policy = jsonencode(local.redrive_policy)
+
+  depends_on = [aws_sqs_queue.dlq]
+}
+
 resource "aws_sqs_queue_redrive_allow_policy" "this" {
   queue_url            = aws_sqs_queue.dlq.url
   redrive_allow_policy = jsonencode(local.redrive_allow_policy)
 
-  depends_on = [aws_sqs_queue.main]
+  depends_on = [aws_sqs_queue.main, aws_sqs_queue.tier]
 }
 
 resource "aws_sqs_queue_policy" "main" {
   queue_url = aws_sqs_queue.main.url
-  policy    = jsonencode(local.queue_policy)
+  policy    = jsonencode(local.queue_policies[local.default_tier])
 
   depends_on = [aws_sqs_queue_redrive_policy.this]
+}
+
+resource "aws_sqs_queue_policy" "tier" {
+  for_each = aws_sqs_queue.tier
+
+  queue_url = each.value.url
+  policy    = jsonencode(local.queue_policies[each.key])
+
+  # Each tier queue's redrive policy is written before its queue policy (see above).
+  depends_on = [aws_sqs_queue_redrive_policy.tier]
 }
 
 resource "aws_sqs_queue_policy" "dlq" {
