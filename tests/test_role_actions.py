@@ -137,7 +137,9 @@ def targets_of(call: str, params: dict[str, Any]) -> set[tuple[str, str]]:
     if service == "s3":
         return {(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")}
     if service == "dynamodb":
-        return {(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}")}
+        # Batch operations name their tables as the keys of RequestItems.
+        tables = params["RequestItems"] if "RequestItems" in params else [params["TableName"]]
+        return {(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}") for table in tables}
     if action == "cloudwatch:DescribeAlarms":
         return {(action, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}") for name in params["AlarmNames"]}
     if service == "scheduler" and "Name" in params:
