@@ -3,9 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
+MUTATION_VENV := .venv-mutation
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-apply bench venv checkov-venv clean
+.PHONY: demo test test-apply bench mutation venv checkov-venv clean
 
 demo: $(VENV)/.installed
 	$(PY) -m demo
@@ -22,6 +23,10 @@ test-apply: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run
 
+# Mutation score of the SDK's correctness-critical modules (slow; not part of `make test`).
+mutation: $(MUTATION_VENV)/.installed
+	$(MUTATION_VENV)/bin/python -m benchmarks.mutation
+
 venv: $(VENV)/.installed
 checkov-venv: $(CHECKOV_VENV)/.installed
 
@@ -36,6 +41,11 @@ $(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-checkov.txt
 	touch $@
 
+$(MUTATION_VENV)/.installed: benchmarks/requirements-mutation.txt tests/requirements.txt
+	test -x $(MUTATION_VENV)/bin/python || $(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-mutation.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .terraform-standin
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MUTATION_VENV) .mutation .terraform-standin
 	find . -name .terraform -type d -prune -exec rm -rf {} +

@@ -35,7 +35,32 @@ def test_full_jitter_can_reach_zero_but_never_exceeds_ceiling():
 
     delays = [backoff.delay(2) for _ in range(200)]
 
-    assert min(delays) == 0 and max(delays) <= 2
+    assert min(delays) == 0 and max(delays) == 2  # the whole range, from 0 up to the ceiling
+
+
+def test_a_zero_base_never_delays_however_many_attempts():
+    backoff = Backoff(base=0, cap=900, jitter=0)
+
+    assert [backoff.delay(n) for n in (1, 2, 60, 61, 62, 10_000)] == [0] * 6
+
+
+def test_delays_grow_strictly_until_the_cap():
+    backoff = Backoff(base=0.5, cap=43200, jitter=0)
+
+    delays = [backoff.delay(n) for n in range(1, 20)]
+
+    assert delays[:4] == [0, 1, 2, 4]  # half a second rounds to whole seconds (round half to even)
+    assert all(later == min(43200, 2 * earlier) for earlier, later in zip(delays[1:], delays[2:]))
+    assert delays[-1] == 43200
+    assert backoff.delay(10_000) == 43200  # far past the overflow shortcut: still the cap
+
+
+@pytest.mark.parametrize("kwargs", [{"base": 0}, {"base": 0.5}, {"cap": 0}, {"cap": MAX_VISIBILITY_TIMEOUT},
+                                    {"jitter": 0.0}, {"jitter": 1.0}])
+def test_the_edges_of_the_allowed_ranges_are_accepted(kwargs):
+    backoff = Backoff(**kwargs)
+
+    assert backoff.delay(1) <= min(backoff.cap, MAX_VISIBILITY_TIMEOUT)
 
 
 @pytest.mark.parametrize(

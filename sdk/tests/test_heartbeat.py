@@ -53,6 +53,40 @@ def record_entries(client: Any) -> list[list[dict]]:
     return calls
 
 
+def heartbeat_threads() -> list[threading.Thread]:
+    """The live background threads of heartbeats."""
+    return [t for t in threading.enumerate() if t.name == "sqstask-heartbeat" and t.is_alive()]
+
+
+class SteppedClock:
+    """Stands in for the heartbeat module's ``time``: ``monotonic()`` is what the test sets."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class AcceptingSQS:
+    """An SQS client that accepts every visibility change and records (clock time, entries)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.calls: list[tuple[float, list[dict]]] = []
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.calls.append((self.clock(), [dict(e) for e in Entries]))
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def stub_queue(sqs: Any) -> TaskQueue:
+    return TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=sqs)
+
+
 def sqstask_events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict]:
     return [
         json.loads(r.getMessage())
@@ -77,9 +111,11 @@ def test_a_heartbeat_keeps_a_message_invisible_for_3x_its_visibility_timeout_the
     (message,) = in_flight(queue, 1)
     extended: list[list[dict]] = []
     with Heartbeat(queue, [message], visibility_timeout=VT, interval=0.5, on_extend=extended.append) as heartbeat:
+        threads = heartbeat_threads()
+        assert len(threads) == 1, f"expected one heartbeat thread, found {threads}"
         assert_stays_invisible(queue, 3 * VT + 0.5)
         assert heartbeat.running
-    assert not heartbeat.running
+    assert not threads[0].is_alive(), "the heartbeat thread still runs after the context ended"
     assert any(message in batch for batch in extended)
     again = receive_within(queue, VT + 10)
     assert again["MessageId"] == message["MessageId"]
@@ -133,6 +169,48 @@ def test_visibility_is_never_extended_beyond_max_total(make_team, caplog):
     assert dropped["reason"].startswith("visibility cannot be extended past 4 s")
 
 
+def test_no_extension_reaches_past_12_hours_after_the_message_was_added(monkeypatch, caplog):
+    import sqstask.heartbeat as heartbeat_module
+
+    caplog.set_level("INFO", logger="sqstask")
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    added_at = clock.now
+    twelve_hours = 43200
+    # A short interval (in the stepped clock's seconds) keeps the thread looking at the clock.
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=3600, interval=0.05) as hb:
+        clock.now = added_at + 3600
+        wait_until(lambda: sqs.calls, "an extension an hour after the receive")
+        clock.now = added_at + twelve_hours - 100
+        wait_until(lambda: sqs.calls[-1][0] == clock.now, "an extension 100 s before the 12-hour limit")
+        clock.now = added_at + twelve_hours - 5
+        wait_until(lambda: message not in hb, "the message to be let go at the 12-hour limit")
+
+    ends = [(at - added_at) + entry["VisibilityTimeout"] for at, entries in sqs.calls for entry in entries]
+    assert ends and max(ends) <= twelve_hours, f"visibility extended to {max(ends)} s after the receive"
+    assert sqs.calls[0][1][0]["VisibilityTimeout"] == 3600  # far from the limit: the full timeout
+    assert 0 < sqs.calls[-1][1][0]["VisibilityTimeout"] < 100  # near it: only what is left, minus a margin
+    (dropped,) = sqstask_events(caplog, "heartbeat-dropped")
+    assert dropped["message_id"] == "m-1" and "43200 s" in dropped["reason"]
+
+
+def test_each_extension_comes_an_interval_after_the_last_well_before_the_message_expires():
+    sqs = AcceptingSQS(time.monotonic)
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    vt = 3  # default interval: a third of it, 1 s
+    started = time.monotonic()
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=vt):
+        wait_until(lambda: len(sqs.calls) >= 1, "the first extension", timeout=vt)
+        wait_until(lambda: len(sqs.calls) >= 2, "the second extension", timeout=vt)
+    times = [started] + [at for at, _ in sqs.calls[:2]]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    # Each extension must land well before the visibility set by the previous one runs out.
+    assert all(0.5 <= gap <= vt * 0.75 for gap in gaps), f"extensions {gaps} s apart with a {vt} s timeout"
+    assert all(entry["VisibilityTimeout"] == vt for _, entries in sqs.calls for entry in entries)
+
+
 def test_extensions_are_batched_ten_per_call(make_team):
     queue = make_team(visibility_timeout=30)
     messages = in_flight(queue, 25, groups=25)
@@ -180,20 +258,22 @@ def test_stop_is_prompt_even_with_a_long_interval(make_team):
     queue = make_team()
     (message,) = in_flight(queue, 1)
     heartbeat = Heartbeat(queue, [message], visibility_timeout=600, interval=300).start()
+    threads = heartbeat_threads()
     stopper = threading.Thread(target=heartbeat.stop)
     stopper.start()
     stopper.join(timeout=10)
     assert not stopper.is_alive(), "stop() did not return promptly"
-    assert not heartbeat.running
-    assert not any(t.name == "sqstask-heartbeat" and t.is_alive() for t in threading.enumerate())
+    assert len(threads) == 1 and not threads[0].is_alive(), "the heartbeat thread still runs after stop()"
 
 
 def test_leaving_the_context_on_an_exception_stops_the_thread(make_team):
     queue = make_team()
+    threads: list[threading.Thread] = []
     with pytest.raises(RuntimeError, match="task failed"):
-        with Heartbeat(queue, visibility_timeout=60) as heartbeat:
+        with Heartbeat(queue, visibility_timeout=60):
+            threads.extend(heartbeat_threads())
             raise RuntimeError("task failed")
-    assert not heartbeat.running
+    assert len(threads) == 1 and not threads[0].is_alive(), "the heartbeat thread outlived its context"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import boto3
@@ -9,7 +10,15 @@ import pytest
 from moto import mock_aws
 
 from sqstask.exceptions import PayloadMismatch, TaskInProgress
-from sqstask.idempotency import COMPLETED, FAILED, IN_PROGRESS, MAX_RESULT_BYTES, TaskStore, encode_result
+from sqstask.idempotency import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    MAX_ERROR_CHARS,
+    MAX_RESULT_BYTES,
+    TaskStore,
+    encode_result,
+)
 from sqstask.task import Task
 
 TABLE = "tasks"
@@ -121,9 +130,13 @@ def test_live_lease_held_by_another_consumer_raises_task_in_progress(store, dyna
     other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
     clock.now += 30
 
-    with pytest.raises(TaskInProgress, match="host-a:1") as info:
+    with pytest.raises(TaskInProgress) as info:
         other.claim(make_task(receive_count=2), lease_seconds=60)
 
+    assert str(info.value) == "task t-1 is being run by " + info.value.owner + (
+        " (lease expires in 30s); it will be retried after that"
+    )
+    assert info.value.owner.startswith("host-a:1:") and info.value.task_id == "t-1"
     assert info.value.lease_expires_at == pytest.approx(clock.now + 30)
 
 
@@ -137,6 +150,36 @@ def test_expired_lease_is_taken_over(store, dynamodb, clock):
     assert second.acquired and second.owner != first.owner
     record = other.get("t-1")
     assert record["owner"] == second.owner and record["attempt"] == 2
+
+
+def test_a_lease_still_holds_at_the_instant_it_ends_and_is_free_a_millisecond_later(store, dynamodb, clock):
+    first = store.claim(make_task(), lease_seconds=60)
+    other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
+
+    clock.now = first.lease_expires_at  # the last instant the lease covers
+    with pytest.raises(TaskInProgress, match=r"is being run by host-a:1"):
+        other.claim(make_task(receive_count=2), lease_seconds=60)
+    assert other.get("t-1")["owner"] == first.owner
+
+    clock.now = first.lease_expires_at + 0.001  # leases are stored to the millisecond
+    second = other.claim(make_task(receive_count=2), lease_seconds=60)
+    assert second.acquired and other.get("t-1")["owner"] == second.owner != first.owner
+
+
+@pytest.mark.parametrize(
+    "error, stored",
+    [
+        (RuntimeError("e" * MAX_ERROR_CHARS), "e" * MAX_ERROR_CHARS),  # exactly the limit: kept whole
+        (RuntimeError("e" * (MAX_ERROR_CHARS + 1)), "e" * (MAX_ERROR_CHARS - 3) + "..."),
+        (RuntimeError(), "RuntimeError"),  # no message: the type says what happened
+    ],
+)
+def test_fail_stores_the_error_text_capped_at_its_limit(store, error, stored):
+    store.fail(store.claim(make_task(), lease_seconds=60), error)
+
+    record = store.get("t-1")
+    assert record["error"] == stored and len(record["error"]) <= MAX_ERROR_CHARS
+    assert record["error_type"] == "RuntimeError"
 
 
 def test_fail_records_error_and_releases_lease_so_a_retry_can_claim(store, clock):
@@ -172,6 +215,33 @@ def test_renew_extends_the_lease_so_the_task_is_not_taken_over(store, dynamodb, 
         TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2").claim(make_task(), lease_seconds=10)
 
 
+def test_a_duplicate_reports_the_attempt_that_completed_the_task(store):
+    store.fail(store.claim(make_task(), lease_seconds=60), RuntimeError("first try"))
+    store.complete(store.claim(make_task(receive_count=2), lease_seconds=60))
+
+    again = store.claim(make_task(receive_count=3), lease_seconds=60)
+
+    assert again.duplicate and again.attempt == 2 and again.record["status"] == COMPLETED
+
+
+def test_leases_last_at_least_one_second(store, clock):
+    claim = store.claim(make_task(), lease_seconds=0.2)
+    assert claim.lease_expires_at == clock.now + 1.0
+    clock.now += 0.5
+
+    assert store.renew(claim, lease_seconds=0.2) is True
+    assert store.get("t-1")["lease_expires_at"] == pytest.approx(clock.now + 1.0)
+
+
+def test_renew_by_a_claim_that_is_not_the_owner_returns_false(store, dynamodb, clock):
+    store.claim(make_task(), lease_seconds=60)
+    stranger = dataclasses.replace(store.claim(make_task("t-2"), lease_seconds=60), task_id="t-1")
+    ownerless = dataclasses.replace(stranger, owner=None)
+
+    assert store.renew(stranger, lease_seconds=60) is False
+    assert store.renew(ownerless, lease_seconds=60) is False
+
+
 def test_renew_of_a_lost_lease_returns_false(store, dynamodb, clock):
     claim = store.claim(make_task(), lease_seconds=10)
     store.complete(claim)
@@ -183,9 +253,17 @@ def test_redelivery_with_a_different_payload_raises_payload_mismatch(store, call
     store.complete(store.claim(make_task(payload={"n": 1}), lease_seconds=60))
     calls.clear()
 
-    with pytest.raises(PayloadMismatch, match="different payload"):
-        store.claim(make_task(payload={"n": 2}, receive_count=2), lease_seconds=60)
+    first, again = make_task(payload={"n": 1}), make_task(payload={"n": 2}, receive_count=2)
+    with pytest.raises(PayloadMismatch) as info:
+        store.claim(again, lease_seconds=60)
     assert calls == ["UpdateItem"]
+    assert str(info.value) == (
+        f"task t-1 was delivered again with a different payload (sha256 {again.payload_hash[:12]}..., first seen "
+        f"with {first.payload_hash[:12]}...); task ids must identify one payload: send changed work under a new task id"
+    )
+    assert (info.value.task_id, info.value.stored_hash, info.value.received_hash) == (
+        "t-1", first.payload_hash, again.payload_hash
+    )
 
 
 def test_failed_task_redelivered_with_a_different_payload_is_not_claimed(store):
@@ -232,6 +310,55 @@ def test_complete_after_a_failed_attempt_clears_the_error(store):
     assert "error" not in record and "error_type" not in record
 
 
+def test_get_reads_consistently_and_returns_every_attribute_type_as_plain_python(store, dynamodb):
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "task_id": {"S": "t-types"},
+            "whole": {"N": "3"},
+            "whole_decimal": {"N": "1.0"},
+            "exponent": {"N": "1E+2"},
+            "fraction": {"N": "1.5"},
+            "yes": {"BOOL": True},
+            "no": {"BOOL": False},
+            "nothing": {"NULL": True},
+            "map": {"M": {"a": {"N": "1"}, "b": {"L": [{"S": "x"}, {"N": "2.5"}]}}},
+            "strings": {"SS": ["b", "a"]},
+            "numbers": {"NS": ["2", "1.5"]},
+            "blob": {"B": b"\x00\x01"},
+            "blobs": {"BS": [b"\x02", b"\x01"]},
+        },
+    )
+    seen: list[dict] = []
+    dynamodb.meta.events.register("provide-client-params.dynamodb.GetItem", lambda params, **_: seen.append(dict(params)))
+
+    record = store.get("t-types")
+
+    assert seen and seen[-1]["ConsistentRead"] is True  # a read right after a write must see it
+    assert record == {
+        "task_id": "t-types",
+        "whole": 3,
+        "whole_decimal": 1,
+        "exponent": 100,
+        "fraction": 1.5,
+        "yes": True,
+        "no": False,
+        "nothing": None,
+        "map": {"a": 1, "b": ["x", 2.5]},
+        "strings": ["a", "b"],
+        "numbers": [1.5, 2],
+        "blob": b"\x00\x01",
+        "blobs": [b"\x01", b"\x02"],
+    }
+    assert type(record["whole_decimal"]) is int and type(record["fraction"]) is float
+
+
+def test_a_failed_record_expires_after_the_ttl(store, clock):
+    store.fail(store.claim(make_task(), lease_seconds=60), RuntimeError("x"))
+
+    assert store.get("t-1")["expires_at"] == int(clock.now + store.ttl_seconds)
+
+
 def test_get_of_unknown_task_is_none(store):
     assert store.get("nope") is None
 
@@ -242,3 +369,28 @@ def test_large_result_is_capped_with_a_truncation_marker():
     assert len(encoded.encode()) <= MAX_RESULT_BYTES
     marker = json.loads(encoded)
     assert marker["truncated"] is True and marker["bytes"] > 10_000
+
+
+def test_a_result_of_exactly_the_limit_is_kept_whole_and_one_byte_more_is_truncated():
+    exact = "é" * 2000 + "x" * (MAX_RESULT_BYTES - 4002)  # JSON: 2 quotes + 4000 + the rest = the limit
+    assert len(encode_result(exact).encode()) == MAX_RESULT_BYTES
+    assert encode_result(exact) == json.dumps(exact, ensure_ascii=False)
+
+    marker = json.loads(encode_result(exact + "x"))
+    assert marker == {"truncated": True, "bytes": MAX_RESULT_BYTES + 1, "preview": ('"' + exact)[: MAX_RESULT_BYTES // 4]}
+    assert "é" in encode_result(exact + "x")  # the preview keeps UTF-8 text as it is
+
+
+def test_a_tiny_limit_leaves_an_empty_preview():
+    assert json.loads(encode_result("abc", limit=3)) == {"truncated": True, "bytes": 5, "preview": ""}
+
+
+def test_lifecycle_timestamps_are_utc_iso_8601_to_the_millisecond(store, clock):
+    clock.now = 1_700_000_000.123
+    claim = store.claim(make_task(), lease_seconds=60)
+    clock.now = 1_700_003_661.5
+    store.complete(claim)
+
+    record = store.get("t-1")
+    assert record["started_at"] == "2023-11-14T22:13:20.123Z"
+    assert record["finished_at"] == "2023-11-14T23:14:21.500Z"

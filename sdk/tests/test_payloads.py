@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from sqstask import TaskSpec
-from sqstask.exceptions import MalformedMessage
-from sqstask.payloads import POINTER_CLASS, PayloadStore, is_pointer, parse_pointer
+from sqstask.exceptions import ConfigError, MalformedMessage
+from sqstask.payloads import POINTER_CLASS, PayloadStore, is_pointer, parse_pointer, pointer_body
 
 BOTH = pytest.mark.parametrize("aws", ["inproc", "server"], indirect=True)
 TWO_MIB = 2 * 1024 * 1024
@@ -54,10 +54,40 @@ def test_send_many_offloads_only_the_tasks_that_are_too_large(make_team):
     assert [queue.to_task(m).payload for m in messages] == ["small", "y" * TWO_MIB, 3]
 
 
-def test_a_payload_just_under_the_limit_stays_in_the_message(make_team):
-    queue = make_team(max_message_size=2048)
-    queue.send("x", "a" * 1700, group_id="g")
-    assert not is_pointer(receive_one(queue)["Body"])
+def sqs_size(message: dict) -> int:
+    """Bytes SQS counts for a received message: body plus each attribute's name, type and value."""
+    size = len(message["Body"].encode("utf-8"))
+    for name, attr in message.get("MessageAttributes", {}).items():
+        size += len(name.encode()) + len(attr["DataType"].encode()) + len(attr.get("StringValue", "").encode())
+    return size
+
+
+@pytest.mark.parametrize("how", ["send", "send_many"])
+def test_a_message_of_exactly_the_limit_stays_in_sqs_and_one_byte_more_goes_to_s3(make_team, how):
+    limit = 2048
+    queue = make_team(max_message_size=limit)
+
+    def send(payload: str, group_id: str, task_id: str) -> None:
+        if how == "send":
+            queue.send("x", payload, group_id=group_id, task_id=task_id)
+        else:
+            assert queue.send_many([TaskSpec("x", payload, group_id, task_id)]).ok
+
+    send("a" * 1000, group_id="probe", task_id="probe-0")
+    probe = receive_one(queue)
+    assert not is_pointer(probe["Body"])
+    # Same task id length, so only the payload's length changes the size (1 byte per "a").
+    exact = "a" * (1000 + limit - sqs_size(probe))
+
+    send(exact, group_id="g", task_id="exact-1")
+    at_limit = receive_one(queue)
+    assert sqs_size(at_limit) == limit
+    assert not is_pointer(at_limit["Body"])
+
+    send(exact + "a", group_id="h", task_id="above-1")
+    over = receive_one(queue)
+    assert is_pointer(over["Body"])
+    assert queue.to_task(over).payload == exact + "a"
 
 
 def test_a_pointer_whose_object_is_gone_is_malformed_with_the_location(make_team, aws):
@@ -66,7 +96,8 @@ def test_a_pointer_whose_object_is_gone_is_malformed_with_the_location(make_team
     message = receive_one(queue)
     bucket, key = parse_pointer(message["Body"])
     aws.client("s3").delete_object(Bucket=bucket, Key=key)
-    with pytest.raises(MalformedMessage, match=rf"payload object s3://{bucket}/{key} is missing") as info:
+    expected = rf"payload object s3://{bucket}/{key} is missing \(deleted, or expired by the bucket's lifecycle rule\)$"
+    with pytest.raises(MalformedMessage, match=expected) as info:
         queue.to_task(message)
     assert info.value.message_id == message["MessageId"]
 
@@ -90,6 +121,55 @@ def test_payload_store_offload_writes_under_its_prefix_and_delete_removes_the_ob
     assert store.resolve(pointer) == "héllo"
     assert store.delete(pointer) is True
     assert s3.list_objects_v2(Bucket="payloads").get("KeyCount") == 0
+
+
+def test_offloaded_objects_are_json_and_need_a_bucket(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="payloads")
+    pointer, _ = PayloadStore(s3, "payloads").offload('{"a": 1}')
+    bucket, key = parse_pointer(pointer)
+    assert s3.head_object(Bucket=bucket, Key=key)["ContentType"] == "application/json"
+    with pytest.raises(ConfigError, match=r"^payload_bucket \(SQSTASK_PAYLOAD_BUCKET\) is not set, so large payloads "):
+        PayloadStore(s3, None).offload("x")
+
+
+def test_a_payload_object_that_is_not_utf8_is_malformed(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="payloads")
+    s3.put_object(Bucket="payloads", Key="bad", Body=b"\xff\xfe")
+    with pytest.raises(MalformedMessage, match=r"^payload object s3://payloads/bad is not UTF-8 text$"):
+        PayloadStore(s3, None).resolve(pointer_body("payloads", "bad"))
+
+
+class DeniedS3:
+    """An S3 client whose every call is refused with AccessDenied."""
+
+    def __getattr__(self, name):
+        from botocore.exceptions import ClientError
+
+        def refuse(**_):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, name)
+
+        return refuse
+
+
+def test_delete_ignores_a_missing_object_or_bucket_but_not_other_errors(aws):
+    s3 = aws.client("s3")
+    store = PayloadStore(s3, None)
+    assert store.delete("plain text") is False  # not a pointer: nothing to delete
+    assert store.delete(pointer_body("no-such-bucket", "k")) is True
+    with pytest.raises(Exception, match="AccessDenied"):
+        PayloadStore(DeniedS3(), None).delete(pointer_body("payloads", "k"))
+
+
+def test_only_well_formed_pointers_with_a_bucket_and_a_key_are_pointers():
+    assert parse_pointer(pointer_body("b", "k")) == ("b", "k")
+    assert parse_pointer(None) is None and parse_pointer(b"[]") is None
+    assert parse_pointer(" " + pointer_body("b", "k")) is None  # a pointer body starts with "["
+    assert parse_pointer(pointer_body("", "k")) is None
+    assert parse_pointer(pointer_body("b", "")) is None
+    assert parse_pointer(json.dumps([POINTER_CLASS, {"s3BucketName": 7, "s3Key": "k"}])) is None
+    assert parse_pointer(json.dumps([POINTER_CLASS, {"s3BucketName": "b", "s3Key": 7}])) is None
 
 
 def test_bodies_that_only_look_like_pointers_are_not_pointers():

@@ -187,6 +187,22 @@ def test_the_limit_is_the_queues_configured_max_message_size(make_team):
         queue.send("too-big", "x" * 4096, group_id="g")
 
 
+def test_without_a_bucket_a_message_of_exactly_the_limit_is_sent_and_one_byte_more_is_refused(make_team):
+    limit = 4096
+    queue = make_team(payload_bucket=False, max_message_size=limit)
+    queue.send("x", "a" * 1000, group_id="g", task_id="probe-0")
+    (probe,) = queue.receive(max_messages=1, wait_seconds=1)
+    attributes = probe["MessageAttributes"].items()
+    size = len(probe["Body"].encode()) + sum(len(n) + len(a["DataType"]) + len(a["StringValue"]) for n, a in attributes)
+    exact = "a" * (1000 + limit - size)  # same task id length: only the payload changes the size
+
+    queue.send("x", exact, group_id="h", task_id="exact-1")
+    with pytest.raises(PayloadTooLarge, match=r"the queue accepts 4 KiB"):
+        queue.send("x", exact + "a", group_id="h", task_id="above-1")
+    with pytest.raises(PayloadTooLarge, match=r"the queue accepts 4 KiB"):
+        queue.send_many([TaskSpec("x", exact + "a", "h", "above-1")])
+
+
 # -- send_many -------------------------------------------------------------------------------
 
 
@@ -196,7 +212,7 @@ def test_send_many_with_25_tasks_uses_3_batch_calls(make_team):
     calls = record_calls(queue.sqs, "SendMessageBatch")
     result = queue.send_many(specs("g", 25))
     assert result.ok
-    assert len(calls) == 3
+    assert [len(c["Entries"]) for c in calls] == [10, 10, 5]  # SQS's limit, asserted, not left to SQS
     assert [r.task_id for r in result.sent] == [f"t-g-{i}" for i in range(25)]
     assert [queue.to_task(m).payload["n"] for m in drain(queue, 25)] == list(range(25))
 
@@ -232,11 +248,12 @@ def test_a_failing_entry_is_retried_and_then_sent(make_team):
     sleeps: list[float] = []
     base = make_team()
     flaky = FlakySQS(base.sqs, {"t-a-2": [("InternalError", False)] * 2})
-    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append, retry_base=1.0, retry_cap=60.0)
     result = queue.send_many(specs("a", 3) + specs("b", 2))
     assert result.ok, result.failed
     assert sum(c.count("t-a-2") for c in flaky.calls) == 3
-    assert len(sleeps) == 2 and sleeps[0] <= sleeps[1]
+    # Exponential with 50-100 % jitter: 0.5..1 s, then 1..2 s (a constant backoff would repeat 0.5..1).
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1.0 < sleeps[1] <= 2.0, sleeps
     groups = payloads_by_group(queue, drain(queue, 5))
     assert groups == {"a": [{"n": 0}, {"n": 1}, {"n": 2}], "b": [{"n": 0}, {"n": 1}]}
 
@@ -307,6 +324,69 @@ def test_a_throttled_batch_call_is_retried(make_team):
     result = queue.send_many(specs("g", 3))
     assert result.ok and len(flaky.calls) == 2 and len(sleeps) == 1
     assert len(drain(queue, 3)) == 3
+
+
+class FailingS3:
+    """A real S3 client whose PutObject fails for bodies containing ``marker``."""
+
+    def __init__(self, client: Any, marker: bytes) -> None:
+        self.client = client
+        self.marker = marker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def put_object(self, **kwargs: Any) -> dict:
+        if self.marker in kwargs["Body"]:
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                "PutObject",
+            )
+        return self.client.put_object(**kwargs)
+
+
+def test_an_s3_failure_in_send_many_fails_that_task_and_the_later_tasks_of_its_group(make_team, aws):
+    queue = make_team(max_message_size=2048, s3_client=FailingS3(aws.client("s3"), b"lost-big"))
+    big = "y" * 4096
+    tasks = [
+        TaskSpec("x", 0, "g", "g-0"),
+        TaskSpec("x", big, "g", "lost-big"),  # its offload fails
+        TaskSpec("x", 2, "g", "g-2"),
+        TaskSpec("x", big, "g", "g-3"),  # would offload fine, but its group already failed
+        TaskSpec("x", 0, "h", "h-0"),
+        TaskSpec("x", big, "h", "h-big"),  # another group's offload succeeds
+    ]
+    result = queue.send_many(tasks)
+
+    failed = {spec.task_id: reason for spec, reason in result.failed}
+    assert failed["lost-big"].startswith("payload offload to S3 failed: AccessDenied")
+    assert failed["g-2"] == failed["g-3"] == f"not sent: earlier task lost-big of group g failed ({failed['lost-big']})"
+    assert [r.task_id for r in result.sent] == ["g-0", "h-0", "h-big"]
+    assert len(result.sent) + len(result.failed) == len(tasks)  # nothing silently dropped
+    received = drain(queue, 3)
+    assert [queue.to_task(m).task_id for m in received] == ["g-0", "h-0", "h-big"]
+    assert_queue_empty(queue)
+
+
+def test_delete_and_change_visibility_go_to_sqs_in_calls_of_at_most_10(make_team):
+    queue = make_team()
+    queue.send_many([TaskSpec("work", {}, f"g{i}") for i in range(25)], raise_on_failure=True)  # 25 groups
+    messages: list[dict] = []
+    while len(messages) < 25:
+        got = queue.receive(max_messages=10, wait_seconds=0)
+        assert got, f"only {len(messages)} of 25 messages could be received"
+        messages.extend(got)
+    changes = record_calls(queue.sqs, "ChangeMessageVisibilityBatch")
+    deletes = record_calls(queue.sqs, "DeleteMessageBatch")
+
+    assert queue.change_visibility_many(messages, 60) == []
+    assert queue.delete_many(messages) == []
+
+    assert [len(c["Entries"]) for c in changes] == [10, 10, 5]
+    assert [len(c["Entries"]) for c in deletes] == [10, 10, 5]
+    assert_queue_empty(queue)
 
 
 def test_send_many_of_nothing_makes_no_calls(make_team):

@@ -34,8 +34,8 @@ class Backoff:
     def ceiling(self, attempt: int) -> float:
         """The un-jittered delay after failed attempt ``attempt`` (1-based), capped."""
         exponent = max(0, int(attempt) - 1)
-        if exponent > 60:  # 2**60 * base overflows any sensible cap
-            return self.cap
+        if exponent > 60:  # 2**60 * base overflows any sensible cap (a zero base stays zero)
+            return self.cap if self.base > 0 else 0.0
         return min(self.cap, self.base * (2**exponent))
 
     def delay(self, attempt: int) -> int:

@@ -437,14 +437,19 @@ class TaskQueue:
 
         sent: dict[int, SendResult] = {}
         failed: dict[int, str] = {}
-        dead_groups: dict[str, str] = {}  # group -> reason an earlier task of it failed
+        dead_groups: dict[str, tuple[int, str]] = {}  # group -> (index of its failed task, reason)
 
         def fail(item: _Pending, reason: str) -> None:
             failed[item.index] = reason
             dead_groups.setdefault(
                 item.spec.group_id,
-                f"not sent: earlier task {item.spec.task_id} of group {item.spec.group_id} failed ({reason})",
+                (item.index, f"not sent: earlier task {item.spec.task_id} of group {item.spec.group_id} failed ({reason})"),
             )
+
+        def dead_reason(item: _Pending) -> str | None:
+            """Why ``item`` must not be sent: a task before it in its group failed (None: send it)."""
+            dead = dead_groups.get(item.spec.group_id)
+            return dead[1] if dead is not None and item.index > dead[0] else None
             log_event(
                 "send-failed",
                 task_id=item.spec.task_id,
@@ -456,8 +461,8 @@ class TaskQueue:
 
         # Offload large bodies (an S3 failure fails that task and its group's later tasks).
         for item in pending:
-            if item.spec.group_id in dead_groups:
-                failed[item.index] = dead_groups[item.spec.group_id]
+            if (reason := dead_reason(item)) is not None:
+                failed[item.index] = reason
                 item.entry = None
             elif item.size > self.config.max_message_size and item.entry is not None:
                 try:
@@ -487,8 +492,8 @@ class TaskQueue:
                 closed: set[str] = set()  # groups whose last entry in this call is a retry
                 for item in queue_:
                     group = item.spec.group_id
-                    if group in dead_groups:
-                        failed[item.index] = dead_groups[group]
+                    if (reason := dead_reason(item)) is not None:
+                        failed[item.index] = reason
                         continue
                     if group in held_groups:
                         waiting.append(item)
@@ -534,9 +539,9 @@ class TaskQueue:
                         fail(item, reason if not retryable else f"{reason} (gave up after {item.attempts} attempts)")
             # items still in waiting whose group later died are failed at the next round's start
             pending = sorted(waiting, key=lambda p: p.index)
-            if pending and all(p.spec.group_id in dead_groups for p in pending):
+            if pending and all(dead_reason(p) is not None for p in pending):
                 for p in pending:
-                    failed[p.index] = dead_groups[p.spec.group_id]
+                    failed[p.index] = dead_reason(p) or ""
                 pending = []
 
         result = BatchResult(

@@ -20,8 +20,10 @@ higher tiers are busy: each round adds the share to a credit, and a round with a
 starts at the next lower tier in turn. Order holds per message group within a tier.
 
 Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finish until the
-deadline, make every unfinished message visible again at once, return 0. A second signal
-exits immediately.
+deadline, make every unfinished message visible again at once. ``run()`` returns 0 when every
+task it started finished, ``EXIT_ABANDONED`` (1) when tasks were still running at the deadline and
+were given back for redelivery, so a supervisor can tell a clean drain from a cut-off one. A
+second signal exits immediately.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 _RECEIVE_ERROR_PAUSE_CAP = 30.0
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
+EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
 # With wait_seconds=0 an empty receive returns at once: pause before the next one, doubling from
 # the first pause up to the cap, so an idle worker does not spin on ReceiveMessage.
 _EMPTY_RECEIVE_PAUSE = 0.05
@@ -331,6 +334,7 @@ class Worker:
         self._recorder: BatchRecorder | None = None
         self._empty_receives = 0
         self._threads: list[threading.Thread] = []
+        self._abandoned = 0  # tasks still running at the shutdown deadline
 
     # -- control --------------------------------------------------------------------------
 
@@ -348,7 +352,11 @@ class Worker:
         return self._stop.is_set()
 
     def run(self, *, install_signal_handlers: bool = True) -> int:
-        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``); returns 0."""
+        """Receive and run tasks until stopped (signal, ``stop()`` or ``idle_exit``).
+
+        Returns 0 after a clean drain, ``EXIT_ABANDONED`` when tasks were still running at the
+        shutdown deadline (their messages were made visible again for another consumer).
+        """
         previous = self._install_signals() if install_signal_handlers else {}
         if self.heartbeat_enabled:
             self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
@@ -384,7 +392,7 @@ class Worker:
                 self._shutdown()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        return 0
+        return EXIT_ABANDONED if self._abandoned else 0
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -730,6 +738,7 @@ class Worker:
             self.metrics.stop()  # writes the last, partial interval
         with self._cond:
             leftover = [h.message for h in self._held.values()]
+        self._abandoned = len(leftover)
         self._release(leftover, "still running at the shutdown deadline")
         self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
                  duplicates=self.stats.duplicates, failed=self.stats.failed, released=self.stats.released)

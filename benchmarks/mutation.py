@@ -1,0 +1,387 @@
+"""``python -m benchmarks.mutation`` (``make mutation``): mutation score of the correctness-critical SDK modules.
+
+Each module is mutated by mutmut in its own scratch copy of ``sdk/`` (``.mutation/<module>``),
+with only the fast tests that exercise it; mutmut runs, for each mutant, just the tests that
+call the mutated function and stops at the first failure. The scores, and every mutant that
+survived with its diff and the reason it is harmless (``EQUIVALENT`` below), go to
+``benchmarks/MUTATION.md``. A surviving mutant is either killed by a new test or listed in
+``EQUIVALENT`` with why no test can tell it apart.
+
+``--modules backoff,payloads`` runs some modules only (the report then keeps the other
+modules' rows from the last full run); ``--output`` writes elsewhere. Runs in its own virtual
+environment (``benchmarks/requirements-mutation.txt``) without the editable ``sqstask``, so
+the tests import the mutated copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SDK = ROOT / "sdk"
+SCRATCH = ROOT / ".mutation"
+REPORT = Path(__file__).with_name("MUTATION.md")
+TARGET = 90.0
+
+# Module -> the fast test files that exercise it (paths under sdk/).
+MODULES: dict[str, list[str]] = {
+    "backoff": ["tests/test_backoff.py"],
+    "payloads": ["tests/test_payloads.py"],
+    "idempotency": ["tests/test_idempotency.py", "tests/test_handler.py"],
+    "handler": ["tests/test_handler.py"],
+    "heartbeat": ["tests/test_heartbeat.py"],
+    "queue": ["tests/test_queue.py", "tests/test_payloads.py"],
+    "dlq": ["tests/test_dlq.py"],
+    "worker": ["tests/test_worker.py"],
+}
+
+# Left out of mutation runs: the same tests over a moto server (HTTP adds time, not checks of
+# sqstask's logic) and the extended-client interop tests (a subprocess each); make test runs them.
+DESELECT = "not server and not written_by"
+
+# Mutants that survive because no behaviour can tell them apart from the original, keyed by
+# mutmut's mutant name, with the reason. Anything surviving that is not listed here is a gap.
+EQUIVALENT: dict[str, str] = {
+    "sqstask.payloads.xǁPayloadStoreǁoffload__mutmut_9": 'encode("UTF-8"): codec names are case-insensitive.',
+    "sqstask.payloads.xǁPayloadStoreǁresolve__mutmut_20": 'decode("UTF-8"): codec names are case-insensitive.',
+    "sqstask.payloads.x_parse_pointer__mutmut_11": (
+        "body[:121] instead of [:120]: a fast-path window; every pointer names its class at offset 2, so "
+        "any window reaching past it accepts the same pointers."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_33": (
+        "old.get('attempt', None): every record a claim wrote has an attempt, so the default is never used."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_35": (
+        "old.get('attempt') without a default: every record a claim wrote has an attempt."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_37": (
+        "old.get('attempt', 1): every record a claim wrote has an attempt, so the default is never used."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_46": (
+        "lease 'or 1' instead of 'or 0': an IN_PROGRESS record always has a lease; epoch 0 and 1 are both "
+        "long past anyway."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁfail__mutmut_16": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁrenew__mutmut_34": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁclaim__mutmut_19": (
+        "os.urandom(5) instead of (4) in the owner id: still unique per claim; nothing reads its length."
+    ),
+    "sqstask.idempotency.x__iso__mutmut_11": (
+        "'cached[1] != second' is always true, so the per-second prefix is recomputed every call: "
+        "slower, the same text."
+    ),
+    "sqstask.idempotency.x_encode_result__mutmut_5": (
+        "'len(text) * 5 <= limit': a narrower fast path; the exact byte count that follows decides the same."
+    ),
+    "sqstask.idempotency.x_encode_result__mutmut_6": (
+        "'len(text) * 4 < limit': at equality the exact byte count that follows decides the same."
+    ),
+    "sqstask.idempotency.x_encode_result__mutmut_18": (
+        "ensure_ascii=None is falsy, the same as ensure_ascii=False."
+    ),
+    "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
+        "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
+    ),
+    "sqstask.backoff.xǁBackoffǁceiling__mutmut_10": (
+        "'exponent >= 60' instead of '> 60': at exponent 60 both give the cap unless base < cap / 2**60 "
+        "(about a femtosecond); a zero base gives 0 either way."
+    ),
+    "sqstask.backoff.xǁBackoffǁceiling__mutmut_11": (
+        "'exponent > 61' instead of '> 60': at exponent 61 both give the cap unless base < cap / 2**61 "
+        "(below a femtosecond); a zero base gives 0 either way."
+    ),
+}
+
+# Functions that run only while their module is imported (to build a constant): mutmut switches
+# mutants per call after the import, so their mutants never run and cannot be killed. Excluded
+# from the score like equivalent ones, and listed with the reason.
+IMPORT_TIME: dict[str, str] = {
+    "sqstask.idempotency.x__complete_request__mutmut_": (
+        "builds the 8 entries of _COMPLETE_REQUESTS at import; what they do is tested through "
+        "complete() (result kept or cleared, earlier error removed, duration recorded)."
+    ),
+}
+
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+
+
+def _import_time(name: str) -> str | None:
+    return next((reason for prefix, reason in IMPORT_TIME.items() if name.startswith(prefix)), None)
+
+
+@dataclass
+class ModuleResult:
+    """Outcome of one module's run."""
+
+    module: str
+    tests: list[str]
+    statuses: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    diffs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(1 for s in self.statuses.values() if s not in ("skipped", "not checked"))
+
+    @property
+    def not_run(self) -> int:
+        """Mutants an interrupted or partial run did not reach."""
+        return sum(1 for s in self.statuses.values() if s == "not checked")
+
+    @property
+    def killed(self) -> int:
+        return sum(1 for s in self.statuses.values() if s in KILLED)
+
+    @property
+    def survivors(self) -> list[str]:
+        return sorted(name for name, s in self.statuses.items() if s not in KILLED | {"skipped", "not checked"})
+
+    @property
+    def equivalent(self) -> int:
+        """Survivors that cannot be told apart (EQUIVALENT) or never run (IMPORT_TIME)."""
+        return sum(1 for name in self.survivors if name in EQUIVALENT or _import_time(name))
+
+    @property
+    def score(self) -> float:
+        """Killed share of the mutants that could be told apart (equivalent ones excluded)."""
+        relevant = self.total - self.equivalent
+        return 100.0 * self.killed / relevant if relevant else 100.0
+
+    def as_json(self) -> dict[str, object]:
+        return {"module": self.module, "tests": self.tests, "statuses": self.statuses,
+                "seconds": round(self.seconds), "diffs": self.diffs}
+
+
+def _mutmut(workdir: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run mutmut in ``workdir``; its progress display goes to ``mutmut.log`` there."""
+    command = [sys.executable, "-m", "mutmut", *args]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    if capture:
+        return subprocess.run(command, cwd=workdir, env=env, text=True, capture_output=True, check=False)
+    with open(workdir / "mutmut.log", "a", encoding="utf-8") as log:
+        return subprocess.run(command, cwd=workdir, env=env, text=True, stdout=log, stderr=subprocess.STDOUT,
+                              check=False)
+
+
+def _prepare(module: str, tests: list[str]) -> Path:
+    """A fresh scratch copy of the sdk whose setup.cfg mutates ``module`` with ``tests``."""
+    workdir = SCRATCH / module
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    shutil.copytree(SDK / "src", workdir / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(SDK / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    selection = "\n".join(f"    {t}" for t in tests)
+    (workdir / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths = src\n"
+        f"only_mutate = src/sqstask/{module}.py\n"
+        f"pytest_add_cli_args_test_selection =\n{selection}\n"
+        # -p no:cacheprovider: workers must not write .pytest_cache into the scratch copy.
+        f"pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -k\n    {DESELECT}\n"
+        # The tests use threads and moto: time a mutant out generously, not at once.
+        "timeout_multiplier = 5.0\n"
+        "timeout_constant = 10.0\n"
+        "use_git_change_detection = false\n",
+        encoding="utf-8",
+    )
+    # An empty pyproject would shadow setup.cfg; none is copied.
+    return workdir
+
+
+def _statuses(workdir: Path) -> dict[str, str]:
+    from mutmut.stats import status_by_exit_code
+
+    statuses: dict[str, str] = {}
+    for meta in (workdir / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        for name, code in data.get("exit_code_by_key", {}).items():
+            statuses[name] = status_by_exit_code[code]
+    return statuses
+
+
+def _refresh_tests(workdir: Path) -> list[str]:
+    """Copy the current tests into an earlier run's scratch copy; return that run's survivors."""
+    for target in (workdir / "tests", workdir / "mutants" / "tests"):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(SDK / "tests", target, ignore=shutil.ignore_patterns("__pycache__"))
+    return sorted(
+        name
+        for name, s in _statuses(workdir).items()
+        if s not in KILLED | {"skipped", "not checked"} and name not in EQUIVALENT and not _import_time(name)
+    )
+
+
+def run_module(module: str, max_children: int, *, only: list[str] | None = None, resume: bool = False,
+               collect: bool = False, previous_seconds: float = 0.0) -> ModuleResult:
+    """Mutate one module and run its tests against every mutant.
+
+    ``only``: mutant name patterns (fnmatch) to run, the rest stay unchecked. ``resume``: in the
+    last run's scratch copy, with the current tests, run that run's survivors again. ``collect``:
+    run nothing, read the last run's results from its scratch copy (an interrupted run included).
+    """
+    tests = MODULES[module]
+    result = ModuleResult(module, tests)
+    workdir = SCRATCH / module
+    names = list(only or [])
+    if collect:
+        result.seconds = previous_seconds
+        resume, names = True, []
+    elif resume and (workdir / "mutants").exists():
+        names = _refresh_tests(workdir)
+        result.seconds = previous_seconds
+    else:
+        workdir = _prepare(module, tests)
+    started = time.monotonic()
+    if not (resume and not names):
+        _mutmut(workdir, "run", "--max-children", str(max_children), *names)
+    result.seconds += time.monotonic() - started
+    result.statuses = _statuses(workdir)
+    for name in result.survivors:
+        if _import_time(name):
+            continue  # summarised without a diff
+        shown = _mutmut(workdir, "show", name, capture=True).stdout
+        result.diffs[name] = "\n".join(line for line in shown.splitlines()[1:] if not line.startswith(("---", "+++")))
+    return result
+
+
+def _load_previous(output: Path) -> dict[str, dict[str, object]]:
+    """Per-module data of the last run, kept in the report's JSON comment."""
+    if not output.exists():
+        return {}
+    match = re.search(r"<!-- mutation-data\n(.*?)\n-->", output.read_text(encoding="utf-8"), re.S)
+    return json.loads(match.group(1)) if match else {}
+
+
+def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: int) -> str:
+    """MUTATION.md text for ``results``."""
+    lines = [
+        "# Mutation score",
+        "",
+        "Written by `make mutation` (`python -m benchmarks.mutation`, mutmut "
+        f"{_mutmut_version()}) on {started_at}, {cpus} CPU(s), {elapsed / 60:.0f} minutes. Each module is mutated "
+        f"on its own with the fast tests listed (`-k '{DESELECT}'`); a mutant is killed when a test fails or "
+        "times out. "
+        f"Score = killed / (mutants - equivalent ones); target {TARGET:.0f} %.",
+        "",
+        "| module | tests | mutants | killed | survived | equivalent | score | minutes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(results, key=lambda r: list(MODULES).index(r.module)):
+        lines.append(
+            f"| `{r.module}` | {', '.join(f'`{t}`' for t in r.tests)} | "
+            f"{r.total}{f' (+{r.not_run} not run)' if r.not_run else ''} | {r.killed} | "
+            f"{len(r.survivors) - r.equivalent} | {r.equivalent} | {r.score:.1f} % | {r.seconds / 60:.1f} |"
+        )
+    measured = {r.module for r in results}
+    lines += [
+        f"| `{module}` | {', '.join(f'`{t}`' for t in MODULES[module])} | not run yet | | | | | |"
+        for module in MODULES
+        if module not in measured
+    ]
+    total = sum(r.total for r in results)
+    killed = sum(r.killed for r in results)
+    equivalent = sum(r.equivalent for r in results)
+    overall = 100.0 * killed / (total - equivalent) if total - equivalent else 100.0
+    lines += ["", f"Overall: {killed} of {total - equivalent} killed ({overall:.1f} %).", ""]
+    for r in results:
+        if not r.survivors:
+            continue
+        lines += [f"## Surviving mutants of `{r.module}`", ""]
+        never_run = [name for name in r.survivors if _import_time(name)]
+        for prefix, reason in IMPORT_TIME.items():
+            count = sum(1 for name in never_run if name.startswith(prefix))
+            if count:
+                lines += [f"- {count} mutants `{prefix}*` — never run (import time): {reason}", ""]
+        for name in r.survivors:
+            if name in never_run:
+                continue
+            reason = EQUIVALENT.get(name)
+            label = f"equivalent: {reason}" if reason else f"{r.statuses[name]}: not yet killed by a test"
+            lines += [f"- `{name}` — {label}", "", "```diff", r.diffs.get(name, "").strip(), "```", ""]
+    data = json.dumps({r.module: r.as_json() for r in results}, indent=None, sort_keys=True)
+    lines += ["<!-- mutation-data", data, "-->", ""]
+    return "\n".join(lines)
+
+
+def _mutmut_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mutmut")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run mutmut per module and write the report; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mutation", description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", default=",".join(MODULES), help="comma-separated modules (default: all)")
+    parser.add_argument("--output", type=Path, default=REPORT)
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")
+    parser.add_argument("--resume", action="store_true",
+                        help="rerun the last run's survivors with the current tests (after adding tests)")
+    args = parser.parse_args(argv)
+    # --modules "" runs nothing and re-renders the report from its last data (e.g. after editing EQUIVALENT).
+    chosen = [m.strip() for m in args.modules.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    if "sqstask" in sys.modules or _importable("sqstask"):
+        parser.error("sqstask is importable in this environment; run in the mutation venv (make mutation)")
+
+    previous = _load_previous(args.output)
+    started_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = time.monotonic()
+    fresh: dict[str, ModuleResult] = {}
+    for module in chosen:
+        print(f"[{time.strftime('%H:%M:%S')}] mutating {module} ...", flush=True)
+        only = [p.strip() for p in args.only.split(",") if p.strip()]
+        before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
+        fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume,
+                                    collect=args.collect, previous_seconds=before)
+        r = fresh[module]
+        print(f"    {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)",
+              flush=True)
+    results = []
+    for module in MODULES:
+        if module in fresh:
+            results.append(fresh[module])
+        elif module in previous:
+            old = previous[module]
+            results.append(ModuleResult(module, list(old["tests"]), dict(old["statuses"]),  # type: ignore[arg-type]
+                                        float(old["seconds"]), dict(old["diffs"])))  # type: ignore[arg-type]
+    elapsed = sum(r.seconds for r in results)
+    args.output.write_text(render(results, started_at, elapsed, os.cpu_count() or 0), encoding="utf-8")
+    print(f"wrote {args.output}")
+    below = [r.module for r in results if r.score < TARGET]
+    if below:
+        print(f"below {TARGET:.0f} %: {', '.join(below)}")
+    return 1 if below else 0
+
+
+def _importable(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""benchmarks/mutation.py: scores and the MUTATION.md report (mutmut itself is not run here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import mutation  # noqa: E402
+
+
+def result(**statuses: str) -> mutation.ModuleResult:
+    r = mutation.ModuleResult("backoff", ["tests/test_backoff.py"], dict(statuses), 90.0)
+    r.diffs = {name: f"-old {name}\n+new {name}" for name, s in statuses.items() if s not in mutation.KILLED}
+    return r
+
+
+def test_timeouts_count_as_killed_and_skipped_mutants_do_not_count(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    r = result(a="killed", b="timeout", c="survived", d="skipped", e="no tests")
+
+    assert (r.total, r.killed, r.survivors) == (4, 2, ["c", "e"])
+    assert r.score == 50.0
+
+
+def test_equivalent_mutants_leave_the_denominator_and_are_listed_with_their_reason(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {"c": "jitter 0 draws 0 either way"})
+    r = result(a="killed", b="killed", c="survived", e="survived")
+
+    assert round(r.score, 1) == 66.7
+    text = mutation.render([r], "2026-01-01 00:00 UTC", 90.0, 2)
+    assert "| `backoff` | `tests/test_backoff.py` | 4 | 2 | 1 | 1 | 66.7 % | 1.5 |" in text
+    assert "- `c` — equivalent: jitter 0 draws 0 either way" in text
+    assert "- `e` — survived: not yet killed by a test" in text
+    assert "-old e\n+new e" in text
+
+
+def test_a_partial_run_keeps_the_other_modules_rows_from_the_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    report = tmp_path / "MUTATION.md"
+    report.write_text(mutation.render([result(a="killed", c="survived")], "then", 90.0, 2))
+
+    previous = mutation._load_previous(report)
+
+    assert previous["backoff"]["statuses"] == {"a": "killed", "c": "survived"}
+    assert previous["backoff"]["diffs"] == {"c": "-old c\n+new c"}
+
+
+def test_mutants_of_import_time_functions_are_excluded_and_summarised(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    monkeypatch.setattr(mutation, "IMPORT_TIME", {"m.x_build__mutmut_": "runs at import"})
+    r = result(a="killed", **{"m.x_build__mutmut_1": "survived", "m.x_build__mutmut_2": "survived"})
+
+    assert (r.total, r.equivalent, r.score) == (3, 2, 100.0)
+    text = mutation.render([r], "now", 60.0, 2)
+    assert "- 2 mutants `m.x_build__mutmut_*` — never run (import time): runs at import" in text
+    assert "+new m.x_build__mutmut_1" not in text.split("<!-- mutation-data")[0]  # no diff listed
+
+
+def test_modules_without_a_run_are_listed_as_not_run(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    text = mutation.render([result(a="killed")], "now", 60.0, 2)
+
+    assert "| `worker` | `tests/test_worker.py` | not run yet |" in text
+    assert "| `backoff` |" in text and "| `backoff` | `tests/test_backoff.py` | not run yet" not in text
+
+
+def test_a_partial_run_says_how_many_mutants_it_did_not_reach(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    r = result(a="killed", b="not checked", c="not checked")
+
+    assert (r.total, r.not_run, r.score) == (1, 2, 100.0)
+    assert "| 1 (+2 not run) | 1 |" in mutation.render([r], "now", 60.0, 2)
