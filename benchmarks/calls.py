@@ -267,6 +267,8 @@ class LambdaCalls:
     duplicate_calls: dict[str, int]
     other_calls: dict[str, int]
     item_sizes: list[int]
+    keys_read: dict[str, int] = field(default_factory=dict)  # BatchGetItem keys, fresh and duplicate rounds
+    items_written: dict[str, int] = field(default_factory=dict)  # BatchWriteItem put requests, by round
 
     @property
     def fresh_per_record(self) -> float:
@@ -297,11 +299,11 @@ def render(record_payload: dict[str, Any]) -> dict[str, Any]:
     return {"rendered": record_payload["n"], "size": [record_payload["width"], record_payload["height"]]}
 
 
-def sqstask_lambda_handler(queue: Any) -> Any:
-    """A ``batch_handler`` Lambda handler on ``queue`` doing ``render``."""
+def sqstask_lambda_handler(queue: Any, *, idempotency: bool | str = True) -> Any:
+    """A ``batch_handler`` Lambda handler on ``queue`` doing ``render`` (lease mode, or ``"batch"``)."""
     from sqstask import batch_handler
 
-    @batch_handler(queue)
+    @batch_handler(queue, idempotency=idempotency)
     def handle(task: Any) -> dict[str, Any]:
         return render(task.payload)
 
@@ -384,6 +386,52 @@ def lambda_calls(records: int = 500, *, groups: int = 20) -> tuple[LambdaCalls, 
         powertools_result = LambdaCalls("Powertools SqsFifoPartialProcessor + idempotent_function", records, fresh,
                                         duplicate, other, table_item_sizes("bench-powertools-idempotency"))
     return sqstask_result, powertools_result
+
+
+def lambda_batch_calls(records: int = 500, *, groups: int = 20) -> LambdaCalls:
+    """DynamoDB calls per record of ``batch_handler(idempotency="batch")`` on the same kind of events.
+
+    Also counts the keys each BatchGetItem asked for and the records each BatchWriteItem carried
+    (what read and write units are billed on), fresh and as redeliveries.
+    """
+    with moto():
+        team = create_team("bench-lambda-batch")
+        events = lambda_events(team, records, groups=groups)
+        counter = CallCounter()
+        sqs, dynamodb = new_client("sqs"), new_client("dynamodb")
+        counter.attach(sqs, dynamodb)
+        sizes = {"keys": 0, "items": 0}
+
+        def count_sizes(params: dict[str, Any], model: Any, **_: Any) -> None:
+            for spec in params.get("RequestItems", {}).values():
+                if model.name == "BatchGetItem":
+                    sizes["keys"] += len(spec["Keys"])
+                else:
+                    sizes["items"] += len(spec)
+
+        dynamodb.meta.events.register("provide-client-params.dynamodb.BatchGetItem", count_sizes)
+        dynamodb.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", count_sizes)
+        handler = sqstask_lambda_handler(team.task_queue(sqs_client=sqs, dynamodb_client=dynamodb),
+                                         idempotency="batch")
+        keys: dict[str, int] = {}
+        items: dict[str, int] = {}
+
+        def snapshot(round_name: str) -> None:
+            keys[round_name], items[round_name] = sizes["keys"], sizes["items"]
+            sizes.update(keys=0, items=0)
+
+        counter.reset()
+        for event in events:
+            _check_no_failures(handler(event, LambdaContext()), "sqstask batch mode")
+        fresh = counter.by_operation("dynamodb")
+        snapshot("fresh")
+        counter.reset()
+        for event in events:
+            _check_no_failures(handler(event, LambdaContext()), "sqstask batch mode")
+        duplicate = counter.by_operation("dynamodb")
+        snapshot("duplicate")
+        return LambdaCalls("sqstask batch_handler, idempotency=\"batch\"", records, fresh, duplicate, {},
+                           table_item_sizes(team.table), keys, items)
 
 
 def _invoke_twice(handler: Any, events: list[dict[str, Any]], context: Any, counter: CallCounter,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -43,10 +44,13 @@ class CannedAWS:
 
     ``responder`` gets the operation name (``SendMessageBatch``) and the decoded JSON request
     body, and returns ``(http_status, body)``. ``calls`` counts answered calls per operation.
+    ``round_trip`` seconds are slept before each answer: a fixed simulated network round trip,
+    so wall time shows what a side's number of sequential calls costs (0: CPU only).
     """
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, *, round_trip: float = 0.0) -> None:
         self.responder = responder
+        self.round_trip = round_trip
         self.calls: dict[str, int] = {}
         self.clients: list[Any] = []
 
@@ -65,6 +69,8 @@ class CannedAWS:
             body = body.decode("utf-8")
         decoded = json.loads(body) if body else {}
         status, answer = self.responder(operation, decoded)
+        if self.round_trip:
+            time.sleep(self.round_trip)
         return json_response(request.url, status, answer)
 
 
@@ -136,6 +142,14 @@ class DynamoResponder:
         self.existing = existing
 
     def __call__(self, operation: str, request: dict[str, Any]) -> Answer:
+        if operation == "BatchGetItem":  # every key found (existing given) or none
+            responses = {
+                table: [item for key in spec["Keys"] if (item := self._stored(operation, key)) is not None]
+                for table, spec in request.get("RequestItems", {}).items()
+            }
+            return 200, {"Responses": responses, "UnprocessedKeys": {}}
+        if operation == "BatchWriteItem":
+            return 200, {"UnprocessedItems": {}}
         if operation in ("PutItem", "UpdateItem") and self.existing is not None and "ConditionExpression" in request:
             item = self.existing(operation, request)
             if item is not None:
@@ -145,3 +159,6 @@ class DynamoResponder:
             attributes.update({"status": {"S": "IN_PROGRESS"}, "attempt": {"N": "1"}})
             return 200, {"Attributes": attributes}
         return 200, {}
+
+    def _stored(self, operation: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        return None if self.existing is None else self.existing(operation, {"Key": key})

@@ -5,9 +5,11 @@ warm-up round; the report gives medians per task and their ratio:
 
 - producer: ``TaskQueue.send_many`` vs a plain boto3 ``send_message`` loop (and, for
   reference, a hand-written ``send_message_batch`` loop with no validation or retries);
-- Lambda: ``batch_handler`` vs Powertools (``SqsFifoPartialProcessor`` +
-  ``idempotent_function`` with ``DynamoDBPersistenceLayer``) on the same events and the same
-  canned DynamoDB answers — fresh records, and duplicates;
+- Lambda: ``batch_handler`` in lease mode and in batch mode vs Powertools
+  (``SqsFifoPartialProcessor`` + ``idempotent_function`` with ``DynamoDBPersistenceLayer``) on
+  the same events and the same canned DynamoDB answers — fresh records, and duplicates; and the
+  same three with a fixed simulated round trip per AWS call, timed per batch of 10 records
+  (wall time: what the number of sequential calls costs a Lambda invocation);
 - task metrics: ``batch_handler`` with its EMF metrics on vs off (target: < 3 % per record).
 
 Metric lines go to the null device (``os.devnull``), a real file write per batch like a
@@ -48,6 +50,7 @@ class Comparison:
     unit: str  # what one item is: "task", "record"
     items: int
     rounds: int
+    round_trip_ms: float = 0.0  # simulated network time added to every AWS call
     seconds: dict[str, list[float]] = field(default_factory=dict)
     calls: dict[str, dict[str, int]] = field(default_factory=dict)  # canned calls per round, by side
     # the same API calls replayed straight through the boto3 client: what the requests cost
@@ -109,12 +112,12 @@ class _Recorder:
 
 
 def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
-               canned: dict[str, CannedAWS]) -> Comparison:
+               canned: dict[str, CannedAWS], *, replay: bool = True) -> Comparison:
     """Run every side once untimed (recording its API calls), then ``rounds`` times in turn.
 
     Afterwards the recorded calls of each side are replayed straight through boto3 for
     ``rounds`` interleaved rounds: that is what the requests themselves cost the client,
-    and the rest of a side's time is the library's own work.
+    and the rest of a side's time is the library's own work (``replay=False`` skips this).
     """
     recorders: dict[str, _Recorder] = {}
     for name, run in sides.items():
@@ -135,7 +138,7 @@ def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
             started = time.perf_counter()
             run()
             comparison.seconds[name].append(time.perf_counter() - started)
-    for _ in range(comparison.rounds):
+    for _ in range(comparison.rounds if replay else 0):
         for name in sides:
             gc.collect()
             started = time.perf_counter()
@@ -235,33 +238,45 @@ def _powertools_completed(operation: str, request: dict[str, Any]) -> dict[str, 
     return {**request["Item"], "status": {"S": "COMPLETED"}, "data": {"S": json.dumps({"rendered": 0})}}
 
 
-def handler_overhead(records: int = 2000, *, rounds: int = 7, duplicates: bool = False) -> Comparison:
-    """Time handling ``records`` records (batches of 10): batch_handler vs Powertools.
+LEASE_SIDE, BATCH_SIDE, POWERTOOLS_SIDE = "sqstask batch_handler", "sqstask batch_handler, batch mode", "Powertools"
 
-    With ``duplicates`` every conditional write collides with a COMPLETED record, so both
-    libraries skip the work after one call.
+
+def handler_overhead(records: int = 2000, *, rounds: int = 7, duplicates: bool = False,
+                     round_trip: float = 0.0) -> Comparison:
+    """Time handling ``records`` records (batches of 10): lease mode, batch mode, Powertools.
+
+    With ``duplicates`` every record is already COMPLETED (conditional writes collide, batch
+    reads find it), so every side skips the work. ``round_trip`` seconds are added to every
+    canned answer (see ``CannedAWS``): the timings then include the simulated network.
     """
     from sqstask import TaskQueue
 
     events = synthetic_events(records)
     context = LambdaContext()
-    ours_name, theirs_name = "sqstask batch_handler", "Powertools"
+    ours = _sqstask_completed if duplicates else None
     canned = {
-        ours_name: CannedAWS(DynamoResponder(_sqstask_completed if duplicates else None)),
-        theirs_name: CannedAWS(DynamoResponder(_powertools_completed if duplicates else None)),
+        LEASE_SIDE: CannedAWS(DynamoResponder(ours), round_trip=round_trip),
+        BATCH_SIDE: CannedAWS(DynamoResponder(ours), round_trip=round_trip),
+        POWERTOOLS_SIDE: CannedAWS(DynamoResponder(_powertools_completed if duplicates else None),
+                                   round_trip=round_trip),
     }
-    ours_dynamodb, theirs_dynamodb, sqs = new_client("dynamodb"), new_client("dynamodb"), new_client("sqs")
-    canned[ours_name].attach(ours_dynamodb, sqs)
-    canned[theirs_name].attach(theirs_dynamodb)
-    queue = TaskQueue(queue_url=QUEUE_URL, idempotency_table=TABLE, region=REGION, sqs_client=sqs,
-                      dynamodb_client=ours_dynamodb)
-    ours = sqstask_lambda_handler(queue)
-    theirs = powertools_lambda_handler(POWERTOOLS_TABLE, theirs_dynamodb)
+    handlers = {}
+    for side, mode in ((LEASE_SIDE, True), (BATCH_SIDE, "batch")):
+        dynamodb, sqs = new_client("dynamodb"), new_client("sqs")
+        canned[side].attach(dynamodb, sqs)
+        queue = TaskQueue(queue_url=QUEUE_URL, idempotency_table=TABLE, region=REGION, sqs_client=sqs,
+                          dynamodb_client=dynamodb)
+        handlers[side] = sqstask_lambda_handler(queue, idempotency=mode)
+    theirs_dynamodb = new_client("dynamodb")
+    canned[POWERTOOLS_SIDE].attach(theirs_dynamodb)
+    handlers[POWERTOOLS_SIDE] = powertools_lambda_handler(POWERTOOLS_TABLE, theirs_dynamodb)
 
-    title = "Lambda handler: duplicate records" if duplicates else "Lambda handler: fresh records"
-    comparison = Comparison(title, "record", records, rounds)
-    return interleave(comparison, {ours_name: _run_events(ours, ours_name, events, context),
-                                   theirs_name: _run_events(theirs, theirs_name, events, context)}, canned)
+    kind = "duplicate records" if duplicates else "fresh records"
+    title = (f"Lambda handler: {kind}, {round_trip * 1000:g} ms per AWS call" if round_trip
+             else f"Lambda handler: {kind}")
+    comparison = Comparison(title, "record", records, rounds, round_trip_ms=round_trip * 1000)
+    return interleave(comparison, {side: _run_events(handler, side, events, context)
+                                   for side, handler in handlers.items()}, canned, replay=not round_trip)
 
 
 def _run_events(handler: Any, label: str, events: list[dict[str, Any]], context: Any) -> Callable[[], None]:

@@ -21,9 +21,12 @@ from .workload import use_fake_aws_environment
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 FULL = dict(tasks=2000, long_tasks=40, long_task_seconds=3.0, long_visibility=2, lambda_records=500,
-            overhead_tasks=2000, overhead_records=1000, rounds=7, cold_runs=15, in_flight=100, tier_tasks=300)
+            overhead_tasks=2000, overhead_records=1000, rounds=7, cold_runs=15, in_flight=100, tier_tasks=300,
+            round_trip_records=100, round_trip_rounds=5, task_hour_seconds=24.0)
 QUICK = dict(tasks=100, long_tasks=10, long_task_seconds=3.0, long_visibility=2, lambda_records=50,
-             overhead_tasks=200, overhead_records=100, rounds=5, cold_runs=10, in_flight=100, tier_tasks=60)
+             overhead_tasks=200, overhead_records=100, rounds=5, cold_runs=10, in_flight=100, tier_tasks=60,
+             round_trip_records=50, round_trip_rounds=3, task_hour_seconds=8.0)
+ROUND_TRIP = 0.005  # seconds added to every canned AWS answer in the wall-time comparison
 
 
 def _step(label: str) -> float:
@@ -78,17 +81,28 @@ def main(argv: list[str] | None = None) -> int:
     _done(t, f"fresh {lambda_sqstask.fresh_per_record:.2f} vs {lambda_powertools.fresh_per_record:.2f}, "
              f"duplicate {lambda_sqstask.duplicate_per_record:.2f} vs {lambda_powertools.duplicate_per_record:.2f}")
 
+    t = _step(f"Lambda path, batch mode: DynamoDB calls, {sizes['lambda_records']} records")
+    lambda_batch = calls.lambda_batch_calls(sizes["lambda_records"])
+    _done(t, f"fresh {lambda_batch.fresh_per_record:.2f}, duplicate {lambda_batch.duplicate_per_record:.2f}")
+
     t = _step(f"overhead: producer, {sizes['overhead_tasks']:,} tasks x {sizes['rounds']} rounds, canned SQS")
     producer_overhead = overhead.producer_overhead(sizes["overhead_tasks"], rounds=sizes["rounds"])
     _done(t, f"send_many/loop time ratio {producer_overhead.ratio('sqstask send_many', 'boto3 send_message loop'):.2f}")
 
     t = _step(f"overhead: Lambda handlers, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds, fresh")
     handler_fresh = overhead.handler_overhead(sizes["overhead_records"], rounds=sizes["rounds"])
-    _done(t, f"sqstask/Powertools time ratio {handler_fresh.ratio('sqstask batch_handler', 'Powertools'):.2f}")
+    _done(t, f"lease/Powertools {handler_fresh.ratio(overhead.LEASE_SIDE, overhead.POWERTOOLS_SIDE):.2f}, "
+             f"batch/Powertools {handler_fresh.ratio(overhead.BATCH_SIDE, overhead.POWERTOOLS_SIDE):.2f}")
 
     t = _step(f"overhead: Lambda handlers, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds, duplicates")
     handler_duplicate = overhead.handler_overhead(sizes["overhead_records"], rounds=sizes["rounds"], duplicates=True)
     _done(t, f"sqstask/Powertools time ratio {handler_duplicate.ratio('sqstask batch_handler', 'Powertools'):.2f}")
+
+    t = _step(f"wall time: Lambda handlers, {sizes['round_trip_records']} records x {sizes['round_trip_rounds']} "
+              f"rounds, {ROUND_TRIP * 1000:g} ms per AWS call")
+    round_trip = overhead.handler_overhead(sizes["round_trip_records"], rounds=sizes["round_trip_rounds"],
+                                           round_trip=ROUND_TRIP)
+    _done(t, f"batch/Powertools {round_trip.ratio(overhead.BATCH_SIDE, overhead.POWERTOOLS_SIDE):.2f}")
 
     t = _step(f"overhead: task metrics on vs off, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds")
     metrics_cost = overhead.metrics_overhead(sizes["overhead_records"], rounds=sizes["rounds"])
@@ -104,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     t = _step(f"heartbeat: {sizes['in_flight']} messages in flight")
     beat = heartbeat.heartbeat_calls(sizes["in_flight"])
     _done(t, f"calls per round {beat.calls_per_round}")
+
+    t = _step(f"heartbeat: entries per task-hour, fixed vs growing window ({sizes['task_hour_seconds']:g} s on moto)")
+    beat_hour = heartbeat.task_hour_schedule(measured_seconds=sizes["task_hour_seconds"])
+    _done(t, f"at 300 s: {beat_hour.schedule[300]['fixed']} vs {beat_hour.schedule[300]['growing']}")
 
     command = "make bench" if not args.quick and argv is None and _via_make() else \
         "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -126,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         handler_duplicate=handler_duplicate,
         cold_start=cold,
         heartbeat=beat,
+        lambda_batch=lambda_batch,
+        handler_round_trip=round_trip,
+        heartbeat_hour=beat_hour,
         metrics_overhead=metrics_cost,
         metrics_emit_us=metrics_emit,
         priorities=tier_runs,

@@ -61,6 +61,21 @@ def lambda_path():
 
 
 @pytest.fixture(scope="module")
+def lambda_batch():
+    return calls.lambda_batch_calls(20, groups=5)
+
+
+@pytest.fixture(scope="module")
+def round_trip():
+    return overhead.handler_overhead(20, rounds=1, round_trip=0.005)
+
+
+@pytest.fixture(scope="module")
+def beat_hour():
+    return heartbeat.task_hour_schedule(measured_seconds=3.5)
+
+
+@pytest.fixture(scope="module")
 def beat():
     return heartbeat.heartbeat_calls(25, rounds=2, visibility_timeout=2, interval=0.5)
 
@@ -138,6 +153,31 @@ def test_powertools_baseline_makes_put_and_update_per_fresh_record_and_one_put_p
     assert theirs.duplicate_calls == {"PutItem": 20}
 
 
+def test_batch_mode_makes_one_read_and_one_write_per_batch_of_ten_and_one_read_for_duplicates(lambda_batch):
+    assert lambda_batch.fresh_calls == {"BatchGetItem": 2, "BatchWriteItem": 2}
+    assert lambda_batch.duplicate_calls == {"BatchGetItem": 2}
+    assert lambda_batch.keys_read == {"fresh": 20, "duplicate": 20}
+    assert lambda_batch.items_written == {"fresh": 20, "duplicate": 0}
+    assert max(lambda_batch.item_sizes) <= 1024  # one write unit per record
+
+
+def test_wall_time_comparison_makes_each_sides_calls_with_the_round_trip(round_trip):
+    assert round_trip.round_trip_ms == 5
+    assert round_trip.calls == {"sqstask batch_handler": {"UpdateItem": 40},
+                                "sqstask batch_handler, batch mode": {"BatchGetItem": 2, "BatchWriteItem": 2},
+                                "Powertools": {"PutItem": 20, "UpdateItem": 20}}
+    # 40 sequential calls at 5 ms cannot take less than 0.2 s; 4 calls take at least 20 ms
+    assert min(round_trip.seconds["sqstask batch_handler"]) >= 0.2
+    assert min(round_trip.seconds["sqstask batch_handler, batch mode"]) >= 0.02
+
+
+def test_a_task_hour_costs_at_most_ten_entries_with_the_growing_window(beat_hour):
+    assert beat_hour.schedule == {30: {"fixed": 359, "growing": 9}, 60: {"fixed": 179, "growing": 8},
+                                  300: {"fixed": 35, "growing": 7}}
+    assert beat_hour.predicted == {"fixed": 5, "growing": 3}
+    assert beat_hour.measured["growing"] < beat_hour.measured["fixed"]
+
+
 def test_heartbeat_extends_every_message_in_ceil_n_over_10_calls_per_round(beat):
     assert beat.calls_per_round == [3, 3]
     assert beat.entries_per_round == [25, 25]
@@ -155,8 +195,11 @@ def test_producer_overhead_sides_make_the_expected_canned_calls(producer_overhea
 
 def test_handler_overhead_sides_make_the_same_calls_as_on_moto(handler_fresh, handler_duplicate):
     assert handler_fresh.calls == {"sqstask batch_handler": {"UpdateItem": 40},
+                                   "sqstask batch_handler, batch mode": {"BatchGetItem": 2, "BatchWriteItem": 2},
                                    "Powertools": {"PutItem": 20, "UpdateItem": 20}}
-    assert handler_duplicate.calls == {"sqstask batch_handler": {"UpdateItem": 20}, "Powertools": {"PutItem": 20}}
+    assert handler_duplicate.calls == {"sqstask batch_handler": {"UpdateItem": 20},
+                                       "sqstask batch_handler, batch mode": {"BatchGetItem": 2},
+                                       "Powertools": {"PutItem": 20}}
 
 
 def test_task_metrics_add_no_aws_call(metrics_cost):
@@ -185,24 +228,29 @@ def test_worker_over_tiers_runs_every_task_higher_tiers_first_and_counts_its_rec
 
 def test_report_puts_every_measurement_beside_its_target(
     tmp_path, producer, worker, worker_long, naive_consumer, lambda_path, beat, producer_overhead, handler_fresh,
-    handler_duplicate, cold, metrics_cost, tier_runs,
+    handler_duplicate, cold, lambda_batch, round_trip, beat_hour, metrics_cost, tier_runs,
 ):
     results = report.Results(
         command="python -m benchmarks.run --quick", started_at="2026-01-01 00:00 UTC", seconds=60.0, cpus=2,
         python="3.11", versions={"sqstask": "0"}, producer=producer, worker=worker, worker_long=worker_long,
         naive_consumer=naive_consumer, lambda_sqstask=lambda_path[0], lambda_powertools=lambda_path[1],
         producer_overhead=producer_overhead, handler_fresh=handler_fresh, handler_duplicate=handler_duplicate,
-        cold_start=cold, heartbeat=beat, metrics_overhead=metrics_cost,
-        metrics_emit_us=overhead.emf_cost(20, repeats=2),
+        cold_start=cold, heartbeat=beat, lambda_batch=lambda_batch, handler_round_trip=round_trip,
+        heartbeat_hour=beat_hour, metrics_overhead=metrics_cost, metrics_emit_us=overhead.emf_cost(20, repeats=2),
         priorities=tier_runs,
     )
     text = report.write(results, tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "Made by `python -m benchmarks.run --quick`" in text
     for target in ("<= 0.11", ">= 2,700 tasks/s", "<= 0.25", "below Powertools", "<= 50 ms and below Powertools",
-                   "ceil(25/10) = 3", "< 3 %", "Lambda handler: task metrics (EMF) on vs off", "**Task metrics.**"):
+                   "ceil(25/10) = 3", "<= 0.80", "<= 0.30", "<= 0.2", "<= 0.1", "<= 1/5 of Powertools", "< 3 %",
+                   "Lambda handler: task metrics (EMF) on vs off", "**Task metrics.**"):
         assert target in text, target
     # 25 tasks need 3 batch calls: 0.12 per task, above the target, so the row is marked as a miss
     assert ("| Producer: SendMessage* calls per task | 0.120 | 1.000 (send_message loop) | <= 0.11 | **MISSED** |"
             in text)
     assert "$0.50 per million requests" in text
+    assert "| Lambda, batch mode: DynamoDB calls per fresh record | 0.20 | 2.00 (Powertools) | <= 0.2 | met |" in text
+    assert "| Heartbeat: visibility entries per task-hour, 300 s visibility timeout, max window 900 s | 7 | 35 " \
+           "(fixed window) | <= 10 | met |" in text
+    assert "#### Idempotency modes side by side" in text
     assert "### Consumer with priority tiers" in text and "3 tiers, tasks on the lowest tier only" in text

@@ -96,6 +96,6 @@ def test_each_row_has_the_statements_actions_resource_and_condition(policies):
 
 
 def test_a_row_that_drifts_from_the_policy_is_caught(policies):
-    text = README.read_text().replace("| `dynamodb:UpdateItem` | the task table |", "| `dynamodb:UpdateItem`, `dynamodb:PutItem` | the task table |", 1)
+    text = README.read_text().replace("`dynamodb:BatchWriteItem` | the task table |", "`dynamodb:BatchWriteItem`, `dynamodb:PutItem` | the task table |", 1)
     table = documented(table_rows(text))
     assert table[("consumer", "RecordTaskState")] != planned(policies)[("consumer", "RecordTaskState")]

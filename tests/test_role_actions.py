@@ -137,7 +137,9 @@ def targets_of(call: str, params: dict[str, Any]) -> set[tuple[str, str]]:
     if service == "s3":
         return {(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")}
     if service == "dynamodb":
-        return {(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}")}
+        # Batch operations name their tables as the keys of RequestItems.
+        tables = params["RequestItems"] if "RequestItems" in params else [params["TableName"]]
+        return {(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}") for table in tables}
     if action == "cloudwatch:DescribeAlarms":
         return {(action, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}") for name in params["AlarmNames"]}
     if service == "scheduler" and "Name" in params:
@@ -366,7 +368,7 @@ def lambda_handler_paths(team: Team, *, chaining: bool) -> Callable[[], None]:
         return {"ok": True}
 
     def run() -> None:
-        for mode in (True, False):
+        for mode in (True, "batch", False):
             with team.recorder.paused():
                 purge(team)
                 seed_tasks(team, f"lambda-{mode}-{chaining}")

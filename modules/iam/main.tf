@@ -121,7 +121,7 @@ locals {
       local.has_table ? [{
         Sid      = "RecordTaskState"
         Effect   = "Allow"
-        Action   = ["dynamodb:UpdateItem"]
+        Action   = ["dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
         Resource = var.table_arn
       }] : [],
       local.has_bucket ? [{

@@ -96,7 +96,7 @@ locals {
     Sid    = "RecordTaskState"
     Effect = "Allow"
     # Claim, complete, fail and renew are conditional UpdateItems that return what they need.
-    Action   = ["dynamodb:UpdateItem"]
+    Action   = ["dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
     Resource = var.table_arn
   }]
   payload_statements = var.payload_bucket_arn == null ? [] : [{

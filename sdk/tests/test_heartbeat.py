@@ -299,3 +299,48 @@ def test_a_message_without_a_receipt_handle_is_rejected():
         heartbeat.add({"MessageId": "m-1"})
     with pytest.raises(TypeError, match=r"not an SQS message, Lambda SQS record or Task"):
         heartbeat.add("m-1")
+
+
+# -- growing window -----------------------------------------------------------------------------
+
+
+def test_the_window_grows_with_age_from_the_visibility_timeout_to_max_window():
+    from sqstask.heartbeat import extension_window
+
+    assert [extension_window(age, visibility_timeout=30, max_window=900) for age in (0, 10, 100, 870, 5000)] == [
+        30, 40, 130, 900, 900]
+    # a max_window at or below the visibility timeout keeps the fixed window
+    assert {extension_window(age, visibility_timeout=30, max_window=30) for age in (0, 100, 5000)} == {30}
+    assert extension_window(100, visibility_timeout=300, max_window=60) == 300
+
+
+@pytest.mark.parametrize("visibility", [30, 60, 300])
+def test_a_task_hour_costs_at_most_ten_extensions_at_the_default_max_window(visibility):
+    from sqstask.heartbeat import extension_ages
+
+    growing = extension_ages(3600, visibility_timeout=visibility)
+    fixed = extension_ages(3600, visibility_timeout=visibility, max_window=visibility)
+    assert len(growing) <= 10, growing
+    assert len(fixed) == 3600 // (visibility / 3) - 1  # the fixed window: every third of the timeout, before the hour
+    # a crashed consumer's task reappears within max_window: no gap between extensions exceeds it
+    assert max(b - a for a, b in zip(growing, growing[1:])) <= 900
+
+
+def test_the_next_extension_keeps_the_first_rounds_headroom():
+    from sqstask.heartbeat import extension_window, next_extension_in
+
+    for age in (10, 95, 400, 3000):
+        window = extension_window(age, visibility_timeout=30, max_window=900)
+        assert window - next_extension_in(age, visibility_timeout=30, interval=10, max_window=900) == 20
+
+
+def test_each_extension_grants_a_longer_window_on_sqs(make_team):
+    queue = make_team(visibility_timeout=VT)
+    (message,) = in_flight(queue, 1)
+    calls = record_entries(queue.sqs)
+    rounds: list[list[dict]] = []
+    with Heartbeat(queue, [message], visibility_timeout=VT, interval=0.5, max_window=6, on_extend=rounds.append):
+        wait_until(lambda: len(rounds) >= 4, "four extension rounds", timeout=30)
+        assert_stays_invisible(queue, 1)
+    granted = [e["VisibilityTimeout"] for c in calls for e in c][:4]
+    assert granted == sorted(granted) and granted[0] == VT and granted[-1] == 6, granted

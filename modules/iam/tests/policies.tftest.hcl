@@ -89,7 +89,7 @@ run "consumer_receives_acknowledges_and_records_state" {
         condition = { StringEquals = { "kms:ViaService" = ["s3.eu-west-1.amazonaws.com"] } }
       }
       RecordTaskState = {
-        actions   = toset(["dynamodb:UpdateItem"])
+        actions   = toset(["dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"])
         resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
         condition = null
       }

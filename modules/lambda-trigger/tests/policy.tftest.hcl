@@ -41,7 +41,7 @@ run "policy_grants_queue_key_table_and_payload_access" {
         condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"] } }
       }
       RecordTaskState = {
-        actions   = toset(["dynamodb:UpdateItem"])
+        actions   = toset(["dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"])
         resource  = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
         condition = null
       }

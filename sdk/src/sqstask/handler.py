@@ -35,6 +35,7 @@ from .metrics import EmfWriter
 from .task import TaskSpec, Then
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .batch_idempotency import BatchTaskStore, Finished
     from .idempotency import Claim, TaskStore
     from .leases import LeaseKeeper
     from .queue import SendResult, TaskQueue
@@ -52,6 +53,40 @@ IN_PROGRESS = "in-progress"
 MALFORMED = "malformed"
 
 _COMPLETE_TRIES = 4  # complete() is idempotent: retried with backoff before giving up on the record
+
+# idempotency modes: TaskRunner(idempotency=True | "batch" | False)
+LEASE_MODE = "lease"
+BATCH_MODE = "batch"
+OFF_MODE = "off"
+
+
+def idempotency_mode(idempotency: bool | str) -> str:
+    """``lease`` for True, ``batch`` for "batch", ``off`` for False; ValueError for anything else."""
+    if idempotency is True:
+        return LEASE_MODE
+    if idempotency is False:
+        return OFF_MODE
+    if idempotency == BATCH_MODE:
+        return BATCH_MODE
+    raise ValueError(
+        f"idempotency must be True (a lease per task), 'batch' (one read and one write per batch, FIFO only) "
+        f"or False (off), got {idempotency!r}"
+    )
+
+
+def refuse_batch_mode_unless_fifo(queue: TaskQueue | None, fifo: bool, where: str) -> None:
+    """ConfigError when batch mode would run where a message group may be delivered twice at once."""
+    if not fifo:
+        raise ConfigError(
+            f"idempotency='batch' needs fifo=True on {where}: batch mode takes no lease, so it is safe only where "
+            "SQS FIFO never hands a message group to two consumers at once; use idempotency=True with fifo=False"
+        )
+    url = queue.config.queue_url if queue is not None else None
+    if url and not url.endswith(".fifo"):
+        raise ConfigError(
+            f"idempotency='batch' needs a FIFO queue, and {url} is a standard queue (no .fifo suffix): a standard "
+            "queue may deliver one task to two consumers at once; use idempotency=True there"
+        )
 
 
 @dataclass
@@ -147,16 +182,19 @@ class TaskRunner:
         queue: TaskQueue,
         handle: Handle,
         *,
-        idempotency: bool = True,
+        idempotency: bool | str = True,
         table: str | None = None,
         logger: logging.Logger | None = None,
         max_receive_count: int | None = None,
         store: TaskStore | None = None,
         max_attempts: int | None = None,
+        batch_store: BatchTaskStore | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
         self.idempotency = idempotency
+        self.mode = idempotency_mode(idempotency)
+        self._batch_store = batch_store
         self.log = AuditLog(logger)
         self.max_attempts = int(max_attempts if max_attempts is not None else queue.config.max_attempts)
         if self.max_attempts < 1:
@@ -166,7 +204,8 @@ class TaskRunner:
         self._max_receive_count = max_receive_count
         self._max_receive_known = max_receive_count is not None
         self._lock = threading.Lock()
-        if idempotency and store is None and not (table or queue.config.idempotency_table):
+        if self.mode != OFF_MODE and store is None and batch_store is None and not (
+                table or queue.config.idempotency_table):
             raise ConfigError(
                 "idempotency needs a task table: set SQSTASK_IDEMPOTENCY_TABLE (or idempotency_table "
                 "in SQSTASK_CONFIG), pass table=..., or pass idempotency=False to run without it"
@@ -174,8 +213,8 @@ class TaskRunner:
 
     @property
     def store(self) -> TaskStore | None:
-        """The task table (created on first use), or None when idempotency is off."""
-        if not self.idempotency:
+        """The task table for lease mode (created on first use), or None in the other modes."""
+        if self.mode != LEASE_MODE:
             return None
         if self._store is None:
             from .idempotency import TaskStore
@@ -184,6 +223,20 @@ class TaskRunner:
                 if self._store is None:
                     self._store = TaskStore(self.queue.dynamodb, self._table or self.queue.config.idempotency_table)
         return self._store
+
+    @property
+    def batch_store(self) -> BatchTaskStore | None:
+        """The task table for batch mode (created on first use), or None in the other modes."""
+        if self.mode != BATCH_MODE:
+            return None
+        if self._batch_store is None:
+            from .batch_idempotency import BatchTaskStore
+
+            with self._lock:
+                if self._batch_store is None:
+                    self._batch_store = BatchTaskStore(self.queue.dynamodb,
+                                                       self._table or self.queue.config.idempotency_table)
+        return self._batch_store
 
     @property
     def max_receive_count(self) -> int | None:
@@ -423,8 +476,145 @@ class TaskRunner:
                      reason="the queue's maxReceiveCount moves it to the dead-letter queue", **_describe(exc))
 
 
+    # -- batch mode -------------------------------------------------------------------------
+
+    def run_known(self, task: Task, prior: Mapping[str, Any] | None) -> tuple[Outcome, Finished | None]:
+        """Batch mode: run ``task`` unless ``prior`` (its record, read with its batch) says it completed.
+
+        Writes nothing to the task table: returns the Outcome and, when there is something to
+        record, the Finished entry the caller writes with the rest of the batch
+        (``BatchTaskStore.record``). Attempts count as in lease mode: the last failed attempt
+        copies the message to the DLQ; a redriven copy (another message id) gets a fresh budget;
+        a completed task whose follow-ups could not be sent only sends those again.
+        """
+        from .batch_idempotency import Finished, is_completed, payload_mismatch
+
+        self.log("received", task)
+        mismatch = payload_mismatch(task, prior)
+        if mismatch is not None:
+            self.log("failed", task, level=logging.ERROR, reason="payload-mismatch", **_describe(mismatch))
+            moved = self._move_to_dlq(task.raw or {}, task, f"PayloadMismatch: {mismatch}")
+            return Outcome(FAILED, task, error=mismatch, reason=str(mismatch), dead_lettered=moved), None
+        prior_status = (prior or {}).get("status")
+        same_message = bool(prior) and (prior or {}).get("message_id") == task.message_id
+        if prior_status == "DEAD_LETTERED" and same_message:
+            # The copy to the DLQ may not have happened (stopped in between): copy again.
+            reason = f"{prior.get('error_type') or 'Error'}: {prior.get('error') or ''}".rstrip(": ")
+            moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=int(prior.get("attempt") or 0))
+            return Outcome(DUPLICATE if moved else FAILED, task, reason=reason, dead_lettered=moved), None
+        if is_completed(prior):
+            pending = json.loads(prior.get("follow_ups_pending") or "null")
+            if pending:
+                return self._send_pending_batch(task, prior, pending)
+            self.log("skipped-duplicate", task, status=prior_status, finished_at=prior.get("finished_at"))
+            return Outcome(DUPLICATE, task), None
+        used = 0 if prior_status == "DEAD_LETTERED" else int((prior or {}).get("attempt") or 0)
+        attempt = used + 1
+        self.log("started", task, claim_attempt=attempt)
+        started = time.monotonic()
+        try:
+            result = self.handle(task)
+        except Exception as exc:
+            return self._batch_failed(task, prior, attempt, exc, int((time.monotonic() - started) * 1000))
+        duration_ms = int((time.monotonic() - started) * 1000)
+        specs: list[TaskSpec] | None = None
+        chained: list[SendResult] = []
+        unsent: list[TaskSpec] = []
+        send_error: Exception | None = None
+        try:
+            specs = follow_ups(task, result)
+            if specs:
+                chained = list(self.queue.send_many(specs, raise_on_failure=True).sent)
+        except (InvalidTaskError, PayloadTooLarge) as exc:  # an invalid Then(...) is the handler's bug
+            return self._batch_failed(task, prior, attempt, exc, duration_ms)
+        except Exception as exc:  # the work is done: record it, keep the follow-ups to send later
+            send_error = exc
+            chained = list(getattr(exc, "sent", []) or [])
+            sent_ids = {sent.task_id for sent in chained}
+            unsent = [spec for spec in specs or () if spec.task_id not in sent_ids]
+        for sent in chained:
+            self.log("chained", task, next_task_id=sent.task_id, next_message_id=sent.message_id)
+        stored = {"then": [spec.task_id for spec in specs]} if specs else result
+        finished = Finished(task, duration_ms, time.time(), result=stored, prior=prior, attempt=attempt,
+                            pending=[_spec_fields(spec) for spec in unsent] or None)
+        if send_error is not None:
+            self.log("follow-ups-pending", task, level=logging.WARNING, pending=len(unsent),
+                     reason="the task completed; its follow-up tasks are sent on the next delivery",
+                     **_describe(send_error))
+            return Outcome(FAILED, task, error=send_error, reason="follow-up tasks could not be sent",
+                           duration_ms=duration_ms, chained=chained, result=result), finished
+        self.log("succeeded", task, duration_ms=duration_ms)
+        return Outcome(SUCCEEDED, task, duration_ms=duration_ms, chained=chained, result=result), finished
+
+    def _batch_failed(self, task: Task, prior: Mapping[str, Any] | None, attempt: int, exc: Exception,
+                      duration_ms: int) -> tuple[Outcome, Finished]:
+        """Batch mode: a failed run is recorded FAILED, or dead-lettered when it was the last attempt."""
+        from .batch_idempotency import Finished
+
+        self.log("failed", task, duration_ms=duration_ms, reason="handler raised", **_describe(exc))
+        moved = False
+        if attempt >= self.max_attempts:
+            moved = self._move_to_dlq(task.raw or {}, task, f"{type(exc).__name__}: {exc}", attempts=attempt)
+        outcome = Outcome(FAILED, task, error=exc, reason=f"{type(exc).__name__}: {exc}", duration_ms=duration_ms,
+                          dead_lettered=moved)
+        return outcome, Finished(task, duration_ms, time.time(), error=exc, prior=prior, attempt=attempt,
+                                 dead_lettered=moved)
+
+    def _send_pending_batch(self, task: Task, prior: Mapping[str, Any],
+                            pending: list[dict[str, Any]]) -> tuple[Outcome, Finished | None]:
+        """Batch mode: send the follow-ups a completed task could not send before (same ids)."""
+        from .batch_idempotency import Finished
+
+        specs = [TaskSpec.coerce(fields) for fields in pending]
+        try:
+            chained = list(self.queue.send_many(specs, raise_on_failure=True).sent)
+        except Exception as exc:
+            self.log("follow-ups-pending", task, level=logging.WARNING, pending=len(specs),
+                     reason="still could not send the follow-up tasks; retried on the next delivery", **_describe(exc))
+            return Outcome(FAILED, task, error=exc, reason="follow-up tasks could not be sent"), None
+        for sent in chained:
+            self.log("chained", task, next_task_id=sent.task_id, next_message_id=sent.message_id)
+        self.log("skipped-duplicate", task, status=prior.get("status"), finished_at=prior.get("finished_at"),
+                 follow_ups_sent=len(chained))
+        # Rewrite the record without the pending follow-ups (the rest as it was).
+        done = Finished(task, _int_or_none(prior.get("duration_ms")), time.time(), result=_stored_result(prior),
+                        prior=prior, attempt=int(prior.get("attempt") or 1))
+        return Outcome(DUPLICATE, task, chained=chained), done
+
+    def record_batch(self, finished: list[Finished]) -> list[Finished]:
+        """Write the records of a batch's finished tasks; returns (and logs) those not written."""
+        if not finished:
+            return []
+        try:
+            unwritten = self.batch_store.record(finished)
+        except Exception as exc:  # e.g. no permission: nothing was written
+            unwritten, error = list(finished), _describe(exc)
+        else:
+            error = {"error": "the task table left the record unprocessed after retries"}
+        for entry in unwritten:
+            self.log("record-failed", entry.task, level=logging.ERROR,
+                     status="COMPLETED" if entry.succeeded else "FAILED",
+                     reason="counted as failed so SQS delivers it again" if entry.succeeded else None, **error)
+        return unwritten
+
+
 def _spec_fields(spec: TaskSpec) -> dict[str, Any]:
     return {"task_type": spec.task_type, "payload": spec.payload, "group_id": spec.group_id, "task_id": spec.task_id}
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _stored_result(record: Mapping[str, Any]) -> Any:
+    """A record's stored result as the handler returned it (its text when it is not JSON)."""
+    text = record.get("result")
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _describe(exc: BaseException) -> dict[str, str]:
@@ -493,7 +683,8 @@ class BatchProcessor:
             if self.fifo and group:
                 failed_groups.add(group)
 
-        for record in records:
+        batch = _BatchPass(self.runner, records) if self.runner.mode == BATCH_MODE else None
+        for index, record in enumerate(records):
             group = _group_id(record)
             if stop_reason is not None:
                 log("released", message_id=_message_id(record), group_id=group, reason=stop_reason)
@@ -511,19 +702,41 @@ class BatchProcessor:
                     level=logging.WARNING)
                 fail(record, "not-started")
                 continue
-            parsed = self.runner.parse(record)
+            parsed = batch.parsed[index] if batch is not None else self.runner.parse(record)
             if isinstance(parsed, Outcome):
                 outcomes.append(parsed)
                 if not parsed.ok:  # a malformed message the SDK moved to the DLQ is deleted, not retried
                     fail(record, parsed.status)
                 continue
-            lease = remaining / 1000.0 + LAMBDA_LEASE_MARGIN_SECONDS if remaining is not None else visibility
-            outcome = self.runner.run(parsed, lease_seconds=lease)
+            if batch is not None:
+                outcome = batch.run(parsed)
+            else:
+                lease = remaining / 1000.0 + LAMBDA_LEASE_MARGIN_SECONDS if remaining is not None else visibility
+                outcome = self.runner.run(parsed, lease_seconds=lease)
             outcomes.append(outcome)
             if outcome.duration_ms is not None:
                 longest_ms = max(longest_ms, outcome.duration_ms)
             if not outcome.ok:
                 fail(record, outcome.status)
+
+        if batch is not None:
+            # A success whose record could not be written is reported failed, so SQS delivers it
+            # again; and so are the later records of its group, to keep the group's order.
+            unwritten = batch.record()
+            outcomes = [replace(o, status=FAILED, reason="its record could not be written")
+                        if o.status == SUCCEEDED and o.task is not None and o.task.task_id in unwritten else o
+                        for o in outcomes]
+            failed_ids = set(failures)
+            broken: set[str | None] = set()  # groups with a failed record so far, in batch order
+            for index, record in enumerate(records):
+                parsed, group = batch.parsed[index], _group_id(record)
+                if _message_id(record) not in failed_ids and (
+                        (self.fifo and group in broken)
+                        or (not isinstance(parsed, Outcome) and parsed.task_id in unwritten)):
+                    fail(record, "record-failed")
+                    failed_ids.add(_message_id(record))
+                if _message_id(record) in failed_ids and self.fifo and group:
+                    broken.add(group)
 
         if records and len(failures) == len(records):
             log("batch-failed", level=logging.ERROR, records=len(records), reasons=reasons,
@@ -533,6 +746,42 @@ class BatchProcessor:
         if self.metrics is not None:
             self.metrics.emit_batch(outcomes)  # one EMF document per task type of the batch
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+
+
+class _BatchPass:
+    """One Lambda batch in batch mode: its records parsed up front, the stored records of their
+    tasks read with one BatchGetItem, and the records of the tasks that ran written at the end."""
+
+    def __init__(self, runner: TaskRunner, records: list[Mapping[str, Any]]) -> None:
+        self.runner = runner
+        self.parsed: list[Task | Outcome] = [runner.parse(record) for record in records]
+        self.priors: dict[str, Mapping[str, Any]] = {}
+        self.finished: list[Finished] = []
+        self.lookup_failure: Outcome | None = None
+        task_ids = [p.task_id for p in self.parsed if not isinstance(p, Outcome)]
+        if task_ids:
+            try:
+                self.priors = runner.batch_store.lookup(task_ids)
+            except Exception as exc:
+                reason = f"task table unavailable: {type(exc).__name__}: {exc}"
+                self.lookup_failure = Outcome(FAILED, error=exc, reason=reason)
+
+    def run(self, task: Task) -> Outcome:
+        """Run ``task`` against its looked-up record (a repeat of a task id in the batch sees the first run)."""
+        if self.lookup_failure is not None:
+            self.runner.log("failed", task, reason=self.lookup_failure.reason, **_describe(self.lookup_failure.error))
+            return replace(self.lookup_failure, task=task)
+        outcome, finished = self.runner.run_known(task, self.priors.get(task.task_id))
+        if finished is not None:
+            self.finished.append(finished)
+            from .batch_idempotency import as_prior
+
+            self.priors[task.task_id] = as_prior(finished)
+        return outcome
+
+    def record(self) -> set[str]:
+        """Write the records of the tasks that ran; the task ids whose succeeded run was not recorded."""
+        return {entry.task.task_id for entry in self.runner.record_batch(self.finished) if entry.succeeded}
 
 
 def _remaining_ms(context: Any) -> int | None:
@@ -549,7 +798,7 @@ def batch_handler(
     queue: TaskQueue | Handle | None = None,
     *,
     fifo: bool = True,
-    idempotency: bool = True,
+    idempotency: bool | str = True,
     table: str | None = None,
     logger: logging.Logger | None = None,
     min_remaining_ms: int = DEFAULT_MIN_REMAINING_MS,
@@ -567,7 +816,13 @@ def batch_handler(
     ``queue`` defaults to ``TaskQueue.from_env()``, resolved on the first invocation. Use as
     ``@batch_handler`` or ``@batch_handler(queue, ...)``. The plain function stays available
     as ``handler.handle`` (``sqstask worker`` accepts either).
+
+    ``idempotency``: True (default, lease mode: a conditional claim and a completion write per
+    task), ``"batch"`` (FIFO only: one BatchGetItem and one BatchWriteItem per batch; see
+    ``sqstask.batch_idempotency`` for why it is safe there) or False (off).
     """
+    if idempotency_mode(idempotency) == BATCH_MODE:
+        refuse_batch_mode_unless_fifo(None, fifo, "batch_handler")
     if callable(queue) and not hasattr(queue, "send_many"):
         return batch_handler(None, fifo=fifo, idempotency=idempotency, table=table, logger=logger,
                              min_remaining_ms=min_remaining_ms, max_receive_count=max_receive_count,
@@ -586,6 +841,8 @@ def batch_handler(
                             from .queue import TaskQueue
 
                             resolved = TaskQueue.from_env()
+                        if idempotency_mode(idempotency) == BATCH_MODE:
+                            refuse_batch_mode_unless_fifo(resolved, fifo, "batch_handler")
                         runner = TaskRunner(resolved, func, idempotency=idempotency, table=table, logger=logger,
                                             max_receive_count=max_receive_count, max_attempts=max_attempts)
                         state["processor"] = BatchProcessor(runner, fifo=fifo, min_remaining_ms=min_remaining_ms)

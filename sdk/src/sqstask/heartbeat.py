@@ -1,4 +1,12 @@
-"""Heartbeat: keep in-flight messages invisible while long work runs."""
+"""Heartbeat: keep in-flight messages invisible while long work runs.
+
+The window granted at each extension grows with the message's age (``extension_window``): a
+message held for ``age`` seconds is made invisible for ``visibility_timeout + age`` more, up to
+``max_window`` (default 15 minutes). So the time until it could reappear roughly doubles at
+every extension, a task of length T costs O(log T) extensions (at most 10 per task-hour at the
+defaults: 7 for an hour-long task at a 300 s timeout, against 35 with a fixed window), and a crashed consumer's
+message still reappears within ``max_window``.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,42 @@ _CAP_MARGIN = 30.0
 _RETRY_SOON = 1.0
 _JOIN_TIMEOUT = 30.0
 _REMOVE_WAIT = 10.0  # longest remove() waits for an extension of the message under way
+# The longest window one extension grants unless told otherwise: a crashed consumer's message
+# reappears within this, and a task-hour costs at most 10 extensions at the defaults.
+DEFAULT_MAX_WINDOW = 900
+
+
+def extension_window(age: float, *, visibility_timeout: int, max_window: float = DEFAULT_MAX_WINDOW) -> int:
+    """Seconds of invisibility to grant a message (or lease) held for ``age`` seconds.
+
+    ``visibility_timeout + age``, at most ``max_window`` but never below ``visibility_timeout``
+    (a ``max_window`` at or below it gives the fixed window: ``visibility_timeout`` every time).
+    """
+    return int(max(visibility_timeout, min(max_window, visibility_timeout + age)))
+
+
+def next_extension_in(age: float, *, visibility_timeout: int, interval: float,
+                      max_window: float = DEFAULT_MAX_WINDOW) -> float:
+    """Seconds from an extension at ``age`` until the next one is due.
+
+    The next extension comes when ``visibility_timeout - interval`` seconds of the granted window
+    are left: the same headroom as the first extension, which comes ``interval`` seconds after the
+    receive. With a fixed window this is simply ``interval``.
+    """
+    window = extension_window(age, visibility_timeout=visibility_timeout, max_window=max_window)
+    return window - (visibility_timeout - interval)
+
+
+def extension_ages(duration: float, *, visibility_timeout: int, interval: float | None = None,
+                   max_window: float = DEFAULT_MAX_WINDOW) -> list[float]:
+    """The ages at which a message held for ``duration`` seconds is extended (one entry each)."""
+    step = visibility_timeout / 3 if interval is None else interval
+    ages: list[float] = []
+    age = step
+    while age < duration:
+        ages.append(age)
+        age += next_extension_in(age, visibility_timeout=visibility_timeout, interval=step, max_window=max_window)
+    return ages
 
 
 @dataclass
@@ -30,17 +74,21 @@ class _Lease:
     receipt_handle: str
     deadline: float  # monotonic time after which visibility may not be extended further
     next_due: float
+    added_at: float  # monotonic time the heartbeat took the message on: its age counts from here
 
 
 class Heartbeat:
     """Extends the visibility of every tracked message before it expires, on a background thread.
 
     ``messages`` are SQS message dicts (with ``ReceiptHandle``), Lambda records or Tasks.
-    Every ``interval`` seconds (default a third of ``visibility_timeout``) each message's
-    visibility is set to ``visibility_timeout`` seconds from now with
-    ChangeMessageVisibilityBatch (10 per call), never past ``max_total`` seconds after the
-    message was added (SQS allows 12 hours). A receipt handle SQS rejects is dropped and
-    logged. ``on_extend(messages)`` is called after each round with the messages extended.
+    Each message is first extended ``interval`` seconds after it was added (default a third of
+    ``visibility_timeout``), with ChangeMessageVisibilityBatch (10 per call). Every extension
+    sets its visibility to ``extension_window(age)`` from now: ``visibility_timeout + age``, at
+    most ``max_window`` (default 900 s; ``max_window=visibility_timeout`` keeps the window fixed),
+    and the next one comes when ``visibility_timeout - interval`` seconds of it are left. Never
+    past ``max_total`` seconds after the message was added (SQS allows 12 hours). A receipt
+    handle SQS rejects is dropped and logged. ``on_extend(messages)`` is called after each round
+    with the messages extended.
     Use it as a context manager, or call ``start()`` and ``stop()``.
     """
 
@@ -52,6 +100,7 @@ class Heartbeat:
         visibility_timeout: int,
         interval: float | None = None,
         max_total: float = MAX_VISIBILITY_TIMEOUT,
+        max_window: float = DEFAULT_MAX_WINDOW,
         on_extend: Callable[[list[Any]], None] | None = None,
         queue_url: str | None = None,
     ) -> None:
@@ -72,11 +121,17 @@ class Heartbeat:
             raise ValueError(
                 f"max_total must be 1..{MAX_VISIBILITY_TIMEOUT} seconds (SQS's 12-hour limit), got {max_total}"
             )
+        if not 0 < max_window <= MAX_VISIBILITY_TIMEOUT:
+            raise ValueError(
+                f"max_window must be 1..{MAX_VISIBILITY_TIMEOUT} seconds (the longest one extension may grant; "
+                f"at or below visibility_timeout the window stays fixed), got {max_window}"
+            )
         self.queue = queue
         self.queue_url = queue_url or queue.config.queue_url
         self.visibility_timeout = visibility_timeout
         self.interval = float(interval)
         self.max_total = float(max_total)
+        self.max_window = float(max_window)
         self.on_extend = on_extend
         self._leases: dict[str, _Lease] = {}
         self._extending: set[str] = set()  # message ids in the ChangeMessageVisibilityBatch under way
@@ -95,7 +150,8 @@ class Heartbeat:
         now = time.monotonic()
         cap_margin = min(_CAP_MARGIN, self.max_total / 10)
         with self._cond:
-            self._leases[message_id] = _Lease(message, handle, now + self.max_total - cap_margin, now + self.interval)
+            self._leases[message_id] = _Lease(message, handle, now + self.max_total - cap_margin, now + self.interval,
+                                              now)
             self._cond.notify_all()
 
     def remove(self, message: Any) -> None:
@@ -204,11 +260,15 @@ class Heartbeat:
         ids: list[str] = []
         urls: list[str] = []  # the queue of each entry (a worker of several tiers holds messages of each)
         capped: list[str] = []
+        granted: dict[str, int] = {}
         for message_id, lease in due:
-            timeout = min(self.visibility_timeout, int(lease.deadline - now))
+            window = extension_window(now - lease.added_at, visibility_timeout=self.visibility_timeout,
+                                      max_window=self.max_window)
+            timeout = min(window, int(lease.deadline - now))
             if timeout <= 0:
                 capped.append(message_id)
                 continue
+            granted[message_id] = timeout
             entries.append({"ReceiptHandle": lease.receipt_handle, "VisibilityTimeout": timeout})
             ids.append(message_id)
             urls.append(queue_url_of(lease.message, self.queue_url))
@@ -246,7 +306,7 @@ class Heartbeat:
                 self._cond.notify_all()
         failed_ids = {f.message_id for f in failures}
         retry_at = time.monotonic() + min(_RETRY_SOON, self.interval / 2)
-        next_due = time.monotonic() + self.interval
+        headroom = self.visibility_timeout - self.interval  # what is left of a window when it is renewed
         extended: list[Any] = []
         reported: list[Any] = []  # failures of messages still tracked (a removed one was deleted meanwhile)
         with self._cond:
@@ -263,7 +323,8 @@ class Heartbeat:
             for message_id in ids:
                 current = self._leases.get(message_id)
                 if message_id not in failed_ids and current is not None:
-                    current.next_due = next_due
+                    # Near the max_total cap the window shrinks: keep at least an interval between rounds.
+                    current.next_due = now + max(self.interval, granted[message_id] - headroom)
                     extended.append(current.message)
         for f in reported:
             log_event(
@@ -274,7 +335,7 @@ class Heartbeat:
                 reason="SQS rejected the receipt handle; no longer extending it" if f.sender_fault else "will retry",
             )
         if extended:
-            log_event("extended", count=len(extended), visibility_timeout=self.visibility_timeout)
+            log_event("extended", count=len(extended), visibility_timeout=max(granted.values()))
             if self.on_extend is not None:
                 try:
                     self.on_extend(extended)

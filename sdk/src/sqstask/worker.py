@@ -41,20 +41,44 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
-from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
-from .heartbeat import Heartbeat
+from .exceptions import ConfigError
+from .handler import (
+    BATCH_MODE,
+    FAILED,
+    IN_PROGRESS,
+    AuditLog,
+    Handle,
+    Outcome,
+    TaskRunner,
+    idempotency_mode,
+    refuse_batch_mode_unless_fifo,
+)
+from .heartbeat import DEFAULT_MAX_WINDOW, Heartbeat
 from .leases import LeaseKeeper
 from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .batch_idempotency import BatchRecorder, Finished
     from .idempotency import Claim
     from .queue import TaskQueue
+    from .task import Task
 
 _RECEIVE_ERROR_PAUSE_CAP = 30.0
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
 EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
+# With wait_seconds=0 an empty receive returns at once: pause before the next one, doubling from
+# the first pause up to the cap, so an idle worker does not spin on ReceiveMessage.
+_EMPTY_RECEIVE_PAUSE = 0.05
+_EMPTY_RECEIVE_PAUSE_CAP = 2.0
+
+
+def empty_receive_pause(empty_in_a_row: int, wait_seconds: int) -> float:
+    """Seconds to pause after ``empty_in_a_row`` empty receives (0 when long polling already waited)."""
+    if wait_seconds > 0 or empty_in_a_row <= 0:
+        return 0.0
+    return min(_EMPTY_RECEIVE_PAUSE_CAP, _EMPTY_RECEIVE_PAUSE * 2 ** (empty_in_a_row - 1))
 
 
 @dataclass
@@ -66,6 +90,9 @@ class _Held:
     received_at: float
     claim: Claim | None = None
     started: bool = False
+    # batch mode: the task parsed at receive (or why not) and its stored record, read per receive
+    parsed: Task | Outcome | None = None
+    prior: Mapping[str, Any] | None = None
     rank: int = 0  # priority tier: 0 is the highest
 
     @property
@@ -213,6 +240,12 @@ class Worker:
     tiers: ``priorities`` (the tiers to serve, default all, polled highest first) and
     ``lower_tier_share`` (0 to 1, default 0.1: the least share of receive rounds and task starts
     the lower tiers get while higher tiers are busy; 0 serves strictly by priority).
+    ``heartbeat`` (default True) keeps held messages invisible, granting
+    windows that grow with a task's age up to ``heartbeat_max_window`` seconds (default 900; a
+    crashed worker's tasks reappear within it). ``idempotency="batch"`` reads the records of each
+    receive with one BatchGetItem and writes them in BatchWriteItems of up to 25 (at most
+    ``ack_interval`` late); it needs the heartbeat and a FIFO queue, since it takes no lease (see
+    ``sqstask.batch_idempotency``).
     """
 
     def __init__(
@@ -221,7 +254,7 @@ class Worker:
         handle: Handle,
         *,
         concurrency: int = 4,
-        idempotency: bool = True,
+        idempotency: bool | str = True,
         table: str | None = None,
         fifo: bool = True,
         visibility_timeout: int | None = None,
@@ -229,6 +262,8 @@ class Worker:
         backoff: Backoff | None = None,
         shutdown_timeout: float = 30.0,
         heartbeat_interval: float | None = None,
+        heartbeat: bool = True,
+        heartbeat_max_window: float = DEFAULT_MAX_WINDOW,
         prefetch: int | None = None,
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
@@ -249,6 +284,13 @@ class Worker:
             raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility}")
         if not ack_interval >= 0:
             raise ValueError(f"ack_interval must be 0 or more seconds, got {ack_interval}")
+        if idempotency_mode(idempotency) == BATCH_MODE:
+            refuse_batch_mode_unless_fifo(queue, fifo, "Worker")
+            if not heartbeat:
+                raise ConfigError(
+                    "idempotency='batch' needs the Worker's heartbeat (heartbeat=True): batch mode takes no lease, "
+                    "so a task that outlived its visibility timeout could run on another consumer at the same time"
+                )
         if not 0 <= lower_tier_share <= 1:
             raise ValueError(f"lower_tier_share must be 0..1, got {lower_tier_share}")
         tiers = queue.tiers
@@ -268,6 +310,8 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.shutdown_timeout = shutdown_timeout
         self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_enabled = heartbeat
+        self.heartbeat_max_window = heartbeat_max_window
         self.max_held = concurrency + (max(concurrency, _RECEIVE_BATCH) if prefetch is None else max(0, prefetch))
         self.receive_batch = min(_RECEIVE_BATCH, self.max_held)
         self.idle_exit = idle_exit
@@ -297,6 +341,8 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._acker: _Acker | None = None
         self._leases: LeaseKeeper | None = None
+        self._recorder: BatchRecorder | None = None
+        self._empty_receives = 0
         self._threads: list[threading.Thread] = []
         self._abandoned = 0  # tasks still running at the shutdown deadline
 
@@ -324,15 +370,22 @@ class Worker:
         """
         previous = self._install_signals() if install_signal_handlers else {}
         try:
-            self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
-                                        interval=self.heartbeat_interval)
+            if self.heartbeat_enabled:
+                self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
+                                            interval=self.heartbeat_interval, max_window=self.heartbeat_max_window)
             self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
             store = self.runner.store
             if store is not None:
                 self._leases = LeaseKeeper(store, lease_seconds=self.visibility_timeout,
                                            schedule=self.lease_schedule).start()
-            self._heartbeat.start()
+            if self._heartbeat is not None:
+                self._heartbeat.start()
             self._acker.start()
+            if self.runner.mode == BATCH_MODE:
+                from .batch_idempotency import BatchRecorder
+
+                self._recorder = BatchRecorder(self.runner.record_batch, self._recorded, self.ack_deadline)
+                self._recorder.start()
             if self.metrics is not None:
                 self.metrics.start()
             self._threads = [
@@ -386,7 +439,10 @@ class Worker:
                 self._stop.wait(pause)
                 continue
             if not messages:
+                self._empty_receives += 1
+                self._stop.wait(empty_receive_pause(self._empty_receives, wait))
                 continue
+            self._empty_receives = 0
             last_activity = time.monotonic()
             if self._stop.is_set():  # received while the stop was requested: give them back now
                 self._release(messages, "worker is shutting down")
@@ -444,6 +500,7 @@ class Worker:
 
     def _dispatch(self, messages: list[dict[str, Any]]) -> None:
         now = time.monotonic()
+        looked_up = self._look_up(messages) if self.runner.mode == BATCH_MODE else None
         ranks = {url: rank for rank, (_, url) in enumerate(self.tiers)}
         with self._cond:
             for message in messages:
@@ -455,8 +512,11 @@ class Worker:
                 else:
                     key = f"message:{message['MessageId']}"
                 held = _Held(message, key, now, rank=rank)
+                if looked_up is not None:
+                    held.parsed, held.prior = looked_up[held.message_id]
                 self._held[held.message_id] = held
-                self._heartbeat.add(message)
+                if self._heartbeat is not None:
+                    self._heartbeat.add(message)
                 self._groups.setdefault(key, deque()).append(held)
                 if key not in self._active and key not in self._ready:
                     self._ready.append(key)
@@ -496,9 +556,12 @@ class Worker:
                     elif key in self._groups:
                         del self._groups[key]
                     idle = not self._held
+                    out_of_work = self._running == 0 and not self._ready
                     self._cond.notify_all()
                 if idle:  # out of work: batching would only delay the acknowledgements
                     self._acker.flush_soon()
+                if out_of_work and self._recorder is not None:
+                    self._recorder.flush_soon()
 
     def _next_ready(self) -> str:
         """Pop the group to run next (call with ``_cond`` held): the highest tier's oldest ready
@@ -515,6 +578,9 @@ class Worker:
         return key
 
     def _process(self, held: _Held) -> None:
+        if self.runner.mode == BATCH_MODE:
+            self._process_batched(held)
+            return
         parsed = self.runner.parse(held.message)
         if isinstance(parsed, Outcome):
             outcome = parsed
@@ -530,6 +596,56 @@ class Worker:
             self._acker.delete(held.message)
         else:
             self._retry_later(held, outcome)
+
+    # -- batch mode -------------------------------------------------------------------------
+
+    def _look_up(self, messages: list[dict[str, Any]]) -> dict[str, tuple[Task | Outcome, Mapping[str, Any] | None]]:
+        """Parse a receive's messages and read their tasks' records with one BatchGetItem."""
+        parsed = {m["MessageId"]: self.runner.parse(m) for m in messages}
+        task_ids = [p.task_id for p in parsed.values() if not isinstance(p, Outcome)]
+        priors: Mapping[str, Any] = {}
+        if task_ids:
+            try:
+                priors = self.runner.batch_store.lookup(task_ids)
+            except Exception as exc:  # run nothing of this receive; the messages are retried later
+                reason = f"task table unavailable: {type(exc).__name__}: {exc}"
+                self.log("failed", level=logging.ERROR, reason=reason, records=len(task_ids),
+                         error_type=type(exc).__name__, error=str(exc)[:1000])
+                failure = Outcome(FAILED, error=exc, reason=reason)
+                return {mid: (p if isinstance(p, Outcome) else failure, None) for mid, p in parsed.items()}
+        return {mid: (p, None if isinstance(p, Outcome) else priors.get(p.task_id)) for mid, p in parsed.items()}
+
+    def _process_batched(self, held: _Held) -> None:
+        """Run a held task against its looked-up record; a run is acknowledged once it is recorded."""
+        if isinstance(held.parsed, Outcome):
+            outcome, finished = held.parsed, None  # malformed (moved to the DLQ: ok) or the lookup failed
+        else:
+            outcome, finished = self.runner.run_known(held.parsed, held.prior)
+        if finished is not None:
+            self._recorder.add(finished, (held, outcome))
+            return
+        self._count(outcome)
+        if outcome.ok:
+            self._finish(held, heartbeat=False)
+            self._acker.delete(held.message)
+        else:
+            self._retry_later(held, outcome)
+
+    def _recorded(self, items: list[tuple[Finished, Any]], unwritten: set[str]) -> None:
+        """After a BatchWriteItem: delete the recorded successes, retry the rest later."""
+        for entry, (held, outcome) in items:
+            if entry.succeeded and entry.task.task_id in unwritten:
+                outcome = Outcome(FAILED, entry.task, reason="its record could not be written")
+            self._count(outcome)
+            if outcome.ok:
+                self._finish(held, heartbeat=False)
+                self._acker.delete(held.message)
+            else:
+                self._retry_later(held, outcome)
+        with self._cond:
+            idle = not self._held
+        if idle:
+            self._acker.flush_soon()
 
     def _count(self, outcome: Outcome) -> None:
         if self.metrics is not None:
@@ -547,7 +663,7 @@ class Worker:
 
     def _finish(self, held: _Held, *, heartbeat: bool = True) -> None:
         """Forget ``held``: no more lease renewals, nor heartbeats unless ``heartbeat`` is False."""
-        if heartbeat:
+        if heartbeat and self._heartbeat is not None:
             self._heartbeat.remove(held.message)
         with self._cond:
             self._held.pop(held.message_id, None)
@@ -634,6 +750,15 @@ class Worker:
                  dead_lettered=self.stats.dead_lettered, released=self.stats.released)
 
     def _release_leftover(self) -> None:
+        """Write pending records, flush acks, stop the heartbeat, release whatever is still held."""
+        if self._recorder is not None:
+            self._recorder.stop()
+        if self._acker is not None:
+            self._acker.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        if self.metrics is not None:
+            self.metrics.stop()  # writes the last, partial interval
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._abandoned = len(leftover)

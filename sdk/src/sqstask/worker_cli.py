@@ -42,6 +42,9 @@ def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentP
                         help="seconds a received message stays invisible; the heartbeat extends it (default: the queue's)")
     worker.add_argument("--heartbeat-interval", type=float, default=None, metavar="SECONDS",
                         help="seconds between visibility extensions (default a third of the visibility timeout)")
+    worker.add_argument("--heartbeat-max-window", type=float, default=900.0, metavar="SECONDS",
+                        help="longest visibility one extension grants; windows grow with a task's age up to it, and a "
+                             "crashed worker's tasks reappear within it (default 900)")
     worker.add_argument("--wait-seconds", type=int, choices=range(0, 21), metavar="0..20", default=20,
                         help="long-poll wait per receive (default 20)")
     worker.add_argument("--backoff-base", type=float, default=5.0, metavar="SECONDS", help="retry delay after the first failure, seconds (default 5)")
@@ -54,6 +57,9 @@ def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentP
                         help="exit 0 after this many seconds without messages")
     worker.add_argument("--no-idempotency", dest="idempotency", action="store_false",
                         help="run without the task table (every delivery runs)")
+    worker.add_argument("--batch-idempotency", dest="idempotency", action="store_const", const="batch",
+                        help="FIFO only: read each receive's task records with one BatchGetItem and write them in "
+                             "batches of 25, instead of a claim and a completion write per task")
     worker.add_argument("--no-fifo", dest="fifo", action="store_false",
                         help="do not keep tasks of one message group in order")
     worker.add_argument("--priorities", metavar="TIER,...", default=None,
@@ -155,6 +161,7 @@ def run_worker(args: argparse.Namespace) -> int:
             fifo=args.fifo,
             visibility_timeout=args.visibility_timeout,
             heartbeat_interval=args.heartbeat_interval,
+            heartbeat_max_window=args.heartbeat_max_window,
             wait_seconds=args.wait_seconds,
             backoff=backoff,
             shutdown_timeout=args.shutdown_timeout,

@@ -1,0 +1,107 @@
+"""Worker(idempotency="batch") and the Worker's pause after empty receives."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from sqstask.exceptions import ConfigError
+from sqstask.idempotency import TaskStore
+from sqstask.worker import Worker, empty_receive_pause
+
+from .test_worker import Running, queue_empty, wait_for
+
+
+def count_calls(client, service):
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def count(model, **_):
+        with lock:
+            calls.append(model.name)
+
+    client.meta.events.register(f"before-call.{service}", count)
+    return calls
+
+
+def test_batch_mode_runs_each_task_once_with_one_read_per_receive_and_batched_writes(make_team):
+    queue = make_team("wb1")
+    dynamodb = count_calls(queue.dynamodb, "dynamodb")
+    receives = count_calls(queue.sqs, "sqs")
+    ran = []
+    queue.send_many([{"task_type": "t", "payload": {"n": n}, "group_id": f"g{n % 3}", "task_id": f"t{n}"}
+                     for n in range(10)], raise_on_failure=True)
+
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=4,
+                        wait_seconds=1)):
+        wait_for(lambda: queue_empty(queue) and len(ran) == 10, "every task to run and be deleted")
+
+    assert sorted(ran) == sorted(f"t{n}" for n in range(10))
+    reads = dynamodb.count("BatchGetItem")
+    assert 1 <= reads <= receives.count("ReceiveMessage")  # one read per receive that returned messages
+    assert set(dynamodb) == {"BatchGetItem", "BatchWriteItem"}
+    assert dynamodb.count("BatchWriteItem") <= reads + 1  # records go out together, not one call per task
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    assert {store.get(f"t{n}")["status"] for n in range(10)} == {"COMPLETED"}
+
+
+def test_batch_mode_skips_a_task_that_already_completed(make_team):
+    queue = make_team("wb2")
+    ran = []
+    queue.send("t", {"n": 1}, group_id="g", task_id="once")
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=1,
+                        wait_seconds=1)):
+        wait_for(lambda: queue_empty(queue) and ran, "the first run")
+        queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="g", MessageDeduplicationId="again",
+                               MessageBody=json.dumps({"v": 1, "id": "once", "type": "t", "payload": {"n": 1},
+                                                       "created_at": "2026-01-01T00:00:00Z"}))
+        wait_for(lambda: queue_empty(queue), "the redelivery to be deleted")
+    assert ran == ["once"]
+
+
+def test_batch_mode_records_a_failure_and_retries_the_task(make_team):
+    from sqstask.backoff import Backoff
+
+    queue = make_team("wb3")
+    runs = []
+
+    def handle(task):
+        runs.append(task.task_id)
+        if len(runs) == 1:
+            raise RuntimeError("first run fails")
+
+    queue.send("t", {}, group_id="g", task_id="flaky")
+    with Running(Worker(queue, handle, idempotency="batch", concurrency=1, wait_seconds=1,
+                        backoff=Backoff(base=1, jitter=0))):
+        wait_for(lambda: queue_empty(queue) and len(runs) == 2, "the retry to succeed")
+    record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("flaky")
+    assert record["status"] == "COMPLETED" and record["attempt"] == 2
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"fifo": False}, r"idempotency='batch' needs fifo=True on Worker"),
+    ({"heartbeat": False}, r"idempotency='batch' needs the Worker's heartbeat \(heartbeat=True\)"),
+])
+def test_batch_mode_is_refused_where_a_task_could_run_twice_at_once(make_team, kwargs, error):
+    queue = make_team("wb4")
+    with pytest.raises(ConfigError, match=error):
+        Worker(queue, lambda task: None, idempotency="batch", **kwargs)
+
+
+def test_empty_receive_pauses_double_up_to_a_cap_only_without_long_polling():
+    assert [empty_receive_pause(n, 0) for n in range(1, 8)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+    assert empty_receive_pause(0, 0) == 0.0
+    assert empty_receive_pause(3, 20) == 0.0
+
+
+def test_a_worker_without_long_polling_does_not_spin_on_an_empty_queue(make_team):
+    queue = make_team("wb5")
+    receives = count_calls(queue.sqs, "sqs")
+    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0)
+    with Running(worker):
+        stop = threading.Event()
+        stop.wait(1.6)  # pauses 0.05 + 0.1 + 0.2 + 0.4 + 0.8 = 1.55 s after five empty receives
+        count = receives.count("ReceiveMessage")
+    assert 2 <= count <= 8, f"{count} receives in 1.6 s"
