@@ -194,7 +194,7 @@ def test_records_are_written_twenty_five_per_call(queue):
     assert set(store.lookup(t.task_id for t in tasks)) == {t.task_id for t in tasks}
 
 
-def test_a_redelivery_with_another_payload_is_rejected_and_the_record_kept(queue, caplog):
+def test_a_redelivery_with_another_payload_goes_to_the_dlq_and_the_record_is_kept(queue, caplog):
     caplog.set_level("INFO", logger="sqstask")
     ran = []
 
@@ -211,10 +211,77 @@ def test_a_redelivery_with_another_payload_is_rejected_and_the_record_kept(queue
         MessageGroupId="g", MessageDeduplicationId="pay-1-again")
     second = receive_all(queue, 1)
 
-    assert failed_ids(handle(event_for(queue, second), Context(60_000))) == [second[0]["MessageId"]]
+    assert failed_ids(handle(event_for(queue, second), Context(60_000))) == []  # it can never run: moved
     assert ran == [{"amount": 10}]
     assert any(e.get("error_type") == "PayloadMismatch" for e in audit_events(caplog, "failed"))
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert "PayloadMismatch" in letter["MessageAttributes"]["sqstask-error"]["StringValue"]
     assert record_of(queue, "pay-1")["status"] == "COMPLETED"
+
+
+def test_the_last_attempt_moves_the_task_to_the_dlq_and_a_redriven_copy_gets_a_fresh_budget(make_team):
+    queue = make_team(max_attempts=2)
+    runs = []
+
+    @batch_handler(queue, idempotency="batch")
+    def handle(task):
+        runs.append(task.task_id)
+        if len(runs) <= 2:
+            raise ValueError("poison")
+
+    queue.send("t", {}, group_id="g", task_id="p-1")
+    first = receive_all(queue, 1)
+    assert failed_ids(handle(event_for(queue, first), Context(60_000))) == [first[0]["MessageId"]]
+    assert record_of(queue, "p-1")["status"] == "FAILED"
+    queue.change_visibility_many(first, 0)
+    again = receive_all(queue, 1)
+    assert failed_ids(handle(event_for(queue, again), Context(60_000))) == []  # attempt 2 of 2: moved, deleted
+    assert runs == ["p-1", "p-1"]
+    record = record_of(queue, "p-1")
+    assert (record["status"], int(record["attempt"])) == ("DEAD_LETTERED", 2)
+    queue.delete_many(again)
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert letter["MessageAttributes"]["sqstask-task-id"]["StringValue"] == "p-1"
+
+    # Redriven: the copy has another message id, so the task runs again with a fresh budget.
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageBody=letter["Body"], MessageGroupId="g",
+                           MessageDeduplicationId="p-1-redriven", MessageAttributes={
+                               k: v for k, v in letter["MessageAttributes"].items() if k.startswith("sqstask-task")})
+    redriven = receive_all(queue, 1)
+    assert failed_ids(handle(event_for(queue, redriven), Context(60_000))) == []
+    assert runs == ["p-1", "p-1", "p-1"]
+    assert record_of(queue, "p-1")["status"] == "COMPLETED"
+
+
+def test_a_completed_task_whose_follow_ups_failed_only_sends_them_again(queue, monkeypatch):
+    runs = []
+
+    @batch_handler(queue, idempotency="batch")
+    def handle(task):
+        runs.append(task.task_id)
+        return Then("next", {"n": 1})
+
+    queue.send("t", {}, group_id="g", task_id="a-1")
+    first = receive_all(queue, 1)
+    real_send_many = queue.send_many
+
+    def failing_send_many(*args, **kwargs):
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(queue, "send_many", failing_send_many)
+    assert failed_ids(handle(event_for(queue, first), Context(60_000))) == [first[0]["MessageId"]]
+    record = record_of(queue, "a-1")
+    assert record["status"] == "COMPLETED" and record.get("follow_ups_pending")
+
+    monkeypatch.setattr(queue, "send_many", real_send_many)
+    queue.change_visibility_many(first, 0)
+    again = receive_all(queue, 1)
+    assert failed_ids(handle(event_for(queue, again), Context(60_000))) == []
+    assert runs == ["a-1"]  # the handler never ran twice
+    assert "follow_ups_pending" not in record_of(queue, "a-1")
+    queue.delete_many(again)
+    [follow_up] = receive_all(queue, 1)
+    assert queue.to_task(follow_up).task_type == "next"
 
 
 def test_follow_ups_are_sent_and_recorded_in_batch_mode(queue):
