@@ -350,7 +350,8 @@ def test_a_slow_renewal_does_not_delay_visibility_extensions(make_team):
     queue.send("long", {}, group_id="g", task_id="slow-1")
     with Faults(queue.sqs, queue.dynamodb) as faults:
         faults.delay("UpdateItem", 3, when=lambda p: p.get("UpdateExpression") == "SET lease_expires_at = :lease")
-        worker = Worker(queue, handle, concurrency=1, wait_seconds=1, heartbeat_interval=1)
+        # A fixed window (max = the timeout) so the heartbeat's cadence is one extension a second.
+        worker = Worker(queue, handle, concurrency=1, wait_seconds=1, heartbeat_interval=1, heartbeat_max_window=3)
         with Running(worker):
             wait_for(lambda: journal.runs["slow-1"] == 1 and queue_empty(queue), "the task to finish")
         calls = sum(faults.calls.values())
