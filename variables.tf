@@ -175,7 +175,7 @@ variable "payload_bucket_name" {
   default     = null
 
   validation {
-    condition = var.payload_bucket_name == null || (
+    condition = var.payload_bucket_name == null ? true : (
       can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.payload_bucket_name)) &&
       !strcontains(var.payload_bucket_name, "..") &&
       !startswith(var.payload_bucket_name, "xn--") &&
