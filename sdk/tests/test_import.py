@@ -60,3 +60,46 @@ def test_an_unknown_name_is_an_attribute_error():
         """
     )
     assert out == "module 'sqstask' has no attribute 'NoSuchThing'"
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Each sqstask module's imports of sibling modules, wherever they stand (top level,
+    inside functions, under TYPE_CHECKING): all of them make the dependency."""
+    import ast
+    from pathlib import Path
+
+    import sqstask
+
+    package = Path(sqstask.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+        graph[path.stem] = deps - {path.stem}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+
+    def walk(start: str, node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                found.append([*path, start])
+            elif nxt not in path and nxt > start:
+                walk(start, nxt, [*path, nxt])
+
+    for start in sorted(graph):
+        walk(start, start, [start])
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_no_module_of_the_package_imports_one_that_imports_it_back():
+    cycles = _cycles(_package_imports())
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)

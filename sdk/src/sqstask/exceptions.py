@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .task import TaskSpec
+from typing import Any
 
 
 class SqstaskError(Exception):
@@ -52,9 +49,13 @@ class PayloadTooLarge(SqstaskError):
 
 
 class SendError(SqstaskError):
-    """Some tasks could not be sent after all retries; ``failed`` lists them with reasons."""
+    """Some tasks could not be sent after all retries; ``failed`` lists them with reasons.
 
-    def __init__(self, failed: list[tuple[TaskSpec, str]], message: str | None = None) -> None:
+    ``failed`` holds ``(TaskSpec, reason)`` pairs; typed ``Any`` here because exceptions sit
+    below every other module (task.py imports this one).
+    """
+
+    def __init__(self, failed: list[tuple[Any, str]], message: str | None = None) -> None:
         self.failed = list(failed)
         if message is None:
             first = self.failed[0] if self.failed else None

@@ -20,6 +20,7 @@ from .task import (
     TaskSpec,
     deduplication_id,
     encode_envelope,
+    message_size,
     task_attributes,
     task_from_any,
 )
@@ -95,16 +96,6 @@ def receipt_handle_of(message: Any) -> str:
     return value
 
 
-def message_size(body: str, attributes: Mapping[str, Mapping[str, Any]] | None = None) -> int:
-    """Bytes SQS counts for a message: UTF-8 body plus each attribute's name, type and value."""
-    size = len(body.encode("utf-8"))
-    for name, attr in (attributes or {}).items():
-        size += len(name.encode("utf-8")) + len(str(attr.get("DataType", "")).encode("utf-8"))
-        if "StringValue" in attr:
-            size += len(str(attr["StringValue"]).encode("utf-8"))
-        if "BinaryValue" in attr:
-            size += len(attr["BinaryValue"])
-    return size
 
 
 

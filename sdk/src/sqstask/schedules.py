@@ -18,13 +18,28 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .audit import log_event
+from .config import QueueConfig
 from .exceptions import ConfigError, PayloadTooLarge, ScheduleError, aws_error_code
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .queue import TaskQueue
+
+class SchedulingQueue(Protocol):
+    """What scheduling needs of a ``sqstask.TaskQueue``: its settings and two clients.
+
+    A protocol rather than an import, so that queue.py (whose ``send_at`` calls this module)
+    and this module do not import each other.
+    """
+
+    @property
+    def config(self) -> QueueConfig: ...
+
+    @property
+    def sqs(self) -> Any: ...
+
+    @property
+    def scheduler(self) -> Any: ...
 
 # Scheduler context attributes, replaced by EventBridge Scheduler in a target's input.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -135,7 +150,7 @@ class RunResult:
 
 
 def send_at(
-    queue: TaskQueue,
+    queue: SchedulingQueue,
     when: datetime,
     task_type: str,
     payload: Any,
@@ -154,8 +169,7 @@ def send_at(
     or scheduler role is not configured. Calling it again with the same ``task_id`` and time
     returns the existing schedule (``created`` False).
     """
-    from .queue import message_size
-    from .task import TaskSpec, deduplication_id, encode_envelope, task_attributes
+    from .task import TaskSpec, deduplication_id, encode_envelope, message_size, task_attributes
 
     current = _utc_now(now)
     fire_at = _fire_time(when, current)
@@ -240,7 +254,7 @@ def send_at(
 
 
 def send_after(
-    queue: TaskQueue,
+    queue: SchedulingQueue,
     delay: timedelta | float,
     task_type: str,
     payload: Any,
@@ -304,7 +318,7 @@ def _fire_time(when: Any, now: datetime) -> datetime:
     return utc
 
 
-def _delayed_send_config(queue: TaskQueue) -> tuple[str, str]:
+def _delayed_send_config(queue: SchedulingQueue) -> tuple[str, str]:
     config = queue.config
     if not config.schedule_group:
         raise ConfigError(
@@ -329,7 +343,7 @@ def _partition_of(arn: str) -> str:
 
 
 def _existing_delayed_send(
-    queue: TaskQueue,
+    queue: SchedulingQueue,
     name: str,
     group_name: str,
     expression: str,
@@ -356,7 +370,7 @@ def _existing_delayed_send(
 # -- managing schedules ----------------------------------------------------------------------
 
 
-def list_schedules(queue: TaskQueue, *, prefix: str | None = None) -> list[ScheduleInfo]:
+def list_schedules(queue: SchedulingQueue, *, prefix: str | None = None) -> list[ScheduleInfo]:
     """Every schedule of the team's group (recurring and pending delayed sends), by name."""
     group_name = _group_name(queue)
     client = queue.scheduler
@@ -385,12 +399,12 @@ def list_schedules(queue: TaskQueue, *, prefix: str | None = None) -> list[Sched
     return infos
 
 
-def get_schedule(queue: TaskQueue, name: str) -> ScheduleInfo:
+def get_schedule(queue: SchedulingQueue, name: str) -> ScheduleInfo:
     """One schedule of the team's group; ScheduleError when there is none by that name."""
     return schedule_info(_get_schedule(queue, name, _group_name(queue)))
 
 
-def set_schedule_state(queue: TaskQueue, name: str, *, enabled: bool) -> StateChange:
+def set_schedule_state(queue: SchedulingQueue, name: str, *, enabled: bool) -> StateChange:
     """Enable or disable a schedule (GetSchedule, then UpdateSchedule with its full definition).
 
     A schedule managed by Terraform returns to its configured ``enabled`` value on the next
@@ -432,7 +446,7 @@ def update_request(schedule: Mapping[str, Any], *, state: str, now: datetime | N
     return request
 
 
-def run_schedule(queue: TaskQueue, name: str, *, now: datetime | None = None) -> RunResult:
+def run_schedule(queue: SchedulingQueue, name: str, *, now: datetime | None = None) -> RunResult:
     """Send now the message the schedule would send, as if it had been scheduled for now.
 
     Scheduler's context attributes are filled in as Scheduler would: the scheduled time is
@@ -527,7 +541,7 @@ def schedule_info(schedule: Mapping[str, Any]) -> ScheduleInfo:
     )
 
 
-def _group_name(queue: TaskQueue) -> str:
+def _group_name(queue: SchedulingQueue) -> str:
     group = queue.config.schedule_group
     if not group:
         raise ConfigError(
@@ -537,7 +551,7 @@ def _group_name(queue: TaskQueue) -> str:
     return group
 
 
-def _get_schedule(queue: TaskQueue, name: str, group_name: str) -> dict[str, Any]:
+def _get_schedule(queue: SchedulingQueue, name: str, group_name: str) -> dict[str, Any]:
     try:
         return dict(queue.scheduler.get_schedule(Name=name, GroupName=group_name))
     except Exception as exc:
@@ -557,7 +571,7 @@ def _load_input(schedule: Mapping[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _templated_sqs_request(queue: TaskQueue, target: Mapping[str, Any], body: str) -> dict[str, Any]:
+def _templated_sqs_request(queue: SchedulingQueue, target: Mapping[str, Any], body: str) -> dict[str, Any]:
     """SendMessage arguments for a templated SQS target (queue ARN + SqsParameters)."""
     match = _SQS_QUEUE_ARN_RE.fullmatch(str(target.get("Arn")))
     assert match is not None

@@ -374,3 +374,14 @@ def task_from_any(message_or_record: Mapping[str, Any], *, payloads: PayloadStor
     if isinstance(message_or_record, Mapping) and "body" in message_or_record and "Body" not in message_or_record:
         return task_from_record(message_or_record, payloads=payloads)
     return task_from_message(message_or_record, payloads=payloads)
+
+def message_size(body: str, attributes: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+    """Bytes SQS counts for a message: UTF-8 body plus each attribute's name, type and value."""
+    size = len(body.encode("utf-8"))
+    for name, attr in (attributes or {}).items():
+        size += len(name.encode("utf-8")) + len(str(attr.get("DataType", "")).encode("utf-8"))
+        if "StringValue" in attr:
+            size += len(str(attr["StringValue"]).encode("utf-8"))
+        if "BinaryValue" in attr:
+            size += len(attr["BinaryValue"])
+    return size
