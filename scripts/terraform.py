@@ -51,8 +51,9 @@ def terraform_platform() -> str:
 def write_cli_config() -> Path:
     """The CLI config: hashicorp/aws is the stand-in, from `dev_overrides` and from a mirror.
 
-    Terraform 1.10 and later skip an overridden provider at `init`; older releases still install
-    it, so a filesystem mirror offers the same launcher as hashicorp/aws STANDIN_VERSION.
+    Terraform 1.15 skips an overridden provider at `init`; 1.8 still installs it, so a
+    filesystem mirror offers the same launcher as hashicorp/aws STANDIN_VERSION (the direct
+    installation method excludes hashicorp/aws: nothing here reaches the registry).
     """
     bin_dir = STANDIN / "bin"
     mirror = STANDIN / "mirror"
