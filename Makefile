@@ -7,13 +7,19 @@ CHECKOV_VENV := .venv-checkov
 TF_OLDEST_VENV := .venv-tf-oldest
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench venv checkov-venv terraform-oldest-venv clean
+.PHONY: demo test test-apply bench venv checkov-venv terraform-oldest-venv clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/sqstask demo
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(TF_OLDEST_VENV)/.installed
 	$(PY) -m pytest
+
+# The applied tests alone: every example applied to moto by real Terraform and the real AWS
+# provider (tests/localaws), flows and roles checked, destroyed.
+test-apply: $(VENV)/.installed
+	@start=$$(date +%s); status=0; $(PY) -m pytest -m apply tests/apply || status=$$?; \
+	echo "make test-apply: $$(( $$(date +%s) - start )) s"; exit $$status
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run

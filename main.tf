@@ -58,7 +58,7 @@ locals {
   # Read as-is by the SDK (`SQSTASK_CONFIG`, `sqstask.QueueConfig.from_json`).
   sdk_config = {
     name               = var.name
-    region             = data.aws_region.current.region
+    region             = data.aws_region.current.id
     queue_url          = module.queue.queue_url
     queue_arn          = module.queue.queue_arn
     dlq_url            = module.queue.dlq_url

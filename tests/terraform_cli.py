@@ -12,8 +12,8 @@ TERRAFORM = ROOT / "scripts" / "terraform"
 TYPE_PATTERN = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
 
 
-# The Terraform releases `scripts/terraform` runs (SQSTASK_TERRAFORM): the oldest the module
-# declares (tests/requirements-terraform-oldest.txt) and the newest (tests/requirements.txt).
+# The Terraform releases `scripts/terraform` runs (SQSTASK_TERRAFORM_RELEASE): the oldest the
+# module declares (tests/requirements-terraform-oldest.txt) and the newest (tests/requirements.txt).
 VERSIONS = ("oldest", "newest")
 
 
@@ -22,9 +22,9 @@ def terraform(
 ) -> subprocess.CompletedProcess[str]:
     """Run terraform with `-no-color`-friendly arguments; output is captured as text.
 
-    ``version`` is one of VERSIONS; None runs what SQSTASK_TERRAFORM says (newest when unset).
+    ``version`` is one of VERSIONS; None runs what SQSTASK_TERRAFORM_RELEASE says (newest when unset).
     """
-    env = dict(os.environ, SQSTASK_TERRAFORM=version) if version else None
+    env = dict(os.environ, SQSTASK_TERRAFORM_RELEASE=version) if version else None
     return subprocess.run(
         [str(TERRAFORM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -7,7 +7,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
   dashboard_name = "${var.name}-tasks"

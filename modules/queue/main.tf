@@ -7,7 +7,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
   queue_name = "${var.name}.fifo"
@@ -217,7 +217,10 @@ resource "aws_sqs_queue" "main" {
 }
 
 # Redrive and redrive-allow are separate resources built from static ARNs, so neither queue
-# needs the other's attributes at creation time.
+# needs the other's attributes at creation time. The attributes of one queue are written one
+# after another (redrive policy, then queue policy; redrive-allow, then DLQ policy): each is a
+# SetQueueAttributes call, SQS takes up to 60 s to propagate a change, and parallel writes to
+# one queue can lose one of them.
 resource "aws_sqs_queue_redrive_policy" "this" {
   queue_url      = aws_sqs_queue.main.url
   redrive_policy = jsonencode(local.redrive_policy)
@@ -235,9 +238,13 @@ resource "aws_sqs_queue_redrive_allow_policy" "this" {
 resource "aws_sqs_queue_policy" "main" {
   queue_url = aws_sqs_queue.main.url
   policy    = jsonencode(local.queue_policy)
+
+  depends_on = [aws_sqs_queue_redrive_policy.this]
 }
 
 resource "aws_sqs_queue_policy" "dlq" {
   queue_url = aws_sqs_queue.dlq.url
   policy    = jsonencode(local.dlq_policy)
+
+  depends_on = [aws_sqs_queue_redrive_allow_policy.this]
 }

@@ -13,7 +13,7 @@ data "aws_caller_identity" "current" {
 
 locals {
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
 
   group_name     = var.name

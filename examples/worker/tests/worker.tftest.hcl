@@ -5,7 +5,7 @@ mock_provider "aws" {
     defaults = { account_id = "123456789012" }
   }
   mock_data "aws_region" {
-    defaults = { name = "eu-west-1", region = "eu-west-1" }
+    defaults = { id = "eu-west-1", name = "eu-west-1", region = "eu-west-1" }
   }
   mock_data "aws_partition" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }

@@ -13,6 +13,7 @@ mock_provider "aws" {
   }
   mock_data "aws_region" {
     defaults = {
+      id     = "eu-west-1"
       name   = "eu-west-1"
       region = "eu-west-1"
     }

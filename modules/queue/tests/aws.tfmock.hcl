@@ -8,6 +8,7 @@ mock_data "aws_caller_identity" {
 
 mock_data "aws_region" {
   defaults = {
+    id     = "eu-west-1"
     region = "eu-west-1"
   }
 }

@@ -1,0 +1,106 @@
+"""Applied tests: every example applied by real Terraform and the real AWS provider to its own
+moto server (tests/localaws), checked, then destroyed.
+
+Applies start in the background as soon as collection ends and the applied tests run last, so
+the applies overlap the rest of the suite. `make test-apply` runs these alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localaws.pool import ApplyPool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _lambda_package() -> Mapping[str, Any]:
+    """examples/lambda-consumer needs its zip: build it into a temporary folder."""
+    import importlib.util
+    import tempfile
+
+    spec = importlib.util.spec_from_file_location("lambda_consumer_build", ROOT / "examples" / "lambda-consumer" / "build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    output = Path(tempfile.mkdtemp(prefix="localaws-lambda-")) / "consumer.zip"
+    return {"package": str(build.build(output))}
+
+
+# Example folder -> the variables its apply needs (or a function computing them).
+EXAMPLES: dict[str, Mapping[str, Any] | Callable[[], Mapping[str, Any]]] = {
+    "basic": {},
+    "worker": {},
+    "lambda-consumer": _lambda_package,
+    "multi-team": {},
+}
+
+_POOL_KEY = pytest.StashKey[ApplyPool]()
+_SUMMARY_KEY = pytest.StashKey[list[str]]()
+
+
+def _examples_of(items: list[pytest.Item]) -> list[str]:
+    names: list[str] = []
+    for item in items:
+        marker = item.get_closest_marker("apply")
+        if marker is not None and marker.args and marker.args[0] not in names:
+            names.append(marker.args[0])
+    return names
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Applied tests last (stable order otherwise): their applies run meanwhile.
+    items.sort(key=lambda item: item.get_closest_marker("apply") is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    examples = _examples_of(session.items)
+    if not examples:
+        return
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    lock = threading.Lock()
+    summary: list[str] = []
+    started = time.monotonic()
+
+    def log(line: str) -> None:
+        text = f"[localaws +{time.monotonic() - started:.0f}s] {line}"
+        with lock:
+            if "Apply complete!" in line or "Destroy complete!" in line or "applying with" in line or "caps SQS" in line:
+                summary.append(line)
+            if reporter is not None:
+                reporter.write_line(text)
+
+    pool = ApplyPool(log)
+    config.stash[_POOL_KEY] = pool
+    config.stash[_SUMMARY_KEY] = summary
+    for example in examples:
+        pool.submit(example, example, variables=EXAMPLES[example])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    pool = session.config.stash.get(_POOL_KEY, None)
+    if pool is not None:
+        pool.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.stash.get(_SUMMARY_KEY, None)
+    if summary:
+        terminalreporter.section("applied examples (tests/localaws)")
+        for line in summary:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def apply_pool(request: pytest.FixtureRequest) -> ApplyPool:
+    pool = request.config.stash.get(_POOL_KEY, None)
+    if pool is None:
+        pytest.fail("no applies were started: applied tests need the apply marker with the example's name")
+    return pool
