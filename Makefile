@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 .PHONY: demo test test-apply bench venv checkov-venv terraform-oldest-venv clean
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/sqstask demo
+	$(PY) -m demo
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(TF_OLDEST_VENV)/.installed
 	$(PY) -m pytest

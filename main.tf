@@ -70,6 +70,8 @@ locals {
     alarm_names        = local.sdk_alarm_names
     schedule_group     = local.sdk_schedule_group
     scheduler_role_arn = local.sdk_scheduler_role_arn
+    metrics            = var.metrics.enabled
+    metrics_namespace  = var.metrics.namespace
   }
 }
 

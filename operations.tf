@@ -66,6 +66,12 @@ module "alarms" {
   consumer_throttles = var.alarms.consumer_throttles
   producer_stopped   = var.alarms.producer_stopped
 
+  # Alarms and widgets on the SDK's task metrics (none when the SDK writes none).
+  metrics_namespace = var.metrics.enabled ? var.metrics.namespace : null
+  failure_rate      = var.alarms.failure_rate
+  task_latency      = var.alarms.task_latency
+  stuck_consumer    = var.alarms.stuck_consumer
+
   sns_topic_arn    = var.alarms.sns_topic_arn
   create_sns_topic = var.alarms.create_sns_topic
   kms_key_arn      = var.alarms.sns_kms_key_arn

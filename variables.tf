@@ -255,7 +255,10 @@ variable "consumers" {
     `batch_size` (1..10, default 10), `maximum_concurrency` (2..1000 or null), `enabled`
     (default true), `filter_patterns` (JSON objects), `role_name` (execution role to attach the
     consumer policy to), `timeout_seconds` (null: read from the function; the queue's visibility
-    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false).
+    timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false),
+    `event_metrics` (the mapping's EventCount metrics, default true), `provisioned_poller_config`
+    ({minimum_pollers 2..200, maximum_pollers 2..10000}: provisioned mode, not with
+    `maximum_concurrency`).
   EOT
   type = map(object({
     function_name       = string
@@ -266,6 +269,11 @@ variable "consumers" {
     role_name           = optional(string)
     timeout_seconds     = optional(number)
     allow_chaining      = optional(bool, false)
+    event_metrics       = optional(bool, true)
+    provisioned_poller_config = optional(object({
+      minimum_pollers = optional(number)
+      maximum_pollers = optional(number)
+    }))
   }))
   default  = {}
   nullable = false
@@ -280,7 +288,10 @@ variable "alarms" {
     `dlq_not_empty` {period, evaluation_periods}, `oldest_message_age` {enabled, threshold_seconds,
     period, evaluation_periods}, `backlog` {enabled, threshold, period, evaluation_periods},
     `consumer_errors` {threshold, period, evaluation_periods}, `consumer_throttles` {period,
-    evaluation_periods}, `producer_stopped` {enabled (default false), period, evaluation_periods}.
+    evaluation_periods}, `producer_stopped` {enabled (default false), period, evaluation_periods};
+    on the SDK's task metrics (when `metrics.enabled`): `failure_rate` {enabled, threshold_percent,
+    min_tasks, period, evaluation_periods}, `task_latency` {enabled, threshold_ms (p99), period,
+    evaluation_periods}, `stuck_consumer` {enabled, period, evaluation_periods}.
   EOT
   type = object({
     enabled          = optional(bool, true)
@@ -318,9 +329,42 @@ variable "alarms" {
       period             = optional(number)
       evaluation_periods = optional(number)
     }), {})
+    failure_rate = optional(object({
+      enabled            = optional(bool)
+      threshold_percent  = optional(number)
+      min_tasks          = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    task_latency = optional(object({
+      enabled            = optional(bool)
+      threshold_ms       = optional(number)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
+    stuck_consumer = optional(object({
+      enabled            = optional(bool)
+      period             = optional(number)
+      evaluation_periods = optional(number)
+    }), {})
   })
   default  = {}
   nullable = false
+}
+
+variable "metrics" {
+  description = "Task metrics the SDK writes to stdout as CloudWatch Embedded Metric Format (outcomes, duration and end-to-end latency by task type, worker utilisation): `enabled` (default true; false sets `metrics = false` in sdk_config, so the SDK writes none, and drops the alarms and widgets that read them) and `namespace` (default `sqstask`)."
+  type = object({
+    enabled   = optional(bool, true)
+    namespace = optional(string, "sqstask")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9.\\-_/#: ]{1,255}$", var.metrics.namespace)) && !startswith(var.metrics.namespace, "AWS/")
+    error_message = "metrics.namespace must be a CloudWatch namespace: 1 to 255 letters, digits, spaces and . - _ / # : characters, not starting with AWS/ (reserved for AWS services)."
+  }
 }
 
 variable "iam" {

@@ -7,14 +7,20 @@ warm-up round; the report gives medians per task and their ratio:
   reference, a hand-written ``send_message_batch`` loop with no validation or retries);
 - Lambda: ``batch_handler`` vs Powertools (``SqsFifoPartialProcessor`` +
   ``idempotent_function`` with ``DynamoDBPersistenceLayer``) on the same events and the same
-  canned DynamoDB answers — fresh records, and duplicates.
+  canned DynamoDB answers — fresh records, and duplicates;
+- task metrics: ``batch_handler`` with its EMF metrics on vs off (target: < 3 % per record).
+
+Metric lines go to the null device (``os.devnull``), a real file write per batch like a
+Lambda's stdout, without flooding the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
+import os
 import statistics
 import time
 import uuid
@@ -252,13 +258,67 @@ def handler_overhead(records: int = 2000, *, rounds: int = 7, duplicates: bool =
     ours = sqstask_lambda_handler(queue)
     theirs = powertools_lambda_handler(POWERTOOLS_TABLE, theirs_dynamodb)
 
-    def run(handler: Any, label: str) -> Callable[[], None]:
-        def go() -> None:
+    title = "Lambda handler: duplicate records" if duplicates else "Lambda handler: fresh records"
+    comparison = Comparison(title, "record", records, rounds)
+    return interleave(comparison, {ours_name: _run_events(ours, ours_name, events, context),
+                                   theirs_name: _run_events(theirs, theirs_name, events, context)}, canned)
+
+
+def _run_events(handler: Any, label: str, events: list[dict[str, Any]], context: Any) -> Callable[[], None]:
+    """A round: every event through ``handler``, metric lines (stdout) to the null device."""
+    def go() -> None:
+        with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
             for event in events:
                 if handler(event, context).get("batchItemFailures"):
                     raise RuntimeError(f"{label} reported failures against canned answers")
-        return go
+    return go
 
-    title = "Lambda handler: duplicate records" if duplicates else "Lambda handler: fresh records"
-    comparison = Comparison(title, "record", records, rounds)
-    return interleave(comparison, {ours_name: run(ours, ours_name), theirs_name: run(theirs, theirs_name)}, canned)
+
+METRICS_ON, METRICS_OFF = "batch_handler, metrics on", "batch_handler, metrics off"
+
+
+def metrics_overhead(records: int = 2000, *, rounds: int = 7) -> Comparison:
+    """Time ``records`` fresh records through ``batch_handler`` with its EMF metrics on and off."""
+    from sqstask import TaskQueue
+    from sqstask.config import QueueConfig
+
+    events = synthetic_events(records)
+    context = LambdaContext()
+    canned = {name: CannedAWS(DynamoResponder()) for name in (METRICS_ON, METRICS_OFF)}
+    sides = {}
+    for name in canned:
+        dynamodb, sqs = new_client("dynamodb"), new_client("sqs")
+        canned[name].attach(dynamodb, sqs)
+        config = QueueConfig(queue_url=QUEUE_URL, idempotency_table=TABLE, region=REGION,
+                             metrics=name == METRICS_ON)
+        queue = TaskQueue(config=config, sqs_client=sqs, dynamodb_client=dynamodb)
+        sides[name] = _run_events(sqstask_lambda_handler(queue), name, events, context)
+    comparison = Comparison("Lambda handler: task metrics (EMF) on vs off", "record", records, rounds)
+    return interleave(comparison, sides, canned)
+
+
+def emf_cost(records: int = 2000, *, repeats: int = 7, batch_size: int = 10) -> list[float]:
+    """Microseconds per record that writing the metrics costs, once per repeat (batches of 10).
+
+    The A/B comparison above cannot resolve a cost this small on a shared machine; this times
+    exactly what ``batch_handler`` adds per batch (collect the outcomes, build the documents,
+    write one line per task type to the null device) on the same synthetic records.
+    """
+    from sqstask.handler import Outcome
+    from sqstask.metrics import EmfWriter
+    from sqstask.task import task_from_record
+
+    tasks = [task_from_record(record) for event in synthetic_events(records, batch_size=batch_size)
+             for record in event["Records"]]
+    batches = [[Outcome("succeeded", task, duration_ms=3) for task in tasks[i:i + batch_size]]
+               for i in range(0, len(tasks), batch_size)]
+    per_record = []
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        writer = EmfWriter("sqstask", "bench.fifo", stream=sink)
+        for _ in range(repeats):
+            gc.collect()
+            started = time.perf_counter()
+            for batch in batches:
+                writer.emit_batch(batch)
+            per_record.append((time.perf_counter() - started) / len(tasks) * 1e6)
+    return per_record

@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     handler_duplicate = overhead.handler_overhead(sizes["overhead_records"], rounds=sizes["rounds"], duplicates=True)
     _done(t, f"sqstask/Powertools time ratio {handler_duplicate.ratio('sqstask batch_handler', 'Powertools'):.2f}")
 
+    t = _step(f"overhead: task metrics on vs off, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds")
+    metrics_cost = overhead.metrics_overhead(sizes["overhead_records"], rounds=sizes["rounds"])
+    metrics_emit = overhead.emf_cost(sizes["overhead_records"], repeats=sizes["rounds"])
+    _done(t, f"writing them costs {report.metrics_cost_percent(metrics_emit, metrics_cost):.2f} % per record "
+             f"(end to end {report.metrics_added_percent(metrics_cost):+.1f} %)")
+
     t = _step(f"cold start: {sizes['cold_runs']} fresh interpreters per variant")
     cold = coldstart.cold_start(sizes["cold_runs"])
     _done(t, f"imports {cold.median_ms('sqstask', 'import_library'):.1f} ms vs "
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         handler_duplicate=handler_duplicate,
         cold_start=cold,
         heartbeat=beat,
+        metrics_overhead=metrics_cost,
+        metrics_emit_us=metrics_emit,
     )
     path = report.write(results, output)
     print(f"wrote {path} ({results.seconds / 60:.1f} minutes)", flush=True)

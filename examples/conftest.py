@@ -1,9 +1,9 @@
 """Fixtures for the examples' Python tests: fake credentials, in-process moto, a team's resources.
 
-``make_team(name, **settings)`` creates what ``module "tasks" { name = ... }`` creates (queue,
-DLQ with redrive, task table, payload bucket, alarms; ``sqstask.demo.create_team``) with the
-module's defaults, points ``SQSTASK_CONFIG`` at it as the module's ``sdk_config`` output would,
-and returns that config. ``load_example("basic/producer.py")`` imports an example's module by path.
+``make_team(name, **settings)`` creates the resources the SDK talks to (queue, DLQ with
+redrive, task table, payload bucket: ``tests/sdk_resources.py``; the module itself is applied by
+real Terraform in ``tests/apply``), points ``SQSTASK_CONFIG`` at them as the module's
+``sdk_config`` output would, and returns that config. ``load_example("basic/producer.py")`` imports an example's module by path.
 """
 
 from __future__ import annotations
@@ -54,15 +54,11 @@ def aws() -> Iterator[Callable[[str], Any]]:
 
 @pytest.fixture
 def make_team(aws: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
-    """Factory: create a team's resources with the module's defaults; set SQSTASK_CONFIG; return it."""
-    from sqstask.demo import MODULE_DEFAULTS, create_team
+    """Factory: create the resources the SDK uses for a team; set SQSTASK_CONFIG; return its config."""
+    from sdk_resources import create_sdk_resources
 
     def make(name: str = "billing", **settings: Any) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for defaults in MODULE_DEFAULTS.values():
-            merged.update(defaults)
-        merged.update(settings)
-        config = create_team(aws, name, merged).sdk_config()
+        config = create_sdk_resources(aws, name, region=REGION, **settings)
         monkeypatch.setenv("SQSTASK_CONFIG", json.dumps(config))
         return config
 

@@ -123,6 +123,10 @@ run "alarms_cover_the_queue_and_each_consumer" {
       "invoices-throttles" = "billing-invoices-throttles"
       # the schedule dead-letter queue the schedules module creates by default
       "schedule-dlq-not-empty" = "billing-schedule-dlq-not-empty"
+      # on the SDK's task metrics
+      "task-failure-rate" = "billing-task-failure-rate"
+      "task-latency-p99"  = "billing-task-latency-p99"
+      "stuck-consumer"    = "billing-stuck-consumer"
     })
     error_message = "The root must create the queue alarms and one errors and throttles alarm per consumer."
   }
@@ -137,7 +141,7 @@ run "sdk_config_lists_the_alarm_names" {
   assert {
     condition = jsondecode(output.sdk_config).alarm_names == [
       "billing-backlog", "billing-dlq-not-empty", "billing-invoices-errors", "billing-invoices-throttles", "billing-oldest-message-age",
-      "billing-schedule-dlq-not-empty",
+      "billing-schedule-dlq-not-empty", "billing-stuck-consumer", "billing-task-failure-rate", "billing-task-latency-p99",
     ]
     error_message = "sdk_config.alarm_names must list every alarm name (sorted by alarm key), for `sqstask alarms`."
   }
@@ -166,6 +170,66 @@ run "alarm_switches_and_topic_reach_the_alarms_module" {
     condition     = module.alarms[0].alarm_names["backlog"] == "billing-backlog" && output.dashboard_name == "billing-tasks"
     error_message = "The backlog alarm and the dashboard must still exist."
   }
+}
+
+run "task_metrics_are_on_by_default_in_the_sdk_and_the_alarms" {
+  command = plan
+
+  assert {
+    condition = (
+      jsondecode(output.sdk_config).metrics == true && jsondecode(output.sdk_config).metrics_namespace == "sqstask"
+      && length(setintersection(keys(output.alarm_names), ["task-failure-rate", "task-latency-p99", "stuck-consumer"])) == 3
+    )
+    error_message = "By default the SDK writes task metrics to the sqstask namespace and the alarms read them."
+  }
+}
+
+run "task_metric_settings_reach_the_sdk_and_the_alarms" {
+  command = plan
+
+  variables {
+    metrics = { namespace = "Billing/Tasks" }
+    alarms  = { task_latency = { threshold_ms = 60000 }, stuck_consumer = { enabled = false } }
+  }
+
+  assert {
+    condition     = jsondecode(output.sdk_config).metrics_namespace == "Billing/Tasks"
+    error_message = "metrics.namespace must reach sdk_config."
+  }
+
+  assert {
+    condition = (
+      module.alarms[0].alarm_names["task-latency-p99"] == "billing-task-latency-p99"
+      && !contains(keys(module.alarms[0].alarm_names), "stuck-consumer")
+    )
+    error_message = "alarms.task_latency and alarms.stuck_consumer must reach the alarms module."
+  }
+}
+
+run "task_metrics_can_be_switched_off" {
+  command = plan
+
+  variables {
+    metrics = { enabled = false }
+  }
+
+  assert {
+    condition = (
+      jsondecode(output.sdk_config).metrics == false
+      && length(setintersection(keys(output.alarm_names), ["task-failure-rate", "task-latency-p99", "stuck-consumer"])) == 0
+    )
+    error_message = "metrics.enabled = false turns the SDK's metrics off (sdk_config.metrics) and drops the alarms that read them."
+  }
+}
+
+run "aws_namespace_for_task_metrics_is_rejected" {
+  command = plan
+
+  variables {
+    metrics = { namespace = "AWS/Lambda" }
+  }
+
+  expect_failures = [var.metrics]
 }
 
 run "alarms_can_be_switched_off" {

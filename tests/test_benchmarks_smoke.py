@@ -80,6 +80,11 @@ def handler_duplicate():
 
 
 @pytest.fixture(scope="module")
+def metrics_cost():
+    return overhead.metrics_overhead(20, rounds=1)
+
+
+@pytest.fixture(scope="module")
 def cold():
     return coldstart.cold_start(runs=1)
 
@@ -148,6 +153,11 @@ def test_handler_overhead_sides_make_the_same_calls_as_on_moto(handler_fresh, ha
     assert handler_duplicate.calls == {"sqstask batch_handler": {"UpdateItem": 20}, "Powertools": {"PutItem": 20}}
 
 
+def test_task_metrics_add_no_aws_call(metrics_cost):
+    assert metrics_cost.calls == {overhead.METRICS_ON: {"UpdateItem": 40}, overhead.METRICS_OFF: {"UpdateItem": 40}}
+    assert all(len(times) == 1 for times in metrics_cost.seconds.values())
+
+
 def test_cold_start_probe_runs_each_variant_in_a_fresh_interpreter(cold):
     assert {variant: len(samples) for variant, samples in cold.samples.items()} == {
         "boto3": 1, "sqstask": 1, "powertools": 1}
@@ -157,19 +167,20 @@ def test_cold_start_probe_runs_each_variant_in_a_fresh_interpreter(cold):
 
 def test_report_puts_every_measurement_beside_its_target(
     tmp_path, producer, worker, worker_long, naive_consumer, lambda_path, beat, producer_overhead, handler_fresh,
-    handler_duplicate, cold,
+    handler_duplicate, cold, metrics_cost,
 ):
     results = report.Results(
         command="python -m benchmarks.run --quick", started_at="2026-01-01 00:00 UTC", seconds=60.0, cpus=2,
         python="3.11", versions={"sqstask": "0"}, producer=producer, worker=worker, worker_long=worker_long,
         naive_consumer=naive_consumer, lambda_sqstask=lambda_path[0], lambda_powertools=lambda_path[1],
         producer_overhead=producer_overhead, handler_fresh=handler_fresh, handler_duplicate=handler_duplicate,
-        cold_start=cold, heartbeat=beat,
+        cold_start=cold, heartbeat=beat, metrics_overhead=metrics_cost,
+        metrics_emit_us=overhead.emf_cost(20, repeats=2),
     )
     text = report.write(results, tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "Made by `python -m benchmarks.run --quick`" in text
     for target in ("<= 0.11", ">= 2,700 tasks/s", "<= 0.25", "below Powertools", "<= 50 ms and below Powertools",
-                   "ceil(25/10) = 3"):
+                   "ceil(25/10) = 3", "< 3 %", "Lambda handler: task metrics (EMF) on vs off", "**Task metrics.**"):
         assert target in text, target
     # 25 tasks need 3 batch calls: 0.12 per task, above the target, so the row is marked as a miss
     assert ("| Producer: SendMessage* calls per task | 0.120 | 1.000 (send_message loop) | <= 0.11 | **MISSED** |"

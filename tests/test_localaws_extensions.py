@@ -140,3 +140,38 @@ def test_signed_get_requests_verify_and_forged_ones_still_fail(extended: MotoSer
     with pytest.raises(ClientError) as raised:
         forged.get_schedule_group(Name="signed")
     assert "SignatureDoesNotMatch" in str(raised.value)
+
+
+def _bucket_with_policy(server: MotoServer, name: str, statements: list[dict]) -> None:
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": server.region})
+    resources = [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+    policy = {"Version": "2012-10-17", "Statement": [{**st, "Principal": "*", "Resource": resources} for st in statements]}
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+
+
+TLS_ONLY = [
+    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Action": "s3:*",
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    {"Sid": "DenyOutdatedTls", "Effect": "Deny", "Action": "s3:*",
+     "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+]
+
+
+def test_plain_moto_refuses_every_put_under_a_tls_only_bucket_policy(plain: MotoServer) -> None:
+    _bucket_with_policy(plain, "tls-only-plain", TLS_ONLY)
+    with pytest.raises(ClientError) as raised:
+        plain.client("s3").put_object(Bucket="tls-only-plain", Key="k", Body=b"x")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_a_tls_only_bucket_policy_lets_tls_requests_through_and_other_denies_still_hold(extended: MotoServer) -> None:
+    _bucket_with_policy(extended, "tls-only", TLS_ONLY)
+    s3 = extended.client("s3")
+    s3.put_object(Bucket="tls-only", Key="k", Body=b"x")
+    assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"x"
+
+    _bucket_with_policy(extended, "deny-puts", [{"Effect": "Deny", "Action": "s3:PutObject"}])
+    with pytest.raises(ClientError) as raised:
+        s3.put_object(Bucket="deny-puts", Key="k", Body=b"x")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -4,7 +4,7 @@ Each fenced block is preceded by a marker line `<!-- test: KIND [ARG] -->` sayin
 
 - `excerpt PATH`: the block is a verbatim excerpt (indentation aside) of PATH, a tested file;
 - `make`: `make TARGET` lines; the Makefile's recipe is checked (the demo smoke test in
-  sdk/tests/test_demo.py runs what `make demo` runs; `make test` is what runs this file);
+  demo/tests/test_demo.py runs what `make demo` runs; `make test` is what runs this file);
 - `sqstask [DIR]`: `sqstask ...` lines, run in order, in-process, in DIR, against a team's
   resources on moto (a dead-lettered task stands for `TASK_ID`); long-running commands get
   `--idle-exit 1 --wait-seconds 0` so they return once the queue is empty;
@@ -180,14 +180,14 @@ def recipe(target: str) -> list[str]:
 def test_the_make_commands_are_the_demo_and_the_test_suite():
     commands = [c for b in of_kind("make") for c in b.commands]
     assert commands == ["make demo", "make test"]
-    assert recipe("demo") == ["$(VENV)/bin/sqstask demo"], "the demo smoke test runs .venv/bin/sqstask demo"
+    assert recipe("demo") == ["$(PY) -m demo"], "the demo smoke test runs python -m demo"
     assert recipe("test") == ["$(PY) -m pytest"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_the_demo_smoke_test_runs_what_make_demo_runs():
-    smoke = (ROOT / "sdk" / "tests" / "test_demo.py").read_text()
-    assert 'with_name("sqstask")' in smoke and '[str(SQSTASK), "demo"]' in smoke
+    smoke = (ROOT / "demo" / "tests" / "test_demo.py").read_text()
+    assert '[sys.executable, "-m", "demo"]' in smoke
 
 
 # -- sqstask commands ------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def team(tmp_path):
     from moto import mock_aws
 
     from sqstask import TaskQueue, batch_handler
-    from sqstask.demo import MODULE_DEFAULTS, create_team
+    from sdk_resources import create_sdk_resources
     from sqstask.lambda_local import LambdaLocal
 
     saved = dict(os.environ)
@@ -211,10 +211,11 @@ def team(tmp_path):
         with mock_aws():
             import boto3
 
-            settings = {k: v for defaults in MODULE_DEFAULTS.values() for k, v in defaults.items()}
-            settings["max_receive_count"] = 1
-            created = create_team(lambda service: boto3.client(service, region_name="us-east-1"), "orders", settings)
-            os.environ["SQSTASK_CONFIG"] = json.dumps(created.sdk_config())
+            config = create_sdk_resources(
+                lambda service: boto3.client(service, region_name="us-east-1"), "orders", region="us-east-1",
+                max_receive_count=1, alarm_names=("orders-dlq-not-empty",),
+            )
+            os.environ["SQSTASK_CONFIG"] = json.dumps(config)
             queue = TaskQueue.from_env()
 
             def fail(task):

@@ -136,7 +136,8 @@ locals {
 
   alarms = merge(local.queue_alarms, local.consumer_alarms)
 
-  alarm_names      = { for key in keys(local.alarms) : key => "${var.name}-${key}" }
+  # With the alarms on the SDK's task metrics (task_metrics.tf).
+  alarm_names      = { for key in concat(keys(local.alarms), keys(local.task_alarms)) : key => "${var.name}-${key}" }
   alarm_static_arn = { for key, name in local.alarm_names : key => "${local.alarm_arn_prefix}${name}" }
 
   # --- notification topic (created) ---
@@ -296,6 +297,7 @@ locals {
           }
         },
       ] : [],
+      local.task_widgets, # task_metrics.tf
     )
   }
 }

@@ -1,11 +1,11 @@
 output "alarm_names" {
-  description = "Alarm names keyed by alarm (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <consumer>-errors, <consumer>-throttles); only created alarms appear."
-  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
+  description = "Alarm names keyed by alarm (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <consumer>-errors, <consumer>-throttles, task-failure-rate, task-latency-p99, stuck-consumer); only created alarms appear."
+  value       = { for key, alarm in merge(aws_cloudwatch_metric_alarm.this, aws_cloudwatch_metric_alarm.task) : key => alarm.alarm_name }
 }
 
 output "alarm_arns" {
   description = "Alarm ARNs keyed like alarm_names."
-  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
+  value       = { for key, alarm in merge(aws_cloudwatch_metric_alarm.this, aws_cloudwatch_metric_alarm.task) : key => alarm.arn }
 }
 
 output "alarm_static_arns" {

@@ -187,6 +187,94 @@ variable "producer_stopped" {
   }
 }
 
+# --- alarms on the SDK's task metrics (task_metrics.tf) ---
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the task metrics the SDK writes (the root module's `metrics.namespace`, `metrics_namespace` in sdk_config), or null when the SDK's metrics are off: then no failure-rate, task-latency or stuck-consumer alarm and no task widgets."
+  type        = string
+  default     = "sqstask"
+
+  validation {
+    condition     = var.metrics_namespace == null || (can(regex("^[A-Za-z0-9.\\-_/#: ]{1,255}$", var.metrics_namespace)) && !startswith(coalesce(var.metrics_namespace, "-"), "AWS/"))
+    error_message = "metrics_namespace must be null or a CloudWatch namespace: 1 to 255 letters, digits, spaces and . - _ / # : characters, not starting with AWS/ (reserved for AWS services)."
+  }
+}
+
+variable "failure_rate" {
+  description = "More than threshold_percent of the tasks run in a period failed or were malformed (metric math over the SDK's TasksFailed, TasksMalformed and TasksSucceeded); periods with fewer than min_tasks tasks count as 0 %."
+  type = object({
+    enabled            = optional(bool, true)
+    threshold_percent  = optional(number, 10)
+    min_tasks          = optional(number, 10)
+    period             = optional(number, 300)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = var.failure_rate.threshold_percent >= 0 && var.failure_rate.threshold_percent < 100
+    error_message = "failure_rate.threshold_percent must be from 0 to less than 100 (the alarm fires above it)."
+  }
+
+  validation {
+    condition     = var.failure_rate.min_tasks >= 1 && floor(var.failure_rate.min_tasks) == var.failure_rate.min_tasks
+    error_message = "failure_rate.min_tasks must be a whole number of tasks >= 1."
+  }
+
+  validation {
+    condition = (
+      var.failure_rate.period >= 60 && var.failure_rate.period % 60 == 0 && var.failure_rate.period <= 86400 &&
+      var.failure_rate.evaluation_periods >= 1 && floor(var.failure_rate.evaluation_periods) == var.failure_rate.evaluation_periods &&
+      var.failure_rate.period * var.failure_rate.evaluation_periods <= (var.failure_rate.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "failure_rate.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "task_latency" {
+  description = "The p99 of end-to-end task latency (the SDK's TaskLatency: from the task's creation to its successful finish) is above threshold_ms."
+  type = object({
+    enabled            = optional(bool, true)
+    threshold_ms       = optional(number, 300000)
+    period             = optional(number, 300)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = var.task_latency.threshold_ms >= 1 && floor(var.task_latency.threshold_ms) == var.task_latency.threshold_ms
+    error_message = "task_latency.threshold_ms must be a whole number of milliseconds >= 1."
+  }
+
+  validation {
+    condition = (
+      var.task_latency.period >= 60 && var.task_latency.period % 60 == 0 && var.task_latency.period <= 86400 &&
+      var.task_latency.evaluation_periods >= 1 && floor(var.task_latency.evaluation_periods) == var.task_latency.evaluation_periods &&
+      var.task_latency.period * var.task_latency.evaluation_periods <= (var.task_latency.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "task_latency.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
+variable "stuck_consumer" {
+  description = "Tasks wait on the queue (ApproximateNumberOfMessagesVisible > 0) while the SDK reports no task succeeded or skipped as done, for evaluation_periods periods in a row: consumers are down, hung or failing everything."
+  type = object({
+    enabled            = optional(bool, true)
+    period             = optional(number, 300)
+    evaluation_periods = optional(number, 3)
+  })
+  default = {}
+
+  validation {
+    condition = (
+      var.stuck_consumer.period >= 60 && var.stuck_consumer.period % 60 == 0 && var.stuck_consumer.period <= 86400 &&
+      var.stuck_consumer.evaluation_periods >= 1 && floor(var.stuck_consumer.evaluation_periods) == var.stuck_consumer.evaluation_periods &&
+      var.stuck_consumer.period * var.stuck_consumer.evaluation_periods <= (var.stuck_consumer.period >= 3600 ? 604800 : 86400)
+    )
+    error_message = "stuck_consumer.period must be a multiple of 60 from 60 to 86400 seconds and evaluation_periods a whole number >= 1, with period x evaluation_periods at most 86400 s (604800 s when period >= 3600)."
+  }
+}
+
 # --- notifications and dashboard ---
 
 variable "sns_topic_arn" {
@@ -229,7 +317,7 @@ variable "kms_key_deletion_window_in_days" {
 }
 
 variable "create_dashboard" {
-  description = "Create the CloudWatch dashboard `<name>-tasks`: queue depth, in flight, oldest age, DLQ depth, consumer errors, throttles and duration, and the alarms."
+  description = "Create the CloudWatch dashboard `<name>-tasks`: queue depth, in flight, oldest age, DLQ depth, consumer errors, throttles and duration, the alarms, and (with metrics_namespace) tasks and failures per type, task latency and duration percentiles, worker utilisation."
   type        = bool
   default     = true
 }

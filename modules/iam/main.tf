@@ -122,6 +122,9 @@ locals {
           Resource = var.queue_arn
         },
         {
+          # `sqstask status` calls GetMetricStatistics (the queue's oldest message age) and
+          # GetMetricData (the last hour's task throughput, failure rate and p99 latency from the
+          # SDK's metrics, sqstask.status.task_activity): keep both.
           # GetMetricData, GetMetricStatistics and ListMetrics support no resource-level
           # permissions: AWS accepts only "*" as their resource. They are read-only; this is the
           # one statement in these policies with a "*" resource.

@@ -117,6 +117,24 @@ resource "aws_lambda_event_source_mapping" "this" {
     }
   }
 
+  # On by default: the mapping's EventCount metrics (AWS/Lambda, by EventSourceMappingUUID) show
+  # what was polled, filtered out, invoked and dropped before any task code runs.
+  dynamic "metrics_config" {
+    for_each = each.value.event_metrics ? [["EventCount"]] : []
+    content {
+      metrics = metrics_config.value
+    }
+  }
+
+  # Provisioned mode: pollers kept ready for bursts (validated not to meet maximum_concurrency).
+  dynamic "provisioned_poller_config" {
+    for_each = each.value.provisioned_poller_config == null ? [] : [each.value.provisioned_poller_config]
+    content {
+      minimum_pollers = provisioned_poller_config.value.minimum_pollers
+      maximum_pollers = provisioned_poller_config.value.maximum_pollers
+    }
+  }
+
   dynamic "filter_criteria" {
     for_each = length(each.value.filter_patterns) == 0 ? [] : [each.value.filter_patterns]
     content {

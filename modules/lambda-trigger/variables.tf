@@ -44,6 +44,12 @@ variable "consumers" {
       (`data.aws_lambda_function`), which must then exist before plan.
     - `allow_chaining`: also allow sqs:SendMessage (and kms:GenerateDataKey) on the queue, for handlers
       that enqueue follow-up tasks (`sqstask.Then`). Default false.
+    - `event_metrics`: the mapping's own CloudWatch metrics (`metrics_config`, EventCount: polled,
+      filtered, invoked, failed and dropped events). Default true.
+    - `provisioned_poller_config`: provisioned mode, `minimum_pollers` (2..200, default 2) and
+      `maximum_pollers` (2..10000, default 200) event pollers kept for the mapping; null (default)
+      for on-demand polling. Not with `maximum_concurrency`: in provisioned mode the pollers bound
+      concurrency.
   EOT
   type = map(object({
     function_name       = string
@@ -54,6 +60,11 @@ variable "consumers" {
     role_name           = optional(string)
     timeout_seconds     = optional(number)
     allow_chaining      = optional(bool, false)
+    event_metrics       = optional(bool, true)
+    provisioned_poller_config = optional(object({
+      minimum_pollers = optional(number, 2)
+      maximum_pollers = optional(number, 200)
+    }))
   }))
   default = {}
 
@@ -108,6 +119,26 @@ variable "consumers" {
       c.timeout_seconds == null ? true : (c.timeout_seconds >= 1 && c.timeout_seconds <= 900 && floor(c.timeout_seconds) == c.timeout_seconds)
     ])
     error_message = "Each consumer's timeout_seconds must be null (read it from the function) or a whole number from 1 to 900, the Lambda timeout range."
+  }
+
+  validation {
+    condition = alltrue([
+      for c in values(var.consumers) : c.provisioned_poller_config == null || c.maximum_concurrency == null
+    ])
+    error_message = "A consumer sets either maximum_concurrency (on-demand polling) or provisioned_poller_config (provisioned mode, where maximum_pollers bounds concurrency), not both."
+  }
+
+  validation {
+    condition = alltrue([
+      for c in values(var.consumers) : c.provisioned_poller_config == null ? true : (
+        c.provisioned_poller_config.minimum_pollers >= 2 && c.provisioned_poller_config.minimum_pollers <= 200 &&
+        floor(c.provisioned_poller_config.minimum_pollers) == c.provisioned_poller_config.minimum_pollers &&
+        c.provisioned_poller_config.maximum_pollers >= 2 && c.provisioned_poller_config.maximum_pollers <= 10000 &&
+        floor(c.provisioned_poller_config.maximum_pollers) == c.provisioned_poller_config.maximum_pollers &&
+        c.provisioned_poller_config.minimum_pollers <= c.provisioned_poller_config.maximum_pollers
+      )
+    ])
+    error_message = "Each consumer's provisioned_poller_config needs whole numbers with minimum_pollers from 2 to 200, maximum_pollers from 2 to 10000 (the AWS limits for SQS event sources), and minimum_pollers <= maximum_pollers."
   }
 }
 

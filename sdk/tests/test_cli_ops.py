@@ -140,7 +140,7 @@ def test_status_human_output_names_every_figure(make_team, tmp_path, capsys):
 
     assert code == 0
     labels = [line.split("  ")[0] for line in out.splitlines()]
-    assert labels == ["queue", "visible", "in flight", "delayed", "oldest message", "dead-letter queue"]
+    assert labels == ["queue", "visible", "in flight", "delayed", "oldest message", "dead-letter queue", "last hour"]
 
 
 @SERVER

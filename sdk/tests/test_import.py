@@ -103,3 +103,21 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_no_module_of_the_package_imports_one_that_imports_it_back():
     cycles = _cycles(_package_imports())
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_installed_package_holds_no_test_or_demo_code():
+    """`pip install ./sdk` installs the SDK alone: nothing imports moto or pytest, no demo."""
+    import ast
+    from pathlib import Path
+
+    import sqstask
+
+    package = Path(sqstask.__file__).parent
+    offenders = []
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("moto", "pytest", "demo")]
+    assert not offenders
+    assert not list(package.glob("demo*.py"))

@@ -6,6 +6,7 @@ moto server process, before the server starts; nothing here changes the module u
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -109,11 +110,70 @@ def verify_signatures_of_bodyless_requests() -> None:
     IAMRequest._create_aws_request = _create_aws_request  # type: ignore[method-assign]
 
 
+# What AWS's endpoints would put in a request's context: clients reach them over TLS 1.2+.
+TLS_CONTEXT = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
+
+
+def bucket_policies_see_tls_requests() -> None:
+    """Evaluate bucket policies as for a request over TLS.
+
+    moto evaluates a bucket policy's statements with no request context and knows only the
+    StringEquals operator (others count as matched), and a statement whose condition does not
+    hold counts as a Deny; so the module's TLS-only Deny statements (`Bool aws:SecureTransport
+    false`, `NumericLessThan s3:TlsVersion 1.2`) refuse every PutObject. The emulator speaks plain HTTP on loopback, standing in for AWS's TLS endpoints:
+    requests are evaluated as TLS 1.3 ones, with the Bool and numeric operators implemented.
+    """
+    from moto.iam import policy_conditions
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def operation(test: Callable[[str, str], bool]) -> Callable[[Any, str], bool]:
+        def verify(expected: Any, actual: str) -> bool:
+            values = expected if isinstance(expected, list) else [expected]
+            return any(test(str(value), actual) for value in values)
+
+        return verify
+
+    policy_conditions.CONDITION_OPERATIONS.update(
+        Bool=operation(lambda expected, actual: expected.lower() == actual.lower()),
+        NumericLessThan=operation(lambda expected, actual: float(actual) < float(expected)),
+        NumericLessThanEquals=operation(lambda expected, actual: float(actual) <= float(expected)),
+        NumericGreaterThan=operation(lambda expected, actual: float(actual) > float(expected)),
+        NumericGreaterThanEquals=operation(lambda expected, actual: float(actual) >= float(expected)),
+    )
+
+    original: Callable[..., Any] = FakeBucket.get_permission
+    if getattr(original, "_localaws", False):
+        return
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return original(self, action, resource)
+        statements = json.loads(self.policy.decode())["Statement"]
+        result = PermissionResult.NEUTRAL
+        for statement in statements if isinstance(statements, list) else [statements]:
+            evaluated = IAMPolicyStatement(statement)
+            # moto answers DENIED for any statement whose condition does not hold, Allow or
+            # Deny alike; on AWS such a statement does not apply.
+            if not evaluated._check_conditions(TLS_CONTEXT):
+                continue
+            permission = evaluated.is_action_permitted(action, resource, incoming_condition_values=TLS_CONTEXT)
+            if permission == PermissionResult.DENIED:
+                return permission
+            if permission == PermissionResult.PERMITTED:
+                result = permission
+        return result
+
+    get_permission._localaws = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 EXTENSIONS: tuple[Callable[[], None], ...] = (
     keep_redrive_allow_policy,
     keep_policy_on_other_attribute_changes,
     dynamodb_table_resources,
     verify_signatures_of_bodyless_requests,
+    bucket_policies_see_tls_requests,
 )
 
 

@@ -68,7 +68,7 @@ def _stderr_log(line: str) -> None:
 class Deployment:
     """One configuration of the repository applied to one moto server."""
 
-    example: str  # folder under examples/, or "" for the root module
+    example: str  # folder under examples/, a folder of the repository ("demo/terraform"), or "" for the root
     moto: MotoServer
     provider: Provider = field(default_factory=find_provider)
     variables: Mapping[str, Any] = field(default_factory=dict)
@@ -79,10 +79,11 @@ class Deployment:
     _tmp: tempfile.TemporaryDirectory[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"localaws-{self.example or 'root'}-")
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"localaws-{self.name.replace('/', '-')}-")
         base = Path(self._tmp.name)
-        copy_configuration(base)
-        self.workdir = base / "examples" / self.example if self.example else base
+        folder = configuration_folder(self.example)
+        copy_configuration(base, extra=folder)
+        self.workdir = base / folder
         self._cli_config = self._write_cli_config(base)
         self._write_override()
 
@@ -248,8 +249,15 @@ class Deployment:
         (self.workdir / OVERRIDE_FILE).write_text("\n".join(blocks) + "\n")
 
 
-def copy_configuration(destination: Path, root: Path = ROOT) -> None:
-    """Copy the root module, modules/ and examples/ (Terraform and Python files, no state)."""
+def configuration_folder(example: str) -> Path:
+    """Where a configuration lives in the repository: `basic` is examples/basic."""
+    if not example:
+        return Path(".")
+    return Path(example) if "/" in example else Path("examples") / example
+
+
+def copy_configuration(destination: Path, root: Path = ROOT, extra: Path | None = None) -> None:
+    """Copy the root module, modules/, examples/ and `extra` (files, no state, no tests)."""
 
     def ignore(directory: str, names: list[str]) -> set[str]:
         return {n for n in names if n.startswith(".") or n in ("__pycache__", "build", "tests")}
@@ -257,7 +265,10 @@ def copy_configuration(destination: Path, root: Path = ROOT) -> None:
     destination.mkdir(parents=True, exist_ok=True)
     for path in root.glob("*.tf"):
         shutil.copy2(path, destination / path.name)
-    for folder in ("modules", "examples"):
+    folders = ["modules", "examples"]
+    if extra is not None and extra.parts and extra.parts[0] not in folders:
+        folders.append(str(extra))
+    for folder in folders:
         shutil.copytree(root / folder, destination / folder, ignore=ignore, dirs_exist_ok=True)
 
 

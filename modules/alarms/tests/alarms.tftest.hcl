@@ -46,8 +46,11 @@ run "default_alarm_set" {
       "invoices-throttles" = "billing-invoices-throttles"
       "reports-errors"     = "billing-reports-errors"
       "reports-throttles"  = "billing-reports-throttles"
+      "task-failure-rate"  = "billing-task-failure-rate"
+      "task-latency-p99"   = "billing-task-latency-p99"
+      "stuck-consumer"     = "billing-stuck-consumer"
     }
-    error_message = "By default: DLQ not empty, oldest message age, backlog, and errors and throttles per consumer; producer-stopped is off."
+    error_message = "By default: DLQ not empty, oldest message age, backlog, errors and throttles per consumer, and the task-metric alarms (failure rate, latency p99, stuck consumer); producer-stopped is off."
   }
 }
 

@@ -49,7 +49,7 @@ run "dashboard_graphs_every_queue_metric" {
   assert {
     condition = toset(flatten([
       for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
-        for m in try(w.properties.metrics, []) : "${m[0]}/${m[1]}/${m[3]}"
+        for m in try(w.properties.metrics, []) : "${m[0]}/${m[1]}/${m[3]}" if length(m) > 1 # not SEARCH expressions
       ]
       ])) == toset([
       "AWS/SQS/ApproximateNumberOfMessagesVisible/billing.fifo",
@@ -63,8 +63,12 @@ run "dashboard_graphs_every_queue_metric" {
       "AWS/Lambda/Throttles/billing-reports",
       "AWS/Lambda/Duration/billing-invoices",
       "AWS/Lambda/Duration/billing-reports",
+      "sqstask/TaskLatency/billing.fifo",
+      "sqstask/TaskDuration/billing.fifo",
+      "sqstask/WorkerUtilization/billing.fifo",
+      "sqstask/TasksInFlight/billing.fifo",
     ])
-    error_message = "The dashboard must graph depth, delayed, in flight, oldest age, DLQ depth, and each consumer's errors, throttles and duration."
+    error_message = "The dashboard must graph depth, delayed, in flight, oldest age, DLQ depth, each consumer's errors, throttles and duration, and the task latency, duration, worker utilisation and tasks in flight."
   }
 
   assert {
@@ -96,7 +100,7 @@ run "dashboard_without_consumers_has_no_lambda_widgets" {
   assert {
     condition = alltrue(flatten([
       for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
-        for m in try(w.properties.metrics, []) : m[0] == "AWS/SQS"
+        for m in try(w.properties.metrics, []) : m[0] != "AWS/Lambda"
       ]
     ]))
     error_message = "Without consumers the dashboard must not graph Lambda metrics."

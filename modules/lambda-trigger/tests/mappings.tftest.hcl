@@ -150,3 +150,61 @@ run "function_timeout_comes_from_the_input_or_the_function" {
     error_message = "The function is looked up only for consumers without timeout_seconds."
   }
 }
+
+run "event_source_metrics_are_on_by_default" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for m in aws_lambda_event_source_mapping.this : length(m.metrics_config) == 1 && toset(m.metrics_config[0].metrics) == toset(["EventCount"])
+    ])
+    error_message = "Every mapping must publish its EventCount metrics (metrics_config) unless the consumer turns them off."
+  }
+}
+
+run "event_source_metrics_can_be_switched_off" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", event_metrics = false } }
+  }
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this["invoices"].metrics_config) == 0
+    error_message = "event_metrics = false must leave metrics_config out."
+  }
+}
+
+run "provisioned_mode_only_when_configured" {
+  command = plan
+
+  variables {
+    consumers = {
+      invoices = { function_name = "billing-invoices" }
+      bursty   = { function_name = "billing-bursty", provisioned_poller_config = { minimum_pollers = 3, maximum_pollers = 50 } }
+      defaults = { function_name = "billing-defaults", provisioned_poller_config = {} }
+    }
+  }
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this["invoices"].provisioned_poller_config) == 0
+    error_message = "Without provisioned_poller_config the mapping polls on demand."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.this["bursty"].provisioned_poller_config[0].minimum_pollers == 3
+      && aws_lambda_event_source_mapping.this["bursty"].provisioned_poller_config[0].maximum_pollers == 50
+      && length(aws_lambda_event_source_mapping.this["bursty"].scaling_config) == 0
+    )
+    error_message = "provisioned_poller_config must reach the mapping, without a scaling_config."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.this["defaults"].provisioned_poller_config[0].minimum_pollers == 2
+      && aws_lambda_event_source_mapping.this["defaults"].provisioned_poller_config[0].maximum_pollers == 200
+    )
+    error_message = "An empty provisioned_poller_config takes AWS's defaults for SQS: 2 to 200 pollers."
+  }
+}

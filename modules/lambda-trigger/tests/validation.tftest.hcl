@@ -131,3 +131,66 @@ run "queue_that_is_not_fifo_is_rejected" {
 
   expect_failures = [var.queue_arn]
 }
+
+run "provisioned_mode_with_maximum_concurrency_is_rejected" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", maximum_concurrency = 5, provisioned_poller_config = { minimum_pollers = 2 } } }
+  }
+
+  expect_failures = [var.consumers]
+}
+
+run "one_minimum_poller_is_rejected" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", provisioned_poller_config = { minimum_pollers = 1 } } }
+  }
+
+  expect_failures = [var.consumers]
+}
+
+run "more_than_200_minimum_pollers_are_rejected" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", provisioned_poller_config = { minimum_pollers = 201, maximum_pollers = 1000 } } }
+  }
+
+  expect_failures = [var.consumers]
+}
+
+run "more_than_10000_maximum_pollers_are_rejected" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", provisioned_poller_config = { maximum_pollers = 10001 } } }
+  }
+
+  expect_failures = [var.consumers]
+}
+
+run "minimum_above_maximum_pollers_is_rejected" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", provisioned_poller_config = { minimum_pollers = 20, maximum_pollers = 10 } } }
+  }
+
+  expect_failures = [var.consumers]
+}
+
+run "limits_of_the_poller_ranges_are_accepted" {
+  command = plan
+
+  variables {
+    consumers = { invoices = { function_name = "billing-invoices", provisioned_poller_config = { minimum_pollers = 200, maximum_pollers = 10000 } } }
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.this["invoices"].provisioned_poller_config[0].maximum_pollers == 10000
+    error_message = "200 minimum and 10000 maximum pollers are within AWS's limits and must be accepted."
+  }
+}

@@ -7,8 +7,8 @@ or ``--config FILE`` (the module's ``sdk_config`` output); ``--queue-url``, ``--
 an alarm is firing.
 
 Other modules add commands through ``add_worker_commands(subparsers)`` (``sqstask.worker_cli``),
-``add_schedule_commands(subparsers)`` (``sqstask.schedules_cli``) and ``add_demo_command``
-(``sqstask.demo``), each registered when its module exists. Their leaf parsers take
+and ``add_schedule_commands(subparsers)`` (``sqstask.schedules_cli``), each registered when
+its module exists. Their leaf parsers take
 ``parents=[common_options()]`` and ``set_defaults(func=handler)`` with ``handler(args) -> int``;
 ``queue_from_args(args)`` builds the TaskQueue the options describe.
 """
@@ -46,7 +46,6 @@ MAX_ERROR_CHARS = 400
 OPTIONAL_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sqstask.worker_cli", ("add_worker_commands",)),
     ("sqstask.schedules_cli", ("add_schedule_commands",)),
-    ("sqstask.demo", ("add_demo_command", "add_demo_commands")),
 )
 
 # Defaults of the common options; the parsers use SUPPRESS so that an option given before
@@ -397,6 +396,19 @@ def cmd_alarms(args: argparse.Namespace) -> int:
     return EXIT_ALARM if firing else EXIT_OK
 
 
+def describe_activity(activity: Any) -> str:
+    """One line on the last hour's tasks (throughput, failure rate, p99 latency), or why unknown."""
+    if activity is None or activity.tasks is None:
+        return activity.note if activity is not None else "unknown"
+    parts = [f"{activity.tasks} tasks ({activity.tasks / 60:.1f}/min)", f"{activity.succeeded} succeeded"]
+    failures = (activity.failed or 0) + (activity.malformed or 0)
+    rate = activity.failure_rate
+    parts.append(f"{failures} failed or malformed ({rate:.1f} %)" if rate is not None else f"{failures} failed")
+    if activity.p99_latency_ms is not None:
+        parts.append(f"p99 latency {format_duration(activity.p99_latency_ms / 1000)}")
+    return ", ".join(parts) + f" ({activity.note})"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Queue depth, in flight, delayed, oldest age, DLQ depth; or one task's lifecycle."""
     from .status import lifecycle, queue_status, task_record
@@ -426,6 +438,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ("delayed", status.depth.delayed),
                 ("oldest message", age),
                 ("dead-letter queue", dlq),
+                ("last hour", describe_activity(status.activity)),
             ]
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -26,7 +27,9 @@ _STR_KEYS = (
     "queue_arn",
     "dlq_arn",
     "name",
+    "metrics_namespace",
 )
+_BOOL_KEYS = ("metrics",)
 _INT_KEYS = ("visibility_timeout", "max_message_size")
 
 # Individual variables, each overriding the same key of the JSON config.
@@ -42,7 +45,13 @@ ENV_VARS: dict[str, str] = {
     "SQSTASK_ALARM_NAMES": "alarm_names",
     "SQSTASK_SCHEDULE_GROUP": "schedule_group",
     "SQSTASK_SCHEDULER_ROLE_ARN": "scheduler_role_arn",
+    "SQSTASK_METRICS": "metrics",
+    "SQSTASK_METRICS_NAMESPACE": "metrics_namespace",
 }
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
+# CloudWatch namespaces: 1..255 of these characters, and not AWS's own "AWS/" prefix.
+_NAMESPACE_RE = re.compile(r"[A-Za-z0-9.\-_/#: ]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class QueueConfig:
     queue_arn: str | None = None
     dlq_arn: str | None = None
     name: str | None = None
+    metrics: bool = True  # EMF task metrics on stdout (sqstask.metrics)
+    metrics_namespace: str = "sqstask"
 
     def __post_init__(self) -> None:
         _check(self)
@@ -177,6 +188,12 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
             return int(raw.strip())
         raise ConfigError(f"{label} must be an integer number of {_unit(key)}, got {raw!r}")
+    if key in _BOOL_KEYS:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"{label} must be true or false (on/off, 1/0), got {raw!r}")
     if key == "alarm_names":
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -202,6 +219,12 @@ def _check(cfg: QueueConfig) -> None:
         raise ConfigError(
             f"max_message_size (SQSTASK_MAX_MESSAGE_SIZE) must be {MIN_MESSAGE_SIZE}..{MAX_MESSAGE_SIZE} bytes, "
             f"got {cfg.max_message_size!r}"
+        )
+    namespace = cfg.metrics_namespace
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace) or namespace.startswith("AWS/"):
+        raise ConfigError(
+            "metrics_namespace (SQSTASK_METRICS_NAMESPACE) must be a CloudWatch namespace: 1..255 letters, digits "
+            f"and . - _ / # : or spaces, not starting with AWS/, got {namespace!r}"
         )
     if not isinstance(cfg.alarm_names, tuple):
         object.__setattr__(cfg, "alarm_names", tuple(cfg.alarm_names))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import audit
+from .metrics import EmfWriter
 from .exceptions import ConfigError, MalformedMessage, PayloadMismatch, SendError, TaskInProgress
 from .task import Then
 
@@ -51,6 +52,7 @@ class Outcome:
     retry_after: float | None = None  # in-progress: seconds until the other consumer's lease ends
     chained: list[SendResult] = field(default_factory=list)
     result: Any = None
+    finished_at: float = field(default_factory=time.time)  # epoch seconds: outcomes are made as tasks end
 
     @property
     def ok(self) -> bool:
@@ -289,6 +291,7 @@ class BatchProcessor:
         self.runner = runner
         self.fifo = fifo
         self.min_remaining_ms = min_remaining_ms
+        self.metrics = EmfWriter.from_config(runner.queue.config)  # None when metrics are off
 
     def process(self, event: Mapping[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
         """Run every record of ``event``; returns ``{"batchItemFailures": [...]}``."""
@@ -301,6 +304,7 @@ class BatchProcessor:
 
         log = self.runner.log
         failures: list[str] = []
+        outcomes: list[Outcome] = []  # for the batch's metrics
         reasons: dict[str, int] = {}
         failed_groups: set[str] = set()
         stop_reason: str | None = None
@@ -334,10 +338,12 @@ class BatchProcessor:
                 continue
             parsed = self.runner.parse(record)
             if isinstance(parsed, Outcome):
+                outcomes.append(parsed)
                 fail(record, parsed.status)
                 continue
             lease = remaining / 1000.0 + LAMBDA_LEASE_MARGIN_SECONDS if remaining is not None else visibility
             outcome = self.runner.run(parsed, lease_seconds=lease)
+            outcomes.append(outcome)
             if outcome.duration_ms is not None:
                 longest_ms = max(longest_ms, outcome.duration_ms)
             if not outcome.ok:
@@ -348,6 +354,8 @@ class BatchProcessor:
                 reason=f"all {len(records)} records failed; see the failed/malformed events above")
         else:
             log("batch-done", records=len(records), failed=len(failures), reasons=reasons or None)
+        if self.metrics is not None:
+            self.metrics.emit_batch(outcomes)  # one EMF document per task type of the batch
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
 

@@ -1,4 +1,5 @@
-"""Queue status (depth, in flight, delayed, oldest message, DLQ depth) and one task's lifecycle."""
+"""Queue status (depth, in flight, delayed, oldest message, DLQ depth, the last hour's task
+metrics) and one task's lifecycle."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 AGE_METRIC = "ApproximateAgeOfOldestMessage"
 AGE_LOOKBACK = timedelta(minutes=15)
+TASK_METRICS_LOOKBACK = timedelta(hours=1)
 
 # The order `sqstask status TASK_ID` shows a record's fields in (others follow, sorted).
 LIFECYCLE_FIELDS = (
@@ -54,6 +56,32 @@ class OldestAge:
 
 
 @dataclass(frozen=True)
+class TaskActivity:
+    """The last hour of the SDK's task metrics (sqstask.metrics); counts None when unknown."""
+
+    succeeded: int | None
+    failed: int | None
+    malformed: int | None
+    p99_latency_ms: float | None
+    note: str
+
+    @property
+    def tasks(self) -> int | None:
+        """Tasks run: succeeded, failed or malformed."""
+        if self.succeeded is None:
+            return None
+        return self.succeeded + (self.failed or 0) + (self.malformed or 0)
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Percent of the tasks run that failed or were malformed (None without tasks)."""
+        tasks = self.tasks
+        if not tasks:
+            return None
+        return 100.0 * ((self.failed or 0) + (self.malformed or 0)) / tasks
+
+
+@dataclass(frozen=True)
 class QueueStatus:
     """A snapshot of one team's queue and its DLQ."""
 
@@ -62,6 +90,7 @@ class QueueStatus:
     oldest: OldestAge
     dlq_name: str | None
     dlq_depth: QueueDepth | None
+    activity: TaskActivity | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -75,6 +104,13 @@ class QueueStatus:
             "dlq": self.dlq_name,
             "dlq_visible": self.dlq_depth.visible if self.dlq_depth else None,
             "dlq_in_flight": self.dlq_depth.in_flight if self.dlq_depth else None,
+            "last_hour_tasks": self.activity.tasks if self.activity else None,
+            "last_hour_succeeded": self.activity.succeeded if self.activity else None,
+            "last_hour_failed": self.activity.failed if self.activity else None,
+            "last_hour_malformed": self.activity.malformed if self.activity else None,
+            "last_hour_failure_rate_percent": self.activity.failure_rate if self.activity else None,
+            "last_hour_p99_latency_ms": self.activity.p99_latency_ms if self.activity else None,
+            "last_hour_note": self.activity.note if self.activity else None,
         }
 
 
@@ -104,6 +140,60 @@ def oldest_message_age(cloudwatch: Any, queue_name: str, *, now: datetime | None
     return OldestAge(float(latest["Maximum"]), f"CloudWatch, minute of {when}")
 
 
+# GetMetricData query id -> (metric, statistic) of the queue-level ([Queue]) task metrics.
+_ACTIVITY_QUERIES = {
+    "succeeded": ("TasksSucceeded", "Sum"),
+    "failed": ("TasksFailed", "Sum"),
+    "malformed": ("TasksMalformed", "Sum"),
+    "latency": ("TaskLatency", "p99"),
+}
+
+
+def task_activity(cloudwatch: Any, namespace: str, queue_name: str, *, now: datetime | None = None) -> TaskActivity:
+    """Tasks succeeded, failed and malformed and the p99 end-to-end latency of the last hour.
+
+    One GetMetricData call (the operator policy grants cloudwatch:GetMetricData for it); the
+    metrics are those the SDK writes as EMF, by the Queue dimension.
+    """
+    now = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
+    period = int(TASK_METRICS_LOOKBACK.total_seconds())
+    queries = [
+        {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": namespace, "MetricName": metric,
+                           "Dimensions": [{"Name": "Queue", "Value": queue_name}]},
+                "Period": period,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+        for query_id, (metric, stat) in _ACTIVITY_QUERIES.items()
+    ]
+    try:
+        response = cloudwatch.get_metric_data(
+            MetricDataQueries=queries, StartTime=now - TASK_METRICS_LOOKBACK, EndTime=now
+        )
+    except Exception as exc:
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        return TaskActivity(None, None, None, None, f"unknown (CloudWatch: {error_code(exc)})")
+    values: dict[str, list[float]] = {
+        result["Id"]: [v for v in result.get("Values", []) if v is not None]
+        for result in response.get("MetricDataResults", [])
+    }
+    if not any(values.get(query_id) for query_id in ("succeeded", "failed", "malformed")):
+        return TaskActivity(
+            None, None, None, None,
+            f"no task metrics in {namespace} for the last hour (no task ran, the SDK's metrics are off, "
+            "or its consumers' logs do not reach CloudWatch Logs)",
+        )
+    counts = {query_id: int(sum(values.get(query_id, []))) for query_id in ("succeeded", "failed", "malformed")}
+    latency = max(values["latency"]) if values.get("latency") else None
+    return TaskActivity(counts["succeeded"], counts["failed"], counts["malformed"], latency,
+                        f"CloudWatch {namespace}, last hour")
+
+
 def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatus:
     """Counts of the queue and its DLQ, and the oldest message age from CloudWatch."""
     from .dlq import DeadLetterQueue, queue_depth
@@ -115,7 +205,13 @@ def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatu
         dlq_name, dlq_depth = dlq.name, dlq.depth()
     except ConfigError:
         dlq_name, dlq_depth = None, None
-    return QueueStatus(queue.config.queue_name, depth, oldest, dlq_name, dlq_depth)
+    config = queue.config
+    activity = (
+        task_activity(queue.cloudwatch, config.metrics_namespace, config.queue_name, now=now)
+        if config.metrics
+        else TaskActivity(None, None, None, None, "task metrics are off (metrics: false in the config)")
+    )
+    return QueueStatus(config.queue_name, depth, oldest, dlq_name, dlq_depth, activity)
 
 
 def task_record(queue: TaskQueue, task_id: str) -> dict[str, Any]:

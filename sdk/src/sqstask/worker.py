@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
 from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
 from .heartbeat import Heartbeat
+from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -185,7 +186,9 @@ class Worker:
     ``concurrency`` but at least 10, so a full receive batch always fits), ``idle_exit`` (return
     after this many seconds without messages), ``ack_interval`` (longest a finished message waits
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
-    timeout), ``idempotency``/``table``/``fifo`` as in ``batch_handler``.
+    timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
+    queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo`` as in
+    ``batch_handler``.
     """
 
     def __init__(
@@ -206,6 +209,7 @@ class Worker:
         idle_exit: float | None = None,
         max_receive_count: int | None = None,
         ack_interval: float = 1.0,
+        metrics_interval: float = DEFAULT_INTERVAL,
         logger: logging.Logger | None = None,
     ) -> None:
         if concurrency < 1:
@@ -238,6 +242,9 @@ class Worker:
                                  max_receive_count=max_receive_count)
         self.log = self.runner.log
         self.stats = WorkerStats()
+        writer = EmfWriter.from_config(queue.config)
+        self.metrics = None if writer is None else IntervalMetrics(
+            writer, concurrency=concurrency, interval=metrics_interval, in_flight=lambda: len(self._held))
 
         self._cond = threading.Condition()
         self._held: dict[str, _Held] = {}
@@ -275,6 +282,8 @@ class Worker:
         self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
         self._heartbeat.start()
         self._acker.start()
+        if self.metrics is not None:
+            self.metrics.start()
         self._threads = [
             threading.Thread(target=self._work, name=f"sqstask-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -379,6 +388,8 @@ class Worker:
                 self._active.add(key)
                 held.started = True
                 self._running += 1
+            if self.metrics is not None:
+                self.metrics.started()
             try:
                 self._process(held)
             except BaseException as exc:  # a bug here must not kill the pool silently
@@ -386,6 +397,8 @@ class Worker:
                          error_type=type(exc).__name__, error=str(exc))
                 self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
             finally:
+                if self.metrics is not None:
+                    self.metrics.finished()
                 with self._cond:
                     self._running -= 1
                     self._active.discard(key)
@@ -415,6 +428,8 @@ class Worker:
             self._retry_later(held, outcome)
 
     def _count(self, outcome: Outcome) -> None:
+        if self.metrics is not None:
+            self.metrics.record(outcome)
         with self._cond:
             self.stats.by_status[outcome.status] = self.stats.by_status.get(outcome.status, 0) + 1
             if outcome.status == "succeeded":
@@ -507,6 +522,8 @@ class Worker:
             self._acker.stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        if self.metrics is not None:
+            self.metrics.stop()  # writes the last, partial interval
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._release(leftover, "still running at the shutdown deadline")

@@ -1,6 +1,6 @@
 """The task code of the demo's team ("orders"): one ``handle(task)`` for Lambda and for workers.
 
-What a service developer writes: a plain function of one Task. ``sqstask demo`` runs it in the
+What a service developer writes: a plain function of one Task. `make demo` runs it in the
 local Lambda runner (wrapped in ``batch_handler``) and in a ``Worker``. Its side effects are
 recorded in ``EFFECTS`` so the demo can prove each task ran exactly once.
 
@@ -23,7 +23,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .task import Task
+    from sqstask.task import Task
 
 BILLING_ADDRESS = "billing@example.com"
 

@@ -1,0 +1,1 @@
+"""`make demo`: the whole sqstask flow on a local AWS emulator, with the module applied by Terraform."""
