@@ -35,12 +35,15 @@ def output_of(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def configurations(root: Path = ROOT) -> list[Path]:
-    """The root module, every submodule and every example: each folder that holds *.tf files."""
+    """The root module, every submodule, every example and the demo's configuration (demo/terraform)."""
     dirs = [root]
     for parent in ("modules", "examples"):
         base = root / parent
         if base.is_dir():
             dirs += sorted(d for d in base.iterdir() if d.is_dir() and any(d.glob("*.tf")))
+    demo = root / "demo" / "terraform"
+    if any(demo.glob("*.tf")):
+        dirs.append(demo)
     return dirs
 
 
