@@ -45,6 +45,7 @@ module "task_state" {
   payload_expiration_days         = var.payload_expiration_days
   payload_bucket_force_destroy    = var.payload_bucket_force_destroy
   queue_message_retention_seconds = module.queue.message_retention_seconds
+  dlq_message_retention_seconds   = module.queue.dlq_message_retention_seconds
 }
 
 # --- SDK configuration ---------------------------------------------------------------------
@@ -54,6 +55,8 @@ locals {
   sdk_alarm_names        = local.operations_alarm_names
   sdk_schedule_group     = module.schedules.schedule_group_name
   sdk_scheduler_role_arn = module.schedules.scheduler_role_arn
+  # Delayed sends (send_at) get the same dead-letter queue as the recurring schedules.
+  sdk_schedule_dead_letter_arn = module.schedules.schedule_group_name == null ? null : module.schedules.dead_letter_arn
 
   # Read as-is by the SDK (`SQSTASK_CONFIG`, `sqstask.QueueConfig.from_json`).
   sdk_config = {
@@ -72,6 +75,8 @@ locals {
     scheduler_role_arn = local.sdk_scheduler_role_arn
     metrics            = var.metrics.enabled
     metrics_namespace  = var.metrics.namespace
+
+    schedule_dead_letter_arn = local.sdk_schedule_dead_letter_arn
   }
 }
 

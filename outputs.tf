@@ -72,7 +72,7 @@ output "payload_bucket_arn" {
 # --- SDK configuration ---
 
 output "sdk_config" {
-  description = "JSON the SDK reads as-is: set it as `SQSTASK_CONFIG` for task code (keys: name, region, queue_url, queue_arn, dlq_url, dlq_arn, idempotency_table, payload_bucket, visibility_timeout, max_message_size, alarm_names, schedule_group, scheduler_role_arn, metrics, metrics_namespace)."
+  description = "JSON the SDK reads as-is: set it as `SQSTASK_CONFIG` for task code (keys: name, region, queue_url, queue_arn, dlq_url, dlq_arn, idempotency_table, payload_bucket, visibility_timeout, max_message_size, alarm_names, schedule_group, scheduler_role_arn, schedule_dead_letter_arn, metrics, metrics_namespace)."
   value       = jsonencode(local.sdk_config)
 }
 

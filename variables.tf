@@ -186,14 +186,14 @@ variable "payload_bucket_name" {
 }
 
 variable "payload_expiration_days" {
-  description = "Days after which offloaded payloads are deleted; must be longer than `message_retention_seconds`."
+  description = "Days after which offloaded payloads are deleted; must be longer than `message_retention_seconds` plus the DLQ's 14 days (a FIFO message's retention restarts in the DLQ)."
   type        = number
-  default     = 14
+  default     = 19
   nullable    = false
 
   validation {
     condition     = var.payload_expiration_days >= 1 && floor(var.payload_expiration_days) == var.payload_expiration_days
-    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's message retention)."
+    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's plus the dead-letter queue's message retention)."
   }
 }
 

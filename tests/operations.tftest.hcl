@@ -72,11 +72,11 @@ run "policies_name_the_team_table_and_payload_bucket" {
   assert {
     condition = {
       for s in jsondecode(module.iam[0].operator_policy_json).Statement : s.Sid => s.Resource
-      if contains(["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadTaskTable"], s.Sid)
+      if contains(["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadTaskRecords"], s.Sid)
       } == {
       InspectAndRedriveDeadLetterQueue = "arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"
       RedriveToTaskQueue               = "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"
-      ReadTaskTable                    = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
+      ReadTaskRecords                  = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
     }
     error_message = "The operator policy must name the team's DLQ, queue and task table."
   }

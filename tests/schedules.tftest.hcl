@@ -48,6 +48,10 @@ run "sdk_config_names_the_schedule_group_and_scheduler_role" {
     condition     = jsondecode(output.sdk_config).scheduler_role_arn == "arn:aws:iam::123456789012:role/billing-scheduler"
     error_message = "sdk_config.scheduler_role_arn must be the scheduler role"
   }
+  assert {
+    condition     = jsondecode(output.sdk_config).schedule_dead_letter_arn == "arn:aws:sqs:eu-west-1:123456789012:billing-schedule-dlq"
+    error_message = "sdk_config.schedule_dead_letter_arn must be the team's schedule DLQ, so delayed sends (send_at) get it too"
+  }
 }
 
 run "schedules_send_to_the_team_queue" {
@@ -72,7 +76,7 @@ run "no_schedule_group_means_no_scheduling_keys_in_sdk_config" {
   }
 
   assert {
-    condition     = jsondecode(output.sdk_config).schedule_group == null && jsondecode(output.sdk_config).scheduler_role_arn == null
+    condition     = jsondecode(output.sdk_config).schedule_group == null && jsondecode(output.sdk_config).scheduler_role_arn == null && jsondecode(output.sdk_config).schedule_dead_letter_arn == null
     error_message = "without a schedule group the SDK must not be told about one"
   }
 }

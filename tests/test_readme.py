@@ -186,7 +186,7 @@ def test_the_make_commands_are_the_demo_and_the_test_suite():
 
 
 def test_the_demo_smoke_test_runs_what_make_demo_runs():
-    smoke = (ROOT / "demo" / "tests" / "test_demo.py").read_text()
+    smoke = (ROOT / "demo" / "tests" / "conftest.py").read_text()
     assert '[sys.executable, "-m", "demo"]' in smoke
 
 

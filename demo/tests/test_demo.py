@@ -23,12 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # -- end to end ------------------------------------------------------------------------------
 
 
-def test_make_demo_applies_the_module_runs_the_whole_flow_and_ends_with_the_exactly_once_summary():
-    """What `make demo` runs, as a user runs it: default workload, real Terraform, real HTTP."""
-    result = subprocess.run([sys.executable, "-m", "demo"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=900, check=False)
-    out = result.stdout
-    assert result.returncode == 0, f"exit {result.returncode}\n--- stdout\n{out}\n--- stderr\n{result.stderr}"
+def test_make_demo_applies_the_module_runs_the_whole_flow_and_ends_with_the_exactly_once_summary(demo_run):
+    """What `make demo` runs (`[sys.executable, "-m", "demo"]`, started by conftest.py when
+    collection ends), as a user runs it: default workload, real Terraform, real HTTP."""
+    code, out, err = demo_run.wait(timeout=900)
+    assert code == 0, f"exit {code}\n--- stdout\n{out}\n--- stderr\n{err}"
     total = flow.Workload.tasks + 3 + flow.Workload.worker_tasks  # + statement, poison, ledger export
     assert (
         f"exactly once: {total} tasks sent, {total} COMPLETED in the task table, {total} side effects, "
@@ -44,7 +43,7 @@ def test_make_demo_applies_the_module_runs_the_whole_flow_and_ends_with_the_exac
     assert "receipt-4242" in dlq_list and "MissingEmail" in dlq_list
     assert "moved 1 message(s) from orders-dlq.fifo to orders.fifo" in out
     assert '"sent_to": "billing@example.com"' in out
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in err
 
 
 # -- failures are one line -------------------------------------------------------------------

@@ -187,11 +187,17 @@ locals {
         Resource  = "*"
       },
       {
+        # The same scope as the topic policy: only this team's alarms in this account (the
+        # confused-deputy conditions AWS recommends for service principals).
         Sid       = "AllowCloudWatchAlarmsToPublish"
         Effect    = "Allow"
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = "${local.alarm_arn_prefix}${var.name}-*" }
+        }
       },
     ]
   }

@@ -21,29 +21,60 @@ locals {
     Condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
   }
 
-  # --- producer: send tasks, offload large payloads ---
+  # KMS use is limited to requests AWS services make for this team's code paths (kms:ViaService):
+  # SSE-KMS on SQS, S3 and DynamoDB and EventBridge Scheduler's schedule encryption call KMS on
+  # the caller's behalf, so a Decrypt grant cannot be used on arbitrary ciphertext directly.
+  arn_parts  = split(":", var.queue_arn)
+  dns_suffix = local.arn_parts[1] == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"
+  via = {
+    for service in ["sqs", "s3", "dynamodb", "scheduler"] : service => "${service}.${local.arn_parts[3]}.${local.dns_suffix}"
+  }
+  use_kms = var.kms_key_arn != null
+  kms_statement = {
+    for sid, use in {
+      # SQS SSE: a send needs a data key (and Decrypt to reuse it), a receive Decrypt.
+      EncryptTasks       = { actions = ["kms:GenerateDataKey", "kms:Decrypt"], via = ["sqs"] }
+      DecryptTasks       = { actions = ["kms:Decrypt"], via = ["sqs"] }
+      EncryptPayloads    = { actions = ["kms:GenerateDataKey"], via = ["s3"] }
+      DecryptPayloads    = { actions = ["kms:Decrypt"], via = ["s3"] }
+      DecryptTaskRecords = { actions = ["kms:Decrypt"], via = ["dynamodb"] }
+      # GetSchedule and UpdateSchedule of a schedule encrypted with a customer managed key: the
+      # caller needs kms:DescribeKey (Scheduler checks the key is symmetric), Decrypt and
+      # GenerateDataKey (EventBridge Scheduler user guide: identity-based policy examples,
+      # UpdateSchedule; "Encryption at rest").
+      UseScheduleKey = { actions = ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"], via = ["scheduler"] }
+      } : sid => {
+      Sid       = "${sid}WithTeamKey"
+      Effect    = "Allow"
+      Action    = use.actions
+      Resource  = var.kms_key_arn
+      Condition = { StringEquals = { "kms:ViaService" = [for service in use.via : local.via[service]] } }
+    }
+  }
+  has_table  = var.table_arn != null
+  has_bucket = var.payload_bucket_arn != null
+
+  # --- producer: send tasks, offload large payloads, schedule delayed sends ---
   producer_policy = {
     Version = "2012-10-17"
     Statement = concat(
       [{
         Sid      = "SendTasks"
         Effect   = "Allow"
-        Action   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+        Action   = ["sqs:SendMessage"]
         Resource = var.queue_arn
       }],
-      var.kms_key_arn == null ? [] : [{
-        Sid      = "EncryptWithQueueKey"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource = var.kms_key_arn
-      }],
-      var.payload_bucket_arn == null ? [] : [{
+      local.use_kms ? [local.kms_statement.EncryptTasks] : [],
+      local.use_kms && local.has_bucket ? [local.kms_statement.EncryptPayloads] : [],
+      local.has_bucket ? [{
         Sid      = "WriteLargePayloads"
         Effect   = "Allow"
         Action   = ["s3:PutObject"]
         Resource = local.payload_objects_arn
-      }],
-      # Delayed sends are one-time schedules in the team's group (TaskQueue.send_at).
+      }] : [],
+      # Delayed sends are one-time schedules in the team's group (TaskQueue.send_at); GetSchedule
+      # answers a repeated send_at of the same task id. Their input is encrypted with an AWS
+      # owned key (send_at sets no KmsKeyArn), so no key grant is needed for them.
       local.schedules_enabled ? [{
         Sid      = "ScheduleDelayedTasks"
         Effect   = "Allow"
@@ -61,7 +92,7 @@ locals {
       [{
         Sid      = "ConsumeTasks"
         Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
         Resource = var.queue_arn
       }],
       var.consumer_allow_chaining ? [{
@@ -70,28 +101,26 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = var.queue_arn
       }] : [],
-      var.kms_key_arn == null ? [] : [{
-        Sid      = "DecryptWithQueueKey"
-        Effect   = "Allow"
-        Action   = var.consumer_allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
-        Resource = var.kms_key_arn
-      }],
-      var.table_arn == null ? [] : [{
+      local.use_kms ? [var.consumer_allow_chaining ? local.kms_statement.EncryptTasks : local.kms_statement.DecryptTasks] : [],
+      local.use_kms && local.has_table ? [local.kms_statement.DecryptTaskRecords] : [],
+      local.use_kms && local.has_bucket ? [local.kms_statement.DecryptPayloads] : [],
+      # Claim, complete, fail and renew are conditional UpdateItems that return what they need.
+      local.has_table ? [{
         Sid      = "RecordTaskState"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Action   = ["dynamodb:UpdateItem"]
         Resource = var.table_arn
-      }],
-      var.payload_bucket_arn == null ? [] : [{
+      }] : [],
+      local.has_bucket ? [{
         Sid      = "ReadLargePayloads"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
         Resource = local.payload_objects_arn
-      }],
+      }] : [],
     )
   }
 
-  # --- operator: inspect, redrive and purge the DLQ; read status, alarms and metrics ---
+  # --- operator: inspect, redrive and purge the DLQ; read status, alarms, metrics, schedules ---
   operator_policy = {
     Version = "2012-10-17"
     Statement = concat(
@@ -104,12 +133,9 @@ locals {
             "sqs:DeleteMessage",
             "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes",
-            "sqs:GetQueueUrl",
-            "sqs:ListDeadLetterSourceQueues",
             "sqs:PurgeQueue",
             "sqs:StartMessageMoveTask",
             "sqs:ListMessageMoveTasks",
-            "sqs:CancelMessageMoveTask",
           ]
           Resource = var.dlq_arn
         },
@@ -118,52 +144,61 @@ locals {
           # redrive`); `sqstask status` reads the main queue's attributes.
           Sid      = "RedriveToTaskQueue"
           Effect   = "Allow"
-          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
           Resource = var.queue_arn
         },
         {
           # `sqstask status` calls GetMetricStatistics (the queue's oldest message age) and
           # GetMetricData (the last hour's task throughput, failure rate and p99 latency from the
-          # SDK's metrics, sqstask.status.task_activity): keep both.
-          # GetMetricData, GetMetricStatistics and ListMetrics support no resource-level
-          # permissions: AWS accepts only "*" as their resource. They are read-only; this is the
-          # one statement in these policies with a "*" resource.
-          Sid      = "ReadQueueAndConsumerMetrics"
+          # SDK's metrics, sqstask.status.task_activity). Neither supports resource-level
+          # permissions: AWS accepts only "*" (Service Authorization Reference, CloudWatch).
+          # Both are read-only.
+          Sid      = "ReadQueueMetrics"
           Effect   = "Allow"
-          Action   = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
+          Action   = ["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"]
           Resource = "*"
         },
       ],
+      # `sqstask alarms` asks for the team's metric alarms by name (AlarmTypes MetricAlarm):
+      # returning composite alarms would need DescribeAlarms on "*" (DescribeAlarms API
+      # reference), so the grant stays on the team's alarm ARNs.
       length(var.alarm_arns) == 0 ? [] : [{
         Sid      = "ReadTeamAlarms"
         Effect   = "Allow"
-        Action   = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
+        Action   = ["cloudwatch:DescribeAlarms"]
         Resource = var.alarm_arns
       }],
-      var.kms_key_arn == null ? [] : [{
-        Sid      = "UseQueueKey"
+      local.use_kms ? [local.kms_statement.EncryptTasks] : [],
+      local.use_kms && local.has_table ? [local.kms_statement.DecryptTaskRecords] : [],
+      local.use_kms && local.has_bucket ? [local.kms_statement.DecryptPayloads] : [],
+      local.use_kms && local.schedules_enabled ? [local.kms_statement.UseScheduleKey] : [],
+      local.has_table ? [{
+        Sid      = "ReadTaskRecords"
         Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = var.kms_key_arn
-      }],
-      var.table_arn == null ? [] : [{
-        Sid      = "ReadTaskTable"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"]
+        Action   = ["dynamodb:GetItem"]
         Resource = var.table_arn
-      }],
-      var.payload_bucket_arn == null ? [] : [{
+      }] : [],
+      local.has_bucket ? [{
         Sid      = "ReadLargePayloads"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
         Resource = local.payload_objects_arn
-      }],
+      }] : [],
       # `sqstask schedules enable|disable|run` read and update the team's schedules.
       local.schedules_enabled ? [{
         Sid      = "ManageTeamSchedules"
         Effect   = "Allow"
         Action   = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
         Resource = local.schedules_arn
+      }] : [],
+      # `sqstask schedules list`: ListSchedules supports no resource-level permissions (AWS
+      # accepts only "*", Service Authorization Reference, EventBridge Scheduler). It returns
+      # names, groups and states, not inputs; reading a schedule stays limited to the team's group.
+      local.schedules_enabled ? [{
+        Sid      = "ListSchedules"
+        Effect   = "Allow"
+        Action   = ["scheduler:ListSchedules"]
+        Resource = "*"
       }] : [],
       local.schedules_enabled ? [local.pass_scheduler_role] : [],
     )

@@ -49,7 +49,7 @@ variable "dlq_name" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer KMS key that encrypts the queues, table and payload bucket, or null for AWS-managed encryption. When set, producers may generate data keys and decrypt, consumers decrypt, operators both — with this key only."
+  description = "ARN of the customer KMS key that encrypts the queues, table and payload bucket, or null for AWS-managed encryption. When set, producers may generate data keys and decrypt, consumers decrypt, operators both — with this key only, and only through the services that encrypt the team's data (kms:ViaService)."
   type        = string
   default     = null
 
@@ -93,7 +93,7 @@ variable "payload_prefix" {
 }
 
 variable "alarm_arns" {
-  description = "ARNs of this team's CloudWatch alarms (`alarm_arns` of the alarms module). Operators may describe these alarms and their history; by name, as `sqstask alarms` does with the names in sdk_config."
+  description = "ARNs of this team's CloudWatch alarms (`alarm_arns` of the alarms module). Operators may describe these alarms, by name, as `sqstask alarms` does with the names in sdk_config."
   type        = list(string)
   default     = []
 

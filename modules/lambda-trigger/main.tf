@@ -27,12 +27,21 @@ locals {
 
   policy_names = { for key in keys(var.consumers) : key => "${var.name}-lambda-${key}" }
 
+  # The services that use the team key on the function's behalf (kms:ViaService values).
+  queue_arn_parts = split(":", var.queue_arn)
+  kms_via_services = [
+    for service in concat(["sqs"], var.table_arn == null ? [] : ["dynamodb"], var.payload_bucket_arn == null ? [] : ["s3"]) :
+    "${service}.${local.queue_arn_parts[3]}.${local.queue_arn_parts[1] == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"}"
+  ]
+
   # What a Lambda consumer needs and nothing more. Lambda's poller receives, deletes and reads
-  # queue attributes with the function's role; the SDK's heartbeat changes visibility.
+  # queue attributes with the function's role (Lambda developer guide, SQS execution role);
+  # batch_handler reads the redrive policy. No heartbeat: the visibility timeout is at least
+  # 6 x the function timeout, so a running batch never needs its visibility extended.
   consume_statement = {
     Sid      = "ConsumeTaskQueue"
     Effect   = "Allow"
-    Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     Resource = var.queue_arn
   }
   chain_statement = {
@@ -42,9 +51,10 @@ locals {
     Resource = var.queue_arn
   }
   table_statements = var.table_arn == null ? [] : [{
-    Sid      = "RecordTaskState"
-    Effect   = "Allow"
-    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    Sid    = "RecordTaskState"
+    Effect = "Allow"
+    # Claim, complete, fail and renew are conditional UpdateItems that return what they need.
+    Action   = ["dynamodb:UpdateItem"]
     Resource = var.table_arn
   }]
   payload_statements = var.payload_bucket_arn == null ? [] : [{
@@ -63,9 +73,19 @@ locals {
         var.kms_key_arn == null ? [] : [{
           Sid      = "UseQueueKey"
           Effect   = "Allow"
-          Action   = consumer.allow_chaining ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+          Action   = ["kms:Decrypt"]
           Resource = var.kms_key_arn
+          # Only as SSE of the queue, task table and payload bucket: not to decrypt other data.
+          Condition = { StringEquals = { "kms:ViaService" = local.kms_via_services } }
         }],
+        # Sending a follow-up task encrypts it: a data key, through SQS only.
+        var.kms_key_arn != null && consumer.allow_chaining ? [{
+          Sid       = "EncryptFollowUpTasks"
+          Effect    = "Allow"
+          Action    = ["kms:GenerateDataKey"]
+          Resource  = var.kms_key_arn
+          Condition = { StringEquals = { "kms:ViaService" = [local.kms_via_services[0]] } }
+        }] : [],
         local.table_statements,
         local.payload_statements,
       )

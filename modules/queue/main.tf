@@ -29,24 +29,21 @@ locals {
   producer_principals = distinct(var.producer_principals)
   consumer_principals = distinct(var.consumer_principals)
   operator_principals = distinct(var.operator_principals)
-  team_principals     = distinct(concat(local.producer_principals, local.consumer_principals, local.operator_principals))
 
-  # Actions per role. Operators send to the main queue because redriving a task from the
-  # dead-letter queue is a send (by StartMessageMoveTask or by the SDK's own redrive).
-  producer_actions       = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-  consumer_actions       = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-  operator_queue_actions = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues"]
+  # Actions per role, the same as the role's identity policy in modules/iam (what the SDK's code
+  # paths call). Operators send to the main queue because redriving a task from the dead-letter
+  # queue is a send (by StartMessageMoveTask or by the SDK's own redrive).
+  producer_actions       = ["sqs:SendMessage"]
+  consumer_actions       = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+  operator_queue_actions = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
   operator_dlq_actions = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
-    "sqs:ListDeadLetterSourceQueues",
     "sqs:PurgeQueue",
     "sqs:StartMessageMoveTask",
     "sqs:ListMessageMoveTasks",
-    "sqs:CancelMessageMoveTask",
   ]
 
   # Resource policies. The TLS statement denies `sqs:*` to Principal "*": a Deny over every
@@ -115,34 +112,52 @@ locals {
   # Key policy of the created key. In a key policy "Resource": "*" means this key only.
   # The account-root statement is AWS's default key policy: it keeps the key manageable
   # and lets IAM policies in this account grant its use (kms:* here is administration of
-  # this one key, not an IAM identity policy).
+  # this one key, not an IAM identity policy). No AWS service principal is named: SQS, S3,
+  # DynamoDB and EventBridge Scheduler use the key with the credentials of the caller (or of the
+  # scheduler role), which IAM policies of this account grant.
+  # The team principals (which may be in other accounts) get what their role needs, and only
+  # through the services that encrypt the team's data (kms:ViaService).
+  kms_via = {
+    for service in ["sqs", "s3", "dynamodb", "scheduler"] : service => "${service}.${local.region}.${local.partition == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"}"
+  }
+  kms_team_statements = {
+    AllowProducersToEncryptTasks = {
+      principals = local.producer_principals
+      actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
+      via        = ["sqs", "s3"]
+    }
+    AllowConsumersToDecryptTasks = {
+      principals = local.consumer_principals
+      actions    = ["kms:Decrypt"]
+      via        = ["sqs", "s3", "dynamodb"]
+    }
+    AllowOperatorsToInspectAndRedrive = {
+      principals = local.operator_principals
+      actions    = ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"]
+      via        = ["sqs", "s3", "dynamodb", "scheduler"]
+    }
+  }
+
   kms_key_policy = {
     Version = "2012-10-17"
     Statement = concat(
-      [
-        {
-          Sid       = "EnableAccountAdministration"
-          Effect    = "Allow"
-          Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-          Action    = "kms:*"
-          Resource  = "*"
-        },
-        {
-          Sid       = "AllowAwsServicesOfThisAccount"
-          Effect    = "Allow"
-          Principal = { Service = ["sqs.amazonaws.com", "scheduler.amazonaws.com"] }
-          Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
-          Resource  = "*"
-          Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-        },
-      ],
-      length(local.team_principals) == 0 ? [] : [{
-        Sid       = "AllowTeamPrincipals"
+      [{
+        Sid       = "EnableAccountAdministration"
         Effect    = "Allow"
-        Principal = { AWS = local.team_principals }
-        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
         Resource  = "*"
       }],
+      [
+        for sid, use in local.kms_team_statements : {
+          Sid       = sid
+          Effect    = "Allow"
+          Principal = { AWS = use.principals }
+          Action    = use.actions
+          Resource  = "*"
+          Condition = { StringEquals = { "kms:ViaService" = [for service in use.via : local.kms_via[service]] } }
+        } if length(use.principals) > 0
+      ],
     )
   }
 }

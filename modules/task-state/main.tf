@@ -173,8 +173,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
   lifecycle {
     precondition {
-      condition     = var.payload_expiration_days * 86400 > var.queue_message_retention_seconds
-      error_message = "payload_expiration_days (${var.payload_expiration_days}) must be longer than the queue's message retention (${var.queue_message_retention_seconds} seconds), or tasks could outlive their payloads."
+      # A FIFO message's enqueue timestamp resets when it moves to the dead-letter queue (SQS
+      # developer guide, "Setting-up dead-letter queue retention"), so a task lives up to both
+      # retentions; its payload must outlast the sum, or `dlq show` and redrive lose it.
+      condition     = var.payload_expiration_days * 86400 > var.queue_message_retention_seconds + var.dlq_message_retention_seconds
+      error_message = "payload_expiration_days (${var.payload_expiration_days}) must be longer than the queue's message retention plus the dead-letter queue's (${var.queue_message_retention_seconds} + ${var.dlq_message_retention_seconds} seconds = ${ceil((var.queue_message_retention_seconds + var.dlq_message_retention_seconds) / 86400)} days, as a FIFO message's retention restarts in the DLQ), or tasks could outlive their payloads: set it to at least ${floor((var.queue_message_retention_seconds + var.dlq_message_retention_seconds) / 86400) + 1}."
     }
   }
 }

@@ -61,19 +61,19 @@ variable "payload_bucket_name" {
 }
 
 variable "payload_expiration_days" {
-  description = "Days after which offloaded payload objects are deleted. Must outlast the queue's message retention, or a task could outlive its payload."
+  description = "Days after which offloaded payload objects are deleted. Must outlast the queue's message retention plus the dead-letter queue's (a FIFO message's retention restarts when it moves to the DLQ), or a task could outlive its payload."
   type        = number
-  default     = 14
+  default     = 19
   nullable    = false
 
   validation {
     condition     = var.payload_expiration_days >= 1 && floor(var.payload_expiration_days) == var.payload_expiration_days
-    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's message retention)."
+    error_message = "payload_expiration_days must be a whole number of days, at least 1 (and longer than the queue's plus the dead-letter queue's message retention)."
   }
 }
 
 variable "queue_message_retention_seconds" {
-  description = "Message retention of the task queue, in seconds; `payload_expiration_days` must be longer."
+  description = "Message retention of the task queue, in seconds; `payload_expiration_days` must be longer than it plus `dlq_message_retention_seconds`."
   type        = number
   default     = 345600 # 4 days
   nullable    = false
@@ -89,4 +89,16 @@ variable "payload_bucket_force_destroy" {
   type        = bool
   default     = false
   nullable    = false
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "Message retention of the dead-letter queue, in seconds. A FIFO message's retention restarts when it moves to the DLQ, so a task can live `queue_message_retention_seconds` + this; `payload_expiration_days` must be longer than the sum."
+  type        = number
+  default     = 1209600 # 14 days
+  nullable    = false
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "dlq_message_retention_seconds must be from 60 (1 minute) to 1209600 (14 days), the SQS limits."
+  }
 }

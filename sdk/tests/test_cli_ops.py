@@ -101,6 +101,25 @@ def test_alarms_uses_the_configured_names_and_flags_missing_ones(make_team, aws,
     assert data["selected_by"] == "alarm names from the configuration"
 
 
+def test_alarms_asks_cloudwatch_for_metric_alarms_only(aws):
+    # Composite alarms are returned only to callers allowed DescribeAlarms on "*"; the operator
+    # policy grants it on the team's alarm ARNs, so the request must not ask for them.
+    from sqstask.alarms import describe_alarms
+
+    alarm(aws, "team-dlq-not-empty", "ALARM")
+    cloudwatch = aws.client("cloudwatch")
+    requests: list[dict] = []
+    cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.DescribeAlarms", lambda params, **_: requests.append(dict(params))
+    )
+
+    found = describe_alarms(cloudwatch, names=["team-dlq-not-empty"])
+
+    assert [(a.name, a.state) for a in found] == [("team-dlq-not-empty", "ALARM")]
+    assert [r["AlarmTypes"] for r in requests] == [["MetricAlarm"]]
+    assert requests[0]["AlarmNames"] == ["team-dlq-not-empty"]
+
+
 @SERVER
 def test_alarms_prefix_option_overrides_the_default(make_team, aws, tmp_path, capsys):
     queue = make_team()

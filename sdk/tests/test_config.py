@@ -100,12 +100,14 @@ def test_from_env_individual_variables_alone_are_enough():
             "SQSTASK_MAX_MESSAGE_SIZE": "262144",
             "SQSTASK_SCHEDULE_GROUP": "team",
             "SQSTASK_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
+            "SQSTASK_SCHEDULE_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:team-schedule-dlq",
         }
     )
     assert config.endpoint_url == "http://127.0.0.1:5000"
     assert config.max_message_size == 262144
     assert config.schedule_group == "team"
     assert config.scheduler_role_arn.endswith(":role/scheduler")
+    assert config.schedule_dead_letter_arn.endswith(":team-schedule-dlq")
 
 
 def test_from_env_region_falls_back_to_aws_region_variables():

@@ -115,6 +115,25 @@ def test_send_at_targets_the_universal_sqs_send_message_with_the_scheduler_role(
     assert target["RoleArn"] == ROLE_ARN
 
 
+def test_send_at_gives_the_one_time_schedule_the_teams_schedule_dead_letter_queue(team: TaskQueue) -> None:
+    dlq_arn = "arn:aws:sqs:us-east-1:123456789012:team-schedule-dlq"
+    queue = TaskQueue(
+        config=team.config.with_overrides(schedule_dead_letter_arn=dlq_arn),
+        sqs_client=team.sqs,
+        scheduler_client=team.scheduler,
+    )
+
+    sent = queue.send_at(LATER, "remind", {"user": 7}, group_id="users", now=NOW)
+
+    assert schedule_of(team, sent.schedule_name)["Target"]["DeadLetterConfig"] == {"Arn": dlq_arn}
+
+
+def test_send_at_without_a_schedule_dead_letter_queue_configured_sets_none(team: TaskQueue) -> None:
+    sent = team.send_at(LATER, "remind", {"user": 7}, group_id="users", now=NOW)
+
+    assert "DeadLetterConfig" not in schedule_of(team, sent.schedule_name)["Target"]
+
+
 def test_send_at_input_is_the_send_message_request_with_the_envelope_and_task_id(team: TaskQueue) -> None:
     sent = team.send_at(LATER, "remind", {"user": 7}, group_id="users", task_id="reminder-7", now=NOW)
 

@@ -103,8 +103,20 @@ run "dedicated_key_lets_cloudwatch_encrypt_notifications" {
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = "123456789012" }
+          ArnLike      = { "aws:SourceArn" = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-*" }
+        }
     }]
-    error_message = "The key policy must let cloudwatch.amazonaws.com use the key, or alarms cannot publish to the encrypted topic."
+    error_message = "The key policy must let cloudwatch.amazonaws.com use the key for this team's alarms in this account only, or alarms cannot publish to the encrypted topic."
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_kms_key.sns[0].policy).Statement : [s.Sid, s.Principal]] == [
+      ["EnableAccountAdministration", { AWS = "arn:aws:iam::123456789012:root" }],
+      ["AllowCloudWatchAlarmsToPublish", { Service = "cloudwatch.amazonaws.com" }],
+    ]
+    error_message = "The topic key policy may name only this account (administration) and CloudWatch."
   }
 }
 

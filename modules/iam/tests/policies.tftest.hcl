@@ -17,27 +17,40 @@ variables {
   ]
 }
 
+# Each statement as a whole document: actions, resource and condition. What each role's code
+# paths call is checked against these documents by tests/test_role_actions.py.
+
 run "producer_sends_encrypts_and_writes_payloads" {
   command = plan
 
   assert {
     condition = {
-      for s in jsondecode(output.producer_policy_json).Statement : s.Sid => { actions = toset(s.Action), resources = toset(flatten([s.Resource])) }
+      for s in jsondecode(output.producer_policy_json).Statement : s.Sid => {
+        actions = toset(s.Action), resources = toset(flatten([s.Resource])), condition = try(s.Condition, null)
+      }
       } == {
       SendTasks = {
-        actions   = toset(["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"])
+        actions   = toset(["sqs:SendMessage"])
         resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+        condition = null
       }
-      EncryptWithQueueKey = {
+      EncryptTasksWithTeamKey = {
         actions   = toset(["kms:GenerateDataKey", "kms:Decrypt"])
         resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com"] } }
+      }
+      EncryptPayloadsWithTeamKey = {
+        actions   = toset(["kms:GenerateDataKey"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["s3.eu-west-1.amazonaws.com"] } }
       }
       WriteLargePayloads = {
         actions   = toset(["s3:PutObject"])
         resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
+        condition = null
       }
     }
-    error_message = "The producer policy must allow exactly: send/get URL/get attributes on the queue, data keys on the key, s3:PutObject under the payload prefix."
+    error_message = "The producer policy must allow exactly: send to the queue, the key through SQS (data keys, decrypt) and S3 (data keys), s3:PutObject under the payload prefix."
   }
 }
 
@@ -46,72 +59,132 @@ run "consumer_receives_acknowledges_and_records_state" {
 
   assert {
     condition = {
-      for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => { actions = toset(s.Action), resources = toset(flatten([s.Resource])) }
+      for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => {
+        actions = toset(s.Action), resources = toset(flatten([s.Resource])), condition = try(s.Condition, null)
+      }
       } == {
       ConsumeTasks = {
-        actions   = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"])
+        actions   = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"])
         resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+        condition = null
       }
-      DecryptWithQueueKey = {
+      DecryptTasksWithTeamKey = {
         actions   = toset(["kms:Decrypt"])
         resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com"] } }
+      }
+      DecryptTaskRecordsWithTeamKey = {
+        actions   = toset(["kms:Decrypt"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["dynamodb.eu-west-1.amazonaws.com"] } }
+      }
+      DecryptPayloadsWithTeamKey = {
+        actions   = toset(["kms:Decrypt"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["s3.eu-west-1.amazonaws.com"] } }
       }
       RecordTaskState = {
-        actions   = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+        actions   = toset(["dynamodb:UpdateItem"])
         resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
+        condition = null
       }
       ReadLargePayloads = {
         actions   = toset(["s3:GetObject"])
         resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
+        condition = null
       }
     }
-    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes/get URL on the queue, kms:Decrypt, item access on the table, s3:GetObject under the payload prefix."
+    error_message = "The consumer policy must allow exactly: receive/delete/change visibility/get attributes on the queue, kms:Decrypt through SQS, DynamoDB and S3, UpdateItem on the table, s3:GetObject under the payload prefix."
   }
 }
 
 run "operator_handles_the_dlq_redrives_and_reads_status" {
   command = plan
 
+  variables {
+    schedule_group_arn = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/billing"
+    scheduler_role_arn = "arn:aws:iam::123456789012:role/billing-scheduler"
+  }
+
   assert {
     condition = {
-      for s in jsondecode(output.operator_policy_json).Statement : s.Sid => { actions = toset(s.Action), resources = toset(flatten([s.Resource])) }
+      for s in jsondecode(output.operator_policy_json).Statement : s.Sid => {
+        actions = toset(s.Action), resources = toset(flatten([s.Resource])), condition = try(s.Condition, null)
+      }
       } == {
       InspectAndRedriveDeadLetterQueue = {
         actions = toset([
-          "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
-          "sqs:ListDeadLetterSourceQueues", "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+          "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+          "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
         ])
         resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"])
+        condition = null
       }
       RedriveToTaskQueue = {
-        actions   = toset(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"])
+        actions   = toset(["sqs:SendMessage", "sqs:GetQueueAttributes"])
         resources = toset(["arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+        condition = null
       }
-      ReadQueueAndConsumerMetrics = {
-        actions   = toset(["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"])
+      ReadQueueMetrics = {
+        actions   = toset(["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"])
         resources = toset(["*"])
+        condition = null
       }
       ReadTeamAlarms = {
-        actions = toset(["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"])
+        actions = toset(["cloudwatch:DescribeAlarms"])
         resources = toset([
           "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-dlq-not-empty",
           "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-backlog",
         ])
+        condition = null
       }
-      UseQueueKey = {
-        actions   = toset(["kms:Decrypt", "kms:GenerateDataKey"])
+      EncryptTasksWithTeamKey = {
+        actions   = toset(["kms:GenerateDataKey", "kms:Decrypt"])
         resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com"] } }
       }
-      ReadTaskTable = {
-        actions   = toset(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"])
+      DecryptTaskRecordsWithTeamKey = {
+        actions   = toset(["kms:Decrypt"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["dynamodb.eu-west-1.amazonaws.com"] } }
+      }
+      DecryptPayloadsWithTeamKey = {
+        actions   = toset(["kms:Decrypt"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["s3.eu-west-1.amazonaws.com"] } }
+      }
+      UseScheduleKeyWithTeamKey = {
+        actions   = toset(["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = { StringEquals = { "kms:ViaService" = ["scheduler.eu-west-1.amazonaws.com"] } }
+      }
+      ReadTaskRecords = {
+        actions   = toset(["dynamodb:GetItem"])
         resources = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"])
+        condition = null
       }
       ReadLargePayloads = {
         actions   = toset(["s3:GetObject"])
         resources = toset(["arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"])
+        condition = null
+      }
+      ManageTeamSchedules = {
+        actions   = toset(["scheduler:GetSchedule", "scheduler:UpdateSchedule"])
+        resources = toset(["arn:aws:scheduler:eu-west-1:123456789012:schedule/billing/*"])
+        condition = null
+      }
+      ListSchedules = {
+        actions   = toset(["scheduler:ListSchedules"])
+        resources = toset(["*"])
+        condition = null
+      }
+      PassSchedulerRole = {
+        actions   = toset(["iam:PassRole"])
+        resources = toset(["arn:aws:iam::123456789012:role/billing-scheduler"])
+        condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
       }
     }
-    error_message = "The operator policy must allow exactly: DLQ inspect/purge/move tasks on the DLQ, send to the queue, metric reads, describe this team's alarms, the key, reads of the task table and payloads."
+    error_message = "The operator policy must allow exactly what the operator commands call: the DLQ, redrive sends, GetMetricStatistics and GetMetricData, this team's alarms, the key through SQS/DynamoDB/S3/Scheduler (DescribeKey for UpdateSchedule), GetItem, payload reads, the team's schedules, ListSchedules, PassRole of the scheduler role."
   }
 }
 
@@ -136,8 +209,8 @@ run "only_cloudwatch_metric_reads_use_a_wildcard_resource" {
       for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
         for s in jsondecode(doc).Statement : s.Sid if contains(flatten([s.Resource]), "*")
       ]
-    ]) == ["ReadQueueAndConsumerMetrics"]
-    error_message = "Resource \"*\" is allowed only on the CloudWatch metric-read statement of the operator policy."
+    ]) == ["ReadQueueMetrics"]
+    error_message = "Resource \"*\" is allowed only on the CloudWatch metric-read statement of the operator policy (and ListSchedules, with a schedule group)."
   }
 }
 
@@ -157,7 +230,7 @@ run "every_other_resource_is_one_of_this_teams_arns" {
             "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-dlq-not-empty",
             "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-backlog",
           ], r)
-        ] if s.Sid != "ReadQueueAndConsumerMetrics"
+        ] if s.Sid != "ReadQueueMetrics"
       ]
     ]))
     error_message = "Every resource (besides the metric reads) must be this team's queue, DLQ, key, table, payload prefix or alarms."
@@ -191,7 +264,7 @@ run "without_key_table_bucket_or_alarms_only_queue_statements_remain" {
     condition = (
       [for s in jsondecode(output.producer_policy_json).Statement : s.Sid] == ["SendTasks"]
       && [for s in jsondecode(output.consumer_policy_json).Statement : s.Sid] == ["ConsumeTasks"]
-      && [for s in jsondecode(output.operator_policy_json).Statement : s.Sid] == ["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadQueueAndConsumerMetrics"]
+      && [for s in jsondecode(output.operator_policy_json).Statement : s.Sid] == ["InspectAndRedriveDeadLetterQueue", "RedriveToTaskQueue", "ReadQueueMetrics"]
     )
     error_message = "Statements for the key, table, bucket and alarms must appear only when those ARNs are given."
   }
@@ -206,13 +279,13 @@ run "consumer_chaining_adds_send_and_data_keys" {
 
   assert {
     condition = {
-      for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => toset(s.Action)
-      if contains(["EnqueueFollowUpTasks", "DecryptWithQueueKey"], s.Sid)
+      for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => [toset(s.Action), try(s.Condition, null)]
+      if contains(["EnqueueFollowUpTasks", "EncryptTasksWithTeamKey", "DecryptTasksWithTeamKey"], s.Sid)
       } == {
-      EnqueueFollowUpTasks = toset(["sqs:SendMessage"])
-      DecryptWithQueueKey  = toset(["kms:Decrypt", "kms:GenerateDataKey"])
+      EnqueueFollowUpTasks    = [toset(["sqs:SendMessage"]), null]
+      EncryptTasksWithTeamKey = [toset(["kms:GenerateDataKey", "kms:Decrypt"]), { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com"] } }]
     }
-    error_message = "consumer_allow_chaining must add sqs:SendMessage on the queue and kms:GenerateDataKey on the key."
+    error_message = "consumer_allow_chaining must add sqs:SendMessage on the queue and kms:GenerateDataKey through SQS."
   }
 }
 
@@ -275,7 +348,7 @@ run "without_a_schedule_group_no_scheduler_permissions" {
   assert {
     condition = length(flatten([
       for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
-        for s in jsondecode(doc).Statement : s.Sid if contains(["ScheduleDelayedTasks", "ManageTeamSchedules", "PassSchedulerRole"], s.Sid)
+        for s in jsondecode(doc).Statement : s.Sid if contains(["ScheduleDelayedTasks", "ManageTeamSchedules", "ListSchedules", "UseScheduleKeyWithTeamKey", "PassSchedulerRole"], s.Sid)
       ]
     ])) == 0
     error_message = "Without schedule_group_arn and scheduler_role_arn no policy grants scheduler or iam:PassRole actions."
@@ -290,4 +363,24 @@ run "schedule_group_arn_must_be_a_group_arn" {
   }
 
   expect_failures = [var.schedule_group_arn]
+}
+
+run "every_key_grant_is_limited_to_requests_through_the_teams_services" {
+  command = plan
+
+  variables {
+    consumer_allow_chaining = true
+    schedule_group_arn      = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/billing"
+    scheduler_role_arn      = "arn:aws:iam::123456789012:role/billing-scheduler"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for doc in [output.producer_policy_json, output.consumer_policy_json, output.operator_policy_json] : [
+        for s in jsondecode(doc).Statement : length(s.Condition.StringEquals["kms:ViaService"]) > 0
+        if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+      ]
+    ]))
+    error_message = "Every kms: grant must carry kms:ViaService, so the key decrypts only through SQS, S3, DynamoDB or Scheduler."
+  }
 }

@@ -28,26 +28,30 @@ run "policy_grants_queue_key_table_and_payload_access" {
 
   assert {
     condition = {
-      for s in jsondecode(output.consumer_policy_json["invoices"]).Statement : s.Sid => { actions = toset(s.Action), resource = s.Resource }
+      for s in jsondecode(output.consumer_policy_json["invoices"]).Statement : s.Sid => { actions = toset(s.Action), resource = s.Resource, condition = try(s.Condition, null) }
       } == {
       ConsumeTaskQueue = {
-        actions  = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"])
-        resource = "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"
+        actions   = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"])
+        resource  = "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"
+        condition = null
       }
       UseQueueKey = {
-        actions  = toset(["kms:Decrypt"])
-        resource = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        actions   = toset(["kms:Decrypt"])
+        resource  = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"] } }
       }
       RecordTaskState = {
-        actions  = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
-        resource = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
+        actions   = toset(["dynamodb:UpdateItem"])
+        resource  = "arn:aws:dynamodb:eu-west-1:123456789012:table/billing-tasks"
+        condition = null
       }
       ReadLargePayloads = {
-        actions  = toset(["s3:GetObject"])
-        resource = "arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"
+        actions   = toset(["s3:GetObject"])
+        resource  = "arn:aws:s3:::billing-payloads-123456789012/sqstask-payloads/*"
+        condition = null
       }
     }
-    error_message = "The consumer policy must allow exactly: SQS receive/delete/change visibility/get attributes on the queue, kms:Decrypt on the key, item access on the task table and s3:GetObject under the payload prefix."
+    error_message = "The consumer policy must allow exactly: SQS receive/delete/get attributes on the queue (Lambda's poller; no heartbeat), kms:Decrypt through SQS, DynamoDB and S3 only, UpdateItem on the task table and s3:GetObject under the payload prefix."
   }
 
   assert {
@@ -144,12 +148,13 @@ run "chaining_adds_send_and_generate_data_key" {
 
   assert {
     condition = {
-      for s in jsondecode(output.consumer_policy_json["invoices"]).Statement : s.Sid => toset(s.Action)
-      if contains(["EnqueueFollowUpTasks", "UseQueueKey"], s.Sid)
+      for s in jsondecode(output.consumer_policy_json["invoices"]).Statement : s.Sid => [toset(s.Action), try(s.Condition, null)]
+      if contains(["EnqueueFollowUpTasks", "UseQueueKey", "EncryptFollowUpTasks"], s.Sid)
       } == {
-      EnqueueFollowUpTasks = toset(["sqs:SendMessage"])
-      UseQueueKey          = toset(["kms:Decrypt", "kms:GenerateDataKey"])
+      EnqueueFollowUpTasks = [toset(["sqs:SendMessage"]), null]
+      UseQueueKey          = [toset(["kms:Decrypt"]), { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"] } }]
+      EncryptFollowUpTasks = [toset(["kms:GenerateDataKey"]), { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com"] } }]
     }
-    error_message = "allow_chaining must add sqs:SendMessage on the queue and kms:GenerateDataKey on the key."
+    error_message = "allow_chaining must add sqs:SendMessage on the queue and kms:GenerateDataKey through SQS only."
   }
 }

@@ -120,58 +120,68 @@ run "created_key_policy_keeps_the_account_in_control" {
   }
 }
 
-run "created_key_policy_admits_scheduler_and_sqs_of_this_account_only" {
+run "created_key_policy_names_no_service_principal" {
   command = plan
 
   variables {
     create_kms_key = true
   }
 
+  # SQS, S3, DynamoDB and EventBridge Scheduler use the key with the caller's credentials (or the
+  # scheduler role's): no flow needs a service principal in the key policy.
   assert {
-    condition = one([
-      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
-      if s.Sid == "AllowAwsServicesOfThisAccount"
-    ]).Principal.Service == ["sqs.amazonaws.com", "scheduler.amazonaws.com"]
-    error_message = "The key policy must admit the SQS and EventBridge Scheduler service principals."
+    condition = alltrue([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : !can(s.Principal.Service)
+    ])
+    error_message = "The key policy must not admit AWS service principals: no flow needs them."
   }
 
   assert {
-    condition = one([
-      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
-      if s.Sid == "AllowAwsServicesOfThisAccount"
-    ]).Condition.StringEquals["aws:SourceAccount"] == "123456789012"
-    error_message = "Service principals must be limited to requests from this account."
+    condition     = [for s in jsondecode(aws_kms_key.this[0].policy).Statement : s.Sid] == ["EnableAccountAdministration"]
+    error_message = "Without team principals the key policy holds only the account's administration statement."
   }
 }
 
-run "created_key_policy_admits_the_team_principals" {
+run "created_key_policy_gives_each_role_its_key_use_through_the_team_services" {
   command = plan
 
   variables {
     create_kms_key      = true
-    producer_principals = ["arn:aws:iam::123456789012:role/billing-api"]
-    consumer_principals = ["arn:aws:iam::123456789012:role/billing-worker"]
-    operator_principals = ["arn:aws:iam::123456789012:role/oncall", "arn:aws:iam::123456789012:role/billing-api"]
+    producer_principals = ["arn:aws:iam::210987654321:role/billing-api"]
+    consumer_principals = ["arn:aws:iam::210987654321:role/billing-worker"]
+    operator_principals = ["arn:aws:iam::210987654321:role/oncall"]
   }
 
   assert {
-    condition = toset(one([
-      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
-      if s.Sid == "AllowTeamPrincipals"
-      ]).Principal.AWS) == toset([
-      "arn:aws:iam::123456789012:role/billing-api",
-      "arn:aws:iam::123456789012:role/billing-worker",
-      "arn:aws:iam::123456789012:role/oncall",
-    ])
-    error_message = "Producers, consumers and operators must all be able to use the key."
-  }
-
-  assert {
-    condition = toset(one([
-      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s
-      if s.Sid == "AllowTeamPrincipals"
-    ]).Action) == toset(["kms:GenerateDataKey", "kms:Decrypt"])
-    error_message = "Team principals may only generate data keys and decrypt."
+    condition = {
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement : s.Sid => s if s.Sid != "EnableAccountAdministration"
+      } == {
+      AllowProducersToEncryptTasks = {
+        Sid       = "AllowProducersToEncryptTasks"
+        Effect    = "Allow"
+        Principal = { AWS = ["arn:aws:iam::210987654321:role/billing-api"] }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"] } }
+      }
+      AllowConsumersToDecryptTasks = {
+        Sid       = "AllowConsumersToDecryptTasks"
+        Effect    = "Allow"
+        Principal = { AWS = ["arn:aws:iam::210987654321:role/billing-worker"] }
+        Action    = ["kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"] } }
+      }
+      AllowOperatorsToInspectAndRedrive = {
+        Sid       = "AllowOperatorsToInspectAndRedrive"
+        Effect    = "Allow"
+        Principal = { AWS = ["arn:aws:iam::210987654321:role/oncall"] }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"]
+        Resource  = "*"
+        Condition = { StringEquals = { "kms:ViaService" = ["sqs.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com", "scheduler.eu-west-1.amazonaws.com"] } }
+      }
+    }
+    error_message = "Each role's principals may use the key only for their role's actions and only through SQS, S3, DynamoDB (and Scheduler for operators)."
   }
 }
 
@@ -179,12 +189,13 @@ run "created_key_policy_without_principals_has_no_team_statement" {
   command = plan
 
   variables {
-    create_kms_key = true
+    create_kms_key      = true
+    producer_principals = ["arn:aws:iam::123456789012:role/billing-api"]
   }
 
   assert {
-    condition     = length([for s in jsondecode(aws_kms_key.this[0].policy).Statement : s if s.Sid == "AllowTeamPrincipals"]) == 0
-    error_message = "An empty principal list must not produce an (invalid) empty statement."
+    condition     = [for s in jsondecode(aws_kms_key.this[0].policy).Statement : s.Sid] == ["EnableAccountAdministration", "AllowProducersToEncryptTasks"]
+    error_message = "A role without principals must not produce an (invalid) empty statement."
   }
 }
 

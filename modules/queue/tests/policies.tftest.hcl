@@ -103,6 +103,17 @@ run "producers_may_send_to_the_queue" {
   }
 
   assert {
+    condition = one([for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s if s.Sid == "AllowProducers"]) == {
+      Sid       = "AllowProducers"
+      Effect    = "Allow"
+      Principal = { AWS = ["arn:aws:iam::123456789012:role/billing-api"] }
+      Action    = ["sqs:SendMessage"]
+      Resource  = "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"
+    }
+    error_message = "Producers may only send, to this queue."
+  }
+
+  assert {
     condition = !contains(one([
       for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
       if s.Sid == "AllowProducers"
@@ -128,9 +139,9 @@ run "consumers_may_receive_delete_and_extend_visibility" {
       for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
       if s.Sid == "AllowConsumers"
       ]).Action) == toset([
-      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
     ])
-    error_message = "Consumers must be allowed exactly receive, delete, change visibility and queue lookups."
+    error_message = "Consumers must be allowed exactly receive, delete, change visibility and queue attributes (what the SDK's consumers call)."
   }
 
   assert {
@@ -163,6 +174,31 @@ run "operators_may_inspect_purge_and_redrive_the_dlq" {
       if s.Sid == "AllowOperatorsToRedrive"
     ]).Action, "sqs:SendMessage")
     error_message = "Operators must be able to send redriven tasks back to the queue."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : s if s.Sid == "AllowOperators"]) == {
+      Sid       = "AllowOperators"
+      Effect    = "Allow"
+      Principal = { AWS = ["arn:aws:iam::123456789012:role/oncall"] }
+      Action = [
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+        "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
+      ]
+      Resource = "arn:aws:sqs:eu-west-1:123456789012:billing-dlq.fifo"
+    }
+    error_message = "The DLQ policy must give operators exactly what `sqstask dlq` calls, on the DLQ, with no condition to weaken it."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s if s.Sid == "AllowOperatorsToRedrive"]) == {
+      Sid       = "AllowOperatorsToRedrive"
+      Effect    = "Allow"
+      Principal = { AWS = ["arn:aws:iam::123456789012:role/oncall"] }
+      Action    = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+      Resource  = "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"
+    }
+    error_message = "On the main queue operators may only send (redrive) and read attributes (status); not ListDeadLetterSourceQueues, which no command calls."
   }
 
   assert {

@@ -119,6 +119,26 @@ run "bucket_policy_denies_requests_without_tls" {
     }
     error_message = "The bucket policy must deny every non-TLS request to the bucket and its objects."
   }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_s3_bucket_policy.this[0].policy).Statement : s
+      if s.Sid == "DenyOutdatedTls"
+      ]) == {
+      Sid       = "DenyOutdatedTls"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = ["arn:aws:s3:::billing-payloads-123456789012", "arn:aws:s3:::billing-payloads-123456789012/*"]
+      Condition = { NumericLessThan = { "s3:TlsVersion" = "1.2" } }
+    }
+    error_message = "The bucket policy must deny requests over TLS older than 1.2."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_s3_bucket_policy.this[0].policy).Statement : s.Sid] == ["DenyInsecureTransport", "DenyOutdatedTls"]
+    error_message = "The bucket policy holds only the two TLS denials: access comes from the team's IAM policies."
+  }
 }
 
 run "bucket_policy_only_denies" {
@@ -139,15 +159,15 @@ run "bucket_versioning_is_off" {
   }
 }
 
-run "payloads_expire_after_14_days_by_default" {
+run "payloads_expire_after_19_days_by_default" {
   command = plan
 
   assert {
     condition = (
       aws_s3_bucket_lifecycle_configuration.this[0].rule[0].status == "Enabled"
-      && aws_s3_bucket_lifecycle_configuration.this[0].rule[0].expiration[0].days == 14
+      && aws_s3_bucket_lifecycle_configuration.this[0].rule[0].expiration[0].days == 19
     )
-    error_message = "Payload objects must expire after 14 days by default."
+    error_message = "Payload objects must expire after 19 days by default (longer than the 4-day queue plus 14-day DLQ retention)."
   }
 
   assert {
@@ -178,6 +198,29 @@ run "payload_expiry_not_longer_than_queue_retention_is_rejected" {
   }
 
   expect_failures = [aws_s3_bucket_lifecycle_configuration.this]
+}
+
+run "payload_expiry_must_outlast_queue_and_dlq_retention_together" {
+  command = plan
+
+  # 15 days outlasts the queue's 4 days but not 4 + 14: a FIFO message's retention restarts in
+  # the DLQ, so its payload could be deleted while the task still waits there.
+  variables {
+    payload_expiration_days         = 15
+    queue_message_retention_seconds = 345600
+    dlq_message_retention_seconds   = 1209600
+  }
+
+  expect_failures = [aws_s3_bucket_lifecycle_configuration.this]
+}
+
+run "default_payload_expiry_outlasts_default_queue_and_dlq_retention" {
+  command = plan
+
+  assert {
+    condition     = aws_s3_bucket_lifecycle_configuration.this[0].rule[0].expiration[0].days * 86400 > 345600 + 1209600
+    error_message = "The default payload expiry must outlast the default queue (4 d) plus DLQ (14 d) retention."
+  }
 }
 
 run "payload_expiry_of_zero_days_is_rejected" {

@@ -67,16 +67,18 @@ def _state(raw: dict[str, Any], kind: str) -> AlarmState:
 
 
 def _describe(cloudwatch: Any, **kwargs: Any) -> list[AlarmState]:
+    # Metric alarms only: the module creates no composite alarms, and returning composite alarms
+    # needs cloudwatch:DescribeAlarms on "*" (DescribeAlarms API reference), while the operator
+    # policy grants it on the team's alarm ARNs alone.
     found: list[AlarmState] = []
     paginator = cloudwatch.get_paginator("describe_alarms")
-    for page in paginator.paginate(AlarmTypes=["MetricAlarm", "CompositeAlarm"], **kwargs):
+    for page in paginator.paginate(AlarmTypes=["MetricAlarm"], **kwargs):
         found.extend(_state(raw, "metric") for raw in page.get("MetricAlarms", []))
-        found.extend(_state(raw, "composite") for raw in page.get("CompositeAlarms", []))
     return found
 
 
 def describe_alarms(cloudwatch: Any, *, names: Sequence[str] = (), prefix: str | None = None) -> list[AlarmState]:
-    """Alarms by exact ``names`` (a name CloudWatch does not know shows as MISSING) or by ``prefix``.
+    """Metric alarms by exact ``names`` (a name CloudWatch does not know shows as MISSING) or by ``prefix``.
 
     Sorted: firing alarms first, then by name.
     """

@@ -24,6 +24,7 @@ _STR_KEYS = (
     "endpoint_url",
     "schedule_group",
     "scheduler_role_arn",
+    "schedule_dead_letter_arn",
     "queue_arn",
     "dlq_arn",
     "name",
@@ -45,6 +46,7 @@ ENV_VARS: dict[str, str] = {
     "SQSTASK_ALARM_NAMES": "alarm_names",
     "SQSTASK_SCHEDULE_GROUP": "schedule_group",
     "SQSTASK_SCHEDULER_ROLE_ARN": "scheduler_role_arn",
+    "SQSTASK_SCHEDULE_DEAD_LETTER_ARN": "schedule_dead_letter_arn",
     "SQSTASK_METRICS": "metrics",
     "SQSTASK_METRICS_NAMESPACE": "metrics_namespace",
 }
@@ -69,6 +71,8 @@ class QueueConfig:
     alarm_names: tuple[str, ...] = ()
     schedule_group: str | None = None
     scheduler_role_arn: str | None = None
+    # Standard queue for schedule runs Scheduler could not deliver (delayed sends use it too).
+    schedule_dead_letter_arn: str | None = None
     queue_arn: str | None = None
     dlq_arn: str | None = None
     name: str | None = None

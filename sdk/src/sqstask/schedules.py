@@ -163,7 +163,8 @@ def send_at(
 
     The schedule fires at ``when`` rounded up to the whole second, sends the message ``send()``
     would send now (same envelope, task id, deduplication id and attributes), and deletes
-    itself. Raises ScheduleError for a naive or past ``when``, InvalidTaskError for a bad task,
+    itself; a run Scheduler cannot deliver goes to ``schedule_dead_letter_arn`` when configured.
+    Raises ScheduleError for a naive or past ``when``, InvalidTaskError for a bad task,
     PayloadTooLarge for a message over the queue's limit or over the 256 KiB EventBridge Scheduler
     keeps per schedule (delayed sends are not offloaded to S3), ConfigError when the schedule group
     or scheduler role is not configured. Calling it again with the same ``task_id`` and time
@@ -208,12 +209,16 @@ def send_at(
         )
     name = one_time_schedule_name(spec.task_id)
     expression = f"at({fire_at.strftime('%Y-%m-%dT%H:%M:%S')})"
-    target = {
+    target: dict[str, Any] = {
         "Arn": universal_send_message_arn(_partition_of(role_arn)),
         "RoleArn": role_arn,
         "Input": target_input,
         "RetryPolicy": dict(DEFAULT_RETRY_POLICY),
     }
+    # A run Scheduler cannot deliver (after its retries) lands in the team's schedule DLQ, as
+    # for the module's recurring schedules, instead of vanishing.
+    if queue.config.schedule_dead_letter_arn:
+        target["DeadLetterConfig"] = {"Arn": queue.config.schedule_dead_letter_arn}
     description = f"sqstask delayed send of task {spec.task_id} ({spec.task_type})"[:512]
     client = queue.scheduler
     try:
