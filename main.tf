@@ -20,6 +20,8 @@ module "queue" {
   content_based_deduplication = var.content_based_deduplication
   high_throughput             = var.high_throughput
 
+  priorities = var.priorities
+
   kms_key_arn    = var.kms_key_arn
   create_kms_key = var.create_kms_key
 
@@ -77,6 +79,11 @@ locals {
     metrics_namespace  = var.metrics.namespace
 
     schedule_dead_letter_arn = local.sdk_schedule_dead_letter_arn
+
+    # Priority tiers, highest first, and each tier's queue (`send(..., priority=)`, Worker).
+    priorities          = module.queue.priorities
+    default_priority    = module.queue.default_priority
+    priority_queue_urls = module.queue.priority_queue_urls
   }
 }
 

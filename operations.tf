@@ -44,6 +44,10 @@ module "lambda_trigger" {
   payload_prefix                   = module.task_state.payload_prefix
 
   consumers = var.consumers
+
+  # The other priority tiers' queues (resource ARNs, like queue_arn).
+  default_priority    = module.queue.default_priority
+  priority_queue_arns = { for tier, arn in module.queue.priority_queue_arns : tier => arn if tier != module.queue.default_priority }
 }
 
 module "alarms" {
@@ -55,6 +59,7 @@ module "alarms" {
 
   queue_name              = module.queue.queue_name
   dlq_name                = module.queue.dlq_name
+  priority_queue_names    = { for tier, queue in module.queue.priority_queue_names : tier => queue if tier != module.queue.default_priority }
   consumer_function_names = module.lambda_trigger.function_names
   # Scheduler's dead-letter queue is a standard queue: its name is the last part of its ARN.
   schedule_dlq_name = module.schedules.dead_letter_arn == null ? null : element(split(":", module.schedules.dead_letter_arn), 5)
@@ -85,15 +90,17 @@ module "iam" {
   name = var.name
   tags = var.tags
 
-  queue_arn          = module.queue.queue_static_arn
-  dlq_arn            = module.queue.dlq_static_arn
-  queue_name         = module.queue.queue_name
-  dlq_name           = module.queue.dlq_name
-  kms_key_arn        = module.queue.kms_key_arn
-  table_arn          = local.table_static_arn
-  payload_bucket_arn = local.payload_bucket_static_arn
-  payload_prefix     = module.task_state.payload_prefix
-  alarm_arns         = var.alarms.enabled ? [for key in sort(keys(module.alarms[0].alarm_static_arns)) : module.alarms[0].alarm_static_arns[key]] : []
+  queue_arn = module.queue.queue_static_arn
+  dlq_arn   = module.queue.dlq_static_arn
+  # The other priority tiers, highest first.
+  priority_queue_arns = [for tier in module.queue.priorities : module.queue.priority_queue_static_arns[tier] if tier != module.queue.default_priority]
+  queue_name          = module.queue.queue_name
+  dlq_name            = module.queue.dlq_name
+  kms_key_arn         = module.queue.kms_key_arn
+  table_arn           = local.table_static_arn
+  payload_bucket_arn  = local.payload_bucket_static_arn
+  payload_prefix      = module.task_state.payload_prefix
+  alarm_arns          = var.alarms.enabled ? [for key in sort(keys(module.alarms[0].alarm_static_arns)) : module.alarms[0].alarm_static_arns[key]] : []
 
   schedule_group_arn = local.schedule_group_static_arn
   scheduler_role_arn = local.scheduler_role_static_arn

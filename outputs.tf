@@ -47,6 +47,33 @@ output "kms_key_arn" {
   value       = module.queue.kms_key_arn
 }
 
+# --- priorities ---
+
+output "priorities" {
+  description = "Priority tiers, highest first."
+  value       = module.queue.priorities
+}
+
+output "default_priority" {
+  description = "The default tier: tasks sent without a priority go there, and `queue_*` outputs name its queue."
+  value       = module.queue.default_priority
+}
+
+output "priority_queue_urls" {
+  description = "Queue URL of every priority tier, by tier."
+  value       = module.queue.priority_queue_urls
+}
+
+output "priority_queue_arns" {
+  description = "Queue ARN of every priority tier, by tier."
+  value       = module.queue.priority_queue_arns
+}
+
+output "priority_queue_names" {
+  description = "Queue name of every priority tier, by tier (`<name>.fifo` for `default`, `<name>-<tier>.fifo` for the others)."
+  value       = module.queue.priority_queue_names
+}
+
 # --- task state ---
 
 output "table_name" {
@@ -72,7 +99,7 @@ output "payload_bucket_arn" {
 # --- SDK configuration ---
 
 output "sdk_config" {
-  description = "JSON the SDK reads as-is: set it as `SQSTASK_CONFIG` for task code (keys: name, region, queue_url, queue_arn, dlq_url, dlq_arn, idempotency_table, payload_bucket, visibility_timeout, max_message_size, alarm_names, schedule_group, scheduler_role_arn, schedule_dead_letter_arn, metrics, metrics_namespace)."
+  description = "JSON the SDK reads as-is: set it as `SQSTASK_CONFIG` for task code (keys: name, region, queue_url, queue_arn, dlq_url, dlq_arn, idempotency_table, payload_bucket, visibility_timeout, max_message_size, alarm_names, schedule_group, scheduler_role_arn, schedule_dead_letter_arn, metrics, metrics_namespace, priorities, default_priority, priority_queue_urls)."
   value       = jsonencode(local.sdk_config)
 }
 
@@ -86,6 +113,11 @@ output "lambda_consumer_policy_arns" {
 output "event_source_mapping_uuids" {
   description = "UUID of each Lambda consumer's event source mapping, by consumer name."
   value       = module.lambda_trigger.event_source_mapping_uuids
+}
+
+output "priority_event_source_mapping_uuids" {
+  description = "UUID of each Lambda consumer's event source mapping on each priority tier it serves: consumer => tier => UUID."
+  value       = module.lambda_trigger.priority_event_source_mapping_uuids
 }
 
 output "producer_policy_arn" {
@@ -139,7 +171,7 @@ output "operator_role_arn" {
 }
 
 output "alarm_names" {
-  description = "CloudWatch alarm names by alarm key (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <consumer>-errors, <consumer>-throttles); empty when `alarms.enabled` is false."
+  description = "CloudWatch alarm names by alarm key (dlq-not-empty, oldest-message-age, backlog, producer-stopped, <tier>-oldest-message-age, <tier>-backlog, <consumer>-errors, <consumer>-throttles); empty when `alarms.enabled` is false."
   value       = var.alarms.enabled ? module.alarms[0].alarm_names : {}
 }
 

@@ -95,6 +95,30 @@ variable "high_throughput" {
   nullable    = false
 }
 
+# --- priorities ---
+
+variable "priorities" {
+  description = "Priority tiers, highest first (see modules/queue, which validates them): one FIFO queue per tier sharing the DLQ, task table, bucket, key and policies, with per-tier alarms and dashboard rows. The tier `default` keeps `<name>.fifo`, others are `<name>-<tier>.fifo`; tasks sent without a priority go to `default`, or to the lowest tier when none is called that. `[\"default\"]` is one queue, as without tiers."
+  type        = list(string)
+  default     = ["default"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.priorities) >= 1 && length(var.priorities) <= 10 && length(distinct(var.priorities)) == length(var.priorities)
+    error_message = "priorities must list 1 to 10 distinct tier names, highest first: a dead-letter queue's redrive-allow policy names at most 10 source queues."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : can(regex("^[A-Za-z0-9_-]+$", tier)) && tier != "dlq"])
+    error_message = "Each priority tier name must be letters, digits, hyphens (-) and underscores (_), and not \"dlq\" (`<name>-dlq.fifo` is the dead-letter queue)."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : tier == "default" || length("${var.name}-${tier}.fifo") <= 80])
+    error_message = "Each priority tier's queue `<name>-<tier>.fifo` must fit the 80-character limit for FIFO queue names: with this name, tier names may be at most ${75 - length(var.name)} characters (too long: ${join(", ", [for tier in var.priorities : tier if tier != "default" && length("${var.name}-${tier}.fifo") > 80])})."
+  }
+}
+
 # --- principals ---
 
 variable "producer_principals" {
@@ -258,7 +282,8 @@ variable "consumers" {
     timeout must be at least 6x it), `allow_chaining` (may send follow-up tasks, default false),
     `event_metrics` (the mapping's EventCount metrics, default true), `provisioned_poller_config`
     ({minimum_pollers 2..200, maximum_pollers 2..10000}: provisioned mode, not with
-    `maximum_concurrency`).
+    `maximum_concurrency`), `priorities` (tiers served, null: every tier; one mapping per tier),
+    `priority_maximum_concurrency` (per-tier maximum_concurrency, by tier).
   EOT
   type = map(object({
     function_name       = string
@@ -274,6 +299,9 @@ variable "consumers" {
       minimum_pollers = optional(number)
       maximum_pollers = optional(number)
     }))
+
+    priorities                   = optional(list(string))
+    priority_maximum_concurrency = optional(map(number), {})
   }))
   default  = {}
   nullable = false

@@ -21,9 +21,9 @@ from .workload import use_fake_aws_environment
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 FULL = dict(tasks=2000, long_tasks=40, long_task_seconds=3.0, long_visibility=2, lambda_records=500,
-            overhead_tasks=2000, overhead_records=1000, rounds=7, cold_runs=15, in_flight=100)
+            overhead_tasks=2000, overhead_records=1000, rounds=7, cold_runs=15, in_flight=100, tier_tasks=300)
 QUICK = dict(tasks=100, long_tasks=10, long_task_seconds=3.0, long_visibility=2, lambda_records=50,
-             overhead_tasks=200, overhead_records=100, rounds=5, cold_runs=10, in_flight=100)
+             overhead_tasks=200, overhead_records=100, rounds=5, cold_runs=10, in_flight=100, tier_tasks=60)
 
 
 def _step(label: str) -> float:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or (Path(tempfile.gettempdir()) / "sqstask-RESULTS-quick.md" if args.quick else RESULTS)
 
     use_fake_aws_environment()  # nothing here may reach AWS
-    from . import calls, coldstart, heartbeat, overhead, report
+    from . import calls, coldstart, heartbeat, overhead, priorities, report
 
     began, started_at = time.monotonic(), datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                                      visibility_timeout=sizes["long_visibility"],
                                      label="Worker, tasks outliving the visibility timeout")
     _done(t, f"{worker_long.sqs_per_task:.3f} SQS calls per task")
+
+    t = _step(f"consumer calls: Worker over 3 priority tiers, {sizes['tier_tasks']:,} tasks on moto")
+    tier_runs = priorities.priority_runs(sizes["tier_tasks"])
+    _done(t, ", ".join(f"{run.receives_per_task:.3f}" for run in tier_runs) + " receives per task")
 
     t = _step(f"consumer calls: receive(1)/delete(1) loop, {sizes['tasks']:,} tasks on moto")
     naive_consumer = calls.naive_consumer_calls(sizes["tasks"])
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat=beat,
         metrics_overhead=metrics_cost,
         metrics_emit_us=metrics_emit,
+        priorities=tier_runs,
     )
     path = report.write(results, output)
     print(f"wrote {path} ({results.seconds / 60:.1f} minutes)", flush=True)

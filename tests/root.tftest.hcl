@@ -77,6 +77,7 @@ run "sdk_config_has_exactly_the_keys_the_sdk_reads" {
       "name", "region", "queue_url", "queue_arn", "dlq_url", "dlq_arn", "idempotency_table",
       "payload_bucket", "visibility_timeout", "max_message_size", "alarm_names",
       "schedule_group", "scheduler_role_arn", "schedule_dead_letter_arn", "metrics", "metrics_namespace",
+      "priorities", "default_priority", "priority_queue_urls",
     ])
     error_message = "sdk_config keys were ${jsonencode(keys(jsondecode(output.sdk_config)))}."
   }

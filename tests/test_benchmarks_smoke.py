@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the repository
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import calls, coldstart, heartbeat, overhead, report  # noqa: E402
+from benchmarks import calls, coldstart, heartbeat, overhead, priorities, report  # noqa: E402
 from benchmarks.workload import fake_aws_environment  # noqa: E402
 
 
@@ -82,6 +82,11 @@ def handler_duplicate():
 @pytest.fixture(scope="module")
 def metrics_cost():
     return overhead.metrics_overhead(20, rounds=1)
+
+
+@pytest.fixture(scope="module")
+def tier_runs():
+    return priorities.priority_runs(30)
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +170,21 @@ def test_cold_start_probe_runs_each_variant_in_a_fresh_interpreter(cold):
     assert cold.calls("powertools") == {"PutItem": 1, "UpdateItem": 1}
 
 
+def test_worker_over_tiers_runs_every_task_higher_tiers_first_and_counts_its_receives(tier_runs):
+    spread, lowest = tier_runs
+    assert spread.tasks_by_tier == {"urgent": 10, "default": 10, "bulk": 10} and lowest.tasks_by_tier == {"bulk": 30}
+    # All queued up front: the higher tiers run first (tasks run in parallel, so only the order of
+    # the means is certain, not exact positions).
+    assert spread.mean_position["urgent"] < spread.mean_position["default"] < spread.mean_position["bulk"]
+    # At least one receive per 10 tasks; with work on the lowest tier only, every round that
+    # finds it also paid an empty short poll on each of the two tiers above.
+    assert spread.receives >= 3 and lowest.receives >= 3 * 3
+    assert lowest.empty_receives >= 2 * 3 and lowest.receives_per_task > spread.receives_per_task
+
+
 def test_report_puts_every_measurement_beside_its_target(
     tmp_path, producer, worker, worker_long, naive_consumer, lambda_path, beat, producer_overhead, handler_fresh,
-    handler_duplicate, cold, metrics_cost,
+    handler_duplicate, cold, metrics_cost, tier_runs,
 ):
     results = report.Results(
         command="python -m benchmarks.run --quick", started_at="2026-01-01 00:00 UTC", seconds=60.0, cpus=2,
@@ -176,6 +193,7 @@ def test_report_puts_every_measurement_beside_its_target(
         producer_overhead=producer_overhead, handler_fresh=handler_fresh, handler_duplicate=handler_duplicate,
         cold_start=cold, heartbeat=beat, metrics_overhead=metrics_cost,
         metrics_emit_us=overhead.emf_cost(20, repeats=2),
+        priorities=tier_runs,
     )
     text = report.write(results, tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "Made by `python -m benchmarks.run --quick`" in text
@@ -186,3 +204,4 @@ def test_report_puts_every_measurement_beside_its_target(
     assert ("| Producer: SendMessage* calls per task | 0.120 | 1.000 (send_message loop) | <= 0.11 | **MISSED** |"
             in text)
     assert "$0.50 per million requests" in text
+    assert "### Consumer with priority tiers" in text and "3 tiers, tasks on the lowest tier only" in text

@@ -15,6 +15,10 @@ module "tasks" {
   # a worker that dies is replaced quickly; long tasks are kept alive by the heartbeat.
   visibility_timeout_seconds = 120
 
+  # `["default"]`: one queue. With tiers, e.g. ["urgent", "default", "bulk"], each is a queue and
+  # the worker takes the highest tier that has work, with a share for the lower ones.
+  priorities = var.priorities
+
   iam = {
     create_roles = true
     trusted_services = {

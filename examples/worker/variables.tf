@@ -20,3 +20,9 @@ variable "worker_services" {
     error_message = "worker_services must list ecs-tasks.amazonaws.com and/or ec2.amazonaws.com."
   }
 }
+
+variable "priorities" {
+  description = "Priority tiers, highest first (the module's `priorities`): one queue per tier; `sqstask worker` serves them highest first."
+  type        = list(string)
+  default     = ["default"]
+}

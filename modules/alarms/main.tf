@@ -134,7 +134,40 @@ locals {
     },
   )
 
-  alarms = merge(local.queue_alarms, local.consumer_alarms)
+  # Each other priority tier: its own oldest-age and backlog alarms, keyed `<tier>-<alarm>`, so a
+  # flooded low tier and a stuck urgent tier page separately.
+  tier_alarms = merge(
+    var.oldest_message_age.enabled ? {
+      for tier, queue in var.priority_queue_names : "${tier}-oldest-message-age" => {
+        namespace           = "AWS/SQS"
+        metric_name         = "ApproximateAgeOfOldestMessage"
+        dimensions          = { QueueName = queue }
+        statistic           = "Maximum"
+        comparison_operator = "GreaterThanThreshold"
+        threshold           = var.oldest_message_age.threshold_seconds
+        period              = var.oldest_message_age.period
+        evaluation_periods  = var.oldest_message_age.evaluation_periods
+        treat_missing_data  = "notBreaching" # no data: the queue is idle and empty
+        description         = "The oldest task on ${queue} (priority tier ${tier} of ${var.name}) has waited more than ${var.oldest_message_age.threshold_seconds} s: consumers of this tier are stopped, failing or too slow, or higher tiers take all the capacity. First: run `sqstask status` for each tier's depth and in-flight counts, then check that consumers serve tier ${tier} (a Lambda mapping for it, workers polling it) and their errors and throttles."
+      }
+    } : {},
+    var.backlog.enabled ? {
+      for tier, queue in var.priority_queue_names : "${tier}-backlog" => {
+        namespace           = "AWS/SQS"
+        metric_name         = "ApproximateNumberOfMessagesVisible"
+        dimensions          = { QueueName = queue }
+        statistic           = "Maximum"
+        comparison_operator = "GreaterThanThreshold"
+        threshold           = var.backlog.threshold
+        period              = var.backlog.period
+        evaluation_periods  = var.backlog.evaluation_periods
+        treat_missing_data  = "notBreaching" # no data: the queue is idle and empty
+        description         = "More than ${var.backlog.threshold} tasks have waited on ${queue} (priority tier ${tier} of ${var.name}) for ${var.backlog.period * var.backlog.evaluation_periods} s: consumers of this tier do not keep up. First: run `sqstask status`; check the tier's consumers run and are not throttled, then add capacity for the tier (its mapping's maximum_concurrency, or workers)."
+      }
+    } : {},
+  )
+
+  alarms = merge(local.queue_alarms, local.tier_alarms, local.consumer_alarms)
 
   # With the alarms on the SDK's task metrics (task_metrics.tf).
   alarm_names      = { for key in concat(keys(local.alarms), keys(local.task_alarms)) : key => "${var.name}-${key}" }
@@ -209,6 +242,50 @@ locals {
       for consumer, fn in var.consumer_function_names : ["AWS/Lambda", metric, "FunctionName", fn, { label = consumer }]
     ]
   }
+
+  # One dashboard row per other priority tier, below the fixed rows and the task-metric rows
+  # (task_metrics.tf, y 21..32): depth, in flight, oldest age.
+  tier_rows_top = 33
+  tier_widgets = flatten([
+    for index, tier in sort(keys(var.priority_queue_names)) : [
+      {
+        type = "metric", x = 0, y = local.tier_rows_top + 6 * index, width = 8, height = 6
+        properties = {
+          title  = "Tier ${tier}: queue depth (${var.priority_queue_names[tier]})"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Maximum"
+          period = 60
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.priority_queue_names[tier], { label = "waiting" }],
+            ["AWS/SQS", "ApproximateNumberOfMessagesDelayed", "QueueName", var.priority_queue_names[tier], { label = "delayed" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 8, y = local.tier_rows_top + 6 * index, width = 8, height = 6
+        properties = {
+          title   = "Tier ${tier}: in flight"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Maximum"
+          period  = 60
+          metrics = [["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.priority_queue_names[tier], { label = "in flight" }]]
+        }
+      },
+      {
+        type = "metric", x = 16, y = local.tier_rows_top + 6 * index, width = 8, height = 6
+        properties = {
+          title   = "Tier ${tier}: oldest task age, seconds"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Maximum"
+          period  = 60
+          metrics = [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", var.priority_queue_names[tier], { label = "oldest age" }]]
+        }
+      },
+    ]
+  ])
 
   dashboard_body = {
     widgets = concat(
@@ -304,6 +381,7 @@ locals {
         },
       ] : [],
       local.task_widgets, # task_metrics.tf
+      local.tier_widgets,
     )
   }
 }

@@ -28,6 +28,18 @@ variable "dlq_name" {
   }
 }
 
+variable "priority_queue_names" {
+  description = "Queues of the team's other priority tiers (besides queue_name), by tier name. Each tier gets its own `<name>-<tier>-oldest-message-age` and `<name>-<tier>-backlog` alarms (same settings as the queue's) and a dashboard row."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for tier, queue in var.priority_queue_names : can(regex("^[A-Za-z0-9_-]+$", tier)) && can(regex("^[A-Za-z0-9_-]{1,75}\\.fifo$", queue))])
+    error_message = "priority_queue_names must map tier names (letters, digits, - or _) to FIFO queue names (1 to 75 letters, digits, - or _, followed by .fifo)."
+  }
+}
+
 variable "schedule_dlq_name" {
   description = "Name of the standard queue that receives scheduled tasks EventBridge Scheduler could not deliver (`<name>-schedule-dlq` of the schedules module), or null. When set, a `<name>-schedule-dlq-not-empty` alarm watches it."
   type        = string

@@ -8,6 +8,11 @@ locals {
   policy_names = { for kind in local.kinds : kind => "${var.name}-${kind}" }
   role_names   = { for kind in local.kinds : kind => "${var.name}-${kind}" }
 
+  # Every priority tier's queue. One queue stays a plain string, as before tiers existed, so
+  # a module without tiers keeps byte-identical policies (jsondecode unifies the two types).
+  task_queue_arns = distinct(concat([var.queue_arn], var.priority_queue_arns))
+  task_queues     = jsondecode(length(local.task_queue_arns) == 1 ? jsonencode(var.queue_arn) : jsonencode(local.task_queue_arns))
+
   payload_objects_arn = var.payload_bucket_arn == null ? null : "${var.payload_bucket_arn}/${var.payload_prefix}*"
 
   # Schedules live under schedule/<group>/<name>; a schedule group ARN names schedule-group/<group>.
@@ -62,7 +67,7 @@ locals {
         Sid      = "SendTasks"
         Effect   = "Allow"
         Action   = ["sqs:SendMessage"]
-        Resource = var.queue_arn
+        Resource = local.task_queues
       }],
       local.use_kms ? [local.kms_statement.EncryptTasks] : [],
       local.use_kms && local.has_bucket ? [local.kms_statement.EncryptPayloads] : [],
@@ -93,13 +98,13 @@ locals {
         Sid      = "ConsumeTasks"
         Effect   = "Allow"
         Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-        Resource = var.queue_arn
+        Resource = local.task_queues
       }],
       var.consumer_allow_chaining ? [{
         Sid      = "EnqueueFollowUpTasks"
         Effect   = "Allow"
         Action   = ["sqs:SendMessage"]
-        Resource = var.queue_arn
+        Resource = local.task_queues
       }] : [],
       local.use_kms ? [var.consumer_allow_chaining ? local.kms_statement.EncryptTasks : local.kms_statement.DecryptTasks] : [],
       local.use_kms && local.has_table ? [local.kms_statement.DecryptTaskRecords] : [],
@@ -145,7 +150,7 @@ locals {
           Sid      = "RedriveToTaskQueue"
           Effect   = "Allow"
           Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-          Resource = var.queue_arn
+          Resource = local.task_queues
         },
         {
           # `sqstask status` calls GetMetricStatistics (the queue's oldest message age) and

@@ -18,6 +18,18 @@ variable "queue_arn" {
   }
 }
 
+variable "priority_queue_arns" {
+  description = "ARNs of the team's other priority tier queues (besides queue_arn). Every policy covers every tier: producers send to any tier, consumers read all of them, operators redrive into them."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.priority_queue_arns : can(regex("^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}\\.fifo$", arn))])
+    error_message = "priority_queue_arns must be ARNs of FIFO queues: arn:<partition>:sqs:<region>:<account-id>:<name>-<tier>.fifo."
+  }
+}
+
 variable "dlq_arn" {
   description = "ARN of the team's FIFO dead-letter queue."
   type        = string

@@ -34,21 +34,56 @@ locals {
     "${service}.${local.queue_arn_parts[3]}.${local.queue_arn_parts[1] == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"}"
   ]
 
+
+  # Priority tiers: the queue of each tier, the tiers each consumer serves (every tier unless
+  # it names some), and one mapping per consumer and served tier other than the default tier
+  # (the default tier's mapping is `this`, keyed by consumer name as before tiers existed).
+  tier_queue_arns = merge({ (var.default_priority) = var.queue_arn }, var.priority_queue_arns)
+  served_tiers = {
+    for key, consumer in var.consumers : key => (
+      consumer.priorities == null ? concat([var.default_priority], sort(keys(var.priority_queue_arns))) : distinct(consumer.priorities)
+    )
+  }
+  default_tier_consumers = { for key, consumer in var.consumers : key => consumer if contains(local.served_tiers[key], var.default_priority) }
+  tier_mappings = merge([
+    for key, consumer in var.consumers : {
+      for tier in local.served_tiers[key] : "${key}/${tier}" => {
+        consumer            = key
+        tier                = tier
+        settings            = consumer
+        maximum_concurrency = lookup(consumer.priority_maximum_concurrency, tier, consumer.maximum_concurrency)
+      } if tier != var.default_priority
+    }
+  ]...)
+
+  # What a consumer's mappings may run at once, over every tier it serves (null: a mapping is
+  # uncapped). The function's reserved concurrency must cover the sum.
+  capped_concurrency = {
+    for key, consumer in var.consumers : key => (
+      anytrue([for tier in local.served_tiers[key] : lookup(consumer.priority_maximum_concurrency, tier, consumer.maximum_concurrency) == null])
+      ? null
+      : sum([for tier in local.served_tiers[key] : lookup(consumer.priority_maximum_concurrency, tier, consumer.maximum_concurrency)])
+    )
+  }
+
+  # A single queue stays a plain string, as before tiers (jsondecode unifies string and list).
+  served_queues = {
+    for key in keys(var.consumers) : key => jsondecode(
+      length(local.served_tiers[key]) == 1 ? jsonencode(local.tier_queue_arns[local.served_tiers[key][0]]) : jsonencode([for tier in local.served_tiers[key] : local.tier_queue_arns[tier]])
+    )
+  }
+  all_queues = jsondecode(length(local.tier_queue_arns) == 1 ? jsonencode(var.queue_arn) : jsonencode(concat([var.queue_arn], [for tier in sort(keys(var.priority_queue_arns)) : var.priority_queue_arns[tier]])))
+
   # What a Lambda consumer needs and nothing more. Lambda's poller receives, deletes and reads
   # queue attributes with the function's role (Lambda developer guide, SQS execution role);
   # batch_handler reads the redrive policy. No heartbeat: the visibility timeout is at least
   # 6 x the function timeout, so a running batch never needs its visibility extended.
-  consume_statement = {
-    Sid      = "ConsumeTaskQueue"
-    Effect   = "Allow"
-    Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    Resource = var.queue_arn
-  }
+  # Each consumer reads the tiers it serves; a follow-up task may go to any tier.
   chain_statement = {
     Sid      = "EnqueueFollowUpTasks"
     Effect   = "Allow"
     Action   = ["sqs:SendMessage"]
-    Resource = var.queue_arn
+    Resource = local.all_queues
   }
   table_statements = var.table_arn == null ? [] : [{
     Sid    = "RecordTaskState"
@@ -68,7 +103,12 @@ locals {
     for key, consumer in var.consumers : key => {
       Version = "2012-10-17"
       Statement = concat(
-        [local.consume_statement],
+        [{
+          Sid      = "ConsumeTaskQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+          Resource = local.served_queues[key]
+        }],
         consumer.allow_chaining ? [local.chain_statement] : [],
         var.kms_key_arn == null ? [] : [{
           Sid      = "UseQueueKey"
@@ -118,7 +158,7 @@ resource "aws_iam_role_policy_attachment" "consumer" {
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
-  for_each = var.consumers
+  for_each = local.default_tier_consumers
 
   event_source_arn = var.queue_arn
   function_name    = each.value.function_name
@@ -180,14 +220,71 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 }
 
+# The mappings on the other priority tiers: the same settings, the tier's queue, and the
+# tier's own maximum concurrency, so urgent work keeps capacity when a low tier is flooded.
+resource "aws_lambda_event_source_mapping" "tier" {
+  for_each = local.tier_mappings
+
+  event_source_arn        = var.priority_queue_arns[each.value.tier]
+  function_name           = each.value.settings.function_name
+  enabled                 = each.value.settings.enabled
+  batch_size              = each.value.settings.batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+
+  dynamic "scaling_config" {
+    for_each = each.value.maximum_concurrency == null ? [] : [each.value.maximum_concurrency]
+    content {
+      maximum_concurrency = scaling_config.value
+    }
+  }
+
+  dynamic "metrics_config" {
+    for_each = each.value.settings.event_metrics ? [["EventCount"]] : []
+    content {
+      metrics = metrics_config.value
+    }
+  }
+
+  dynamic "provisioned_poller_config" {
+    for_each = each.value.settings.provisioned_poller_config == null ? [] : [each.value.settings.provisioned_poller_config]
+    content {
+      minimum_pollers = provisioned_poller_config.value.minimum_pollers
+      maximum_pollers = provisioned_poller_config.value.maximum_pollers
+    }
+  }
+
+  dynamic "filter_criteria" {
+    for_each = length(each.value.settings.filter_patterns) == 0 ? [] : [each.value.settings.filter_patterns]
+    content {
+      dynamic "filter" {
+        for_each = filter_criteria.value
+        content {
+          pattern = filter.value
+        }
+      }
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy_attachment.consumer]
+
+  lifecycle {
+    precondition {
+      condition     = var.queue_visibility_timeout_seconds >= local.visibility_to_timeout_ratio * local.function_timeouts[each.value.consumer]
+      error_message = "Consumer \"${each.value.consumer}\" (function ${each.value.settings.function_name}) has a ${local.function_timeouts[each.value.consumer]} s timeout, but the queue visibility timeout is ${var.queue_visibility_timeout_seconds} s. The visibility timeout must be at least ${local.visibility_to_timeout_ratio} x the function timeout (${local.visibility_to_timeout_ratio * local.function_timeouts[each.value.consumer]} s here)."
+    }
+  }
+}
+
 # A warning, not an error: a mapping whose maximum_concurrency exceeds the function's reserved
 # concurrency gets its invocations throttled (they return to the queue and count as receives).
 check "reserved_concurrency_covers_maximum_concurrency" {
   assert {
     condition = alltrue([
       for key, fn in data.aws_lambda_function.this :
-      var.consumers[key].maximum_concurrency == null || fn.reserved_concurrent_executions < 0 || fn.reserved_concurrent_executions >= coalesce(var.consumers[key].maximum_concurrency, 0)
+      local.capped_concurrency[key] == null || fn.reserved_concurrent_executions < 0 || fn.reserved_concurrent_executions >= coalesce(local.capped_concurrency[key], 0)
     ])
-    error_message = "A consumer's maximum_concurrency is above its function's reserved concurrency (${join(", ", [for key, fn in data.aws_lambda_function.this : "${key}: reserved ${fn.reserved_concurrent_executions}, maximum_concurrency ${var.consumers[key].maximum_concurrency}" if var.consumers[key].maximum_concurrency != null && fn.reserved_concurrent_executions >= 0 && fn.reserved_concurrent_executions < coalesce(var.consumers[key].maximum_concurrency, 0)])}). Raise reserved_concurrent_executions on the function or lower maximum_concurrency, or invocations will be throttled."
+    error_message = "A consumer's maximum_concurrency (summed over the priority tiers it serves) is above its function's reserved concurrency (${join(", ", [for key, fn in data.aws_lambda_function.this : "${key}: reserved ${fn.reserved_concurrent_executions}, maximum_concurrency ${local.capped_concurrency[key]}" if local.capped_concurrency[key] != null && fn.reserved_concurrent_executions >= 0 && fn.reserved_concurrent_executions < coalesce(local.capped_concurrency[key], 0)])}). Raise reserved_concurrent_executions on the function or lower maximum_concurrency, or invocations will be throttled."
   }
 }

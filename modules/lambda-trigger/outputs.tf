@@ -1,6 +1,16 @@
 output "event_source_mapping_uuids" {
-  description = "UUID of each consumer's event source mapping, by consumer name."
+  description = "UUID of each consumer's event source mapping on the default priority tier, by consumer name (see priority_event_source_mapping_uuids for every tier)."
   value       = { for key, mapping in aws_lambda_event_source_mapping.this : key => mapping.uuid }
+}
+
+output "priority_event_source_mapping_uuids" {
+  description = "UUID of each consumer's event source mapping on each priority tier it serves: consumer name => tier => UUID."
+  value = {
+    for key in keys(var.consumers) : key => merge(
+      contains(keys(aws_lambda_event_source_mapping.this), key) ? { (var.default_priority) = aws_lambda_event_source_mapping.this[key].uuid } : {},
+      { for mkey, mapping in aws_lambda_event_source_mapping.tier : local.tier_mappings[mkey].tier => mapping.uuid if local.tier_mappings[mkey].consumer == key },
+    )
+  }
 }
 
 output "event_source_mapping_arns" {

@@ -18,6 +18,25 @@ variable "queue_arn" {
   }
 }
 
+variable "default_priority" {
+  description = "Priority tier of queue_arn (the queue module's `default_priority`). Mappings on it keep the consumer's name as key."
+  type        = string
+  default     = "default"
+  nullable    = false
+}
+
+variable "priority_queue_arns" {
+  description = "Queue ARNs of the other priority tiers (besides queue_arn), by tier name. Consumers get one event source mapping per tier they serve."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in values(var.priority_queue_arns) : can(regex("^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}\\.fifo$", arn))])
+    error_message = "priority_queue_arns must map tier names to FIFO queue ARNs: arn:<partition>:sqs:<region>:<account-id>:<name>-<tier>.fifo."
+  }
+}
+
 variable "queue_visibility_timeout_seconds" {
   description = "Visibility timeout of the queue (`visibility_timeout_seconds` of the queue module). Every consumer's function timeout must be at most one sixth of it."
   type        = number
@@ -50,6 +69,10 @@ variable "consumers" {
       `maximum_pollers` (2..10000, default 200) event pollers kept for the mapping; null (default)
       for on-demand polling. Not with `maximum_concurrency`: in provisioned mode the pollers bound
       concurrency.
+    - `priorities`: the priority tiers this consumer serves (null: every tier). One event source
+      mapping per tier, so each tier keeps its own capacity.
+    - `priority_maximum_concurrency`: `maximum_concurrency` of this consumer's mapping on a given
+      tier, by tier name (2..1000); tiers not listed use `maximum_concurrency`.
   EOT
   type = map(object({
     function_name       = string
@@ -65,8 +88,35 @@ variable "consumers" {
       minimum_pollers = optional(number, 2)
       maximum_pollers = optional(number, 200)
     }))
+
+    priorities                   = optional(list(string))
+    priority_maximum_concurrency = optional(map(number), {})
   }))
   default = {}
+
+  validation {
+    condition = alltrue([
+      for c in values(var.consumers) : alltrue([
+        for tier in concat(coalesce(c.priorities, [var.default_priority]), keys(c.priority_maximum_concurrency)) :
+        tier == var.default_priority || contains(keys(var.priority_queue_arns), tier)
+      ]) && (c.priorities == null || length(coalesce(c.priorities, [])) > 0)
+    ])
+    error_message = "Each consumer's priorities (and priority_maximum_concurrency keys) must name the queue's priority tiers (${join(", ", concat([var.default_priority], keys(var.priority_queue_arns)))}); priorities may be null (every tier) but not empty."
+  }
+
+  validation {
+    condition = alltrue([
+      for c in values(var.consumers) : alltrue([
+        for n in values(c.priority_maximum_concurrency) : n >= 2 && n <= 1000 && floor(n) == n
+      ])
+    ])
+    error_message = "Each consumer's priority_maximum_concurrency values must be whole numbers from 2 to 1000 (AWS's range for an SQS event source's maximum concurrency)."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.consumers) : c.provisioned_poller_config == null || length(c.priority_maximum_concurrency) == 0])
+    error_message = "A consumer with provisioned_poller_config cannot set priority_maximum_concurrency: in provisioned mode the pollers bound each mapping's concurrency (AWS rejects both on one mapping)."
+  }
 
   validation {
     condition     = alltrue([for k in keys(var.consumers) : can(regex("^[A-Za-z0-9_-]{1,48}$", k))])

@@ -10,12 +10,20 @@ locals {
   region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
-  queue_name = "${var.name}.fifo"
-  dlq_name   = "${var.name}-dlq.fifo"
+  dlq_name = "${var.name}-dlq.fifo"
+
+  # Priority tiers, highest first. The default tier (`default` when listed, else the lowest)
+  # is `aws_sqs_queue.main`, so a module without tiers keeps its addresses; the other tiers
+  # are `aws_sqs_queue.tier`, keyed by tier name.
+  default_tier     = contains(var.priorities, "default") ? "default" : var.priorities[length(var.priorities) - 1]
+  tier_queue_names = { for tier in var.priorities : tier => tier == "default" ? "${var.name}.fifo" : "${var.name}-${tier}.fifo" }
+  other_tiers      = { for tier, queue_name in local.tier_queue_names : tier => queue_name if tier != local.default_tier }
+  queue_name       = local.tier_queue_names[local.default_tier]
 
   # Static ARNs are known at plan time and do not depend on the queue resources, which
   # breaks the queue <-> DLQ cycle of redrive and redrive-allow policies.
-  queue_static_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.queue_name}"
+  tier_static_arns = { for tier, queue_name in local.tier_queue_names : tier => "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${queue_name}" }
+  queue_static_arn = local.tier_static_arns[local.default_tier]
   dlq_static_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
 
   kms_alias_name = "alias/sqstask/${var.name}"
@@ -57,32 +65,35 @@ locals {
     Condition = { Bool = { "aws:SecureTransport" = "false" } }
   }
 
-  queue_policy = {
-    Version = "2012-10-17"
-    Statement = concat(
-      [merge(local.deny_insecure_transport, { Resource = local.queue_static_arn })],
-      length(local.producer_principals) == 0 ? [] : [{
-        Sid       = "AllowProducers"
-        Effect    = "Allow"
-        Principal = { AWS = local.producer_principals }
-        Action    = local.producer_actions
-        Resource  = local.queue_static_arn
-      }],
-      length(local.consumer_principals) == 0 ? [] : [{
-        Sid       = "AllowConsumers"
-        Effect    = "Allow"
-        Principal = { AWS = local.consumer_principals }
-        Action    = local.consumer_actions
-        Resource  = local.queue_static_arn
-      }],
-      length(local.operator_principals) == 0 ? [] : [{
-        Sid       = "AllowOperatorsToRedrive"
-        Effect    = "Allow"
-        Principal = { AWS = local.operator_principals }
-        Action    = local.operator_queue_actions
-        Resource  = local.queue_static_arn
-      }],
-    )
+  # One policy per tier queue, each naming its own queue: every role covers every tier.
+  queue_policies = {
+    for tier, queue_arn in local.tier_static_arns : tier => {
+      Version = "2012-10-17"
+      Statement = concat(
+        [merge(local.deny_insecure_transport, { Resource = queue_arn })],
+        length(local.producer_principals) == 0 ? [] : [{
+          Sid       = "AllowProducers"
+          Effect    = "Allow"
+          Principal = { AWS = local.producer_principals }
+          Action    = local.producer_actions
+          Resource  = queue_arn
+        }],
+        length(local.consumer_principals) == 0 ? [] : [{
+          Sid       = "AllowConsumers"
+          Effect    = "Allow"
+          Principal = { AWS = local.consumer_principals }
+          Action    = local.consumer_actions
+          Resource  = queue_arn
+        }],
+        length(local.operator_principals) == 0 ? [] : [{
+          Sid       = "AllowOperatorsToRedrive"
+          Effect    = "Allow"
+          Principal = { AWS = local.operator_principals }
+          Action    = local.operator_queue_actions
+          Resource  = queue_arn
+        }],
+      )
+    }
   }
 
   dlq_policy = {
@@ -106,7 +117,8 @@ locals {
 
   redrive_allow_policy = {
     redrivePermission = "byQueue"
-    sourceQueueArns   = [local.queue_static_arn]
+    # Every tier dead-letters here; StartMessageMoveTask returns each message to its own source.
+    sourceQueueArns = [for tier in var.priorities : local.tier_static_arns[tier]]
   }
 
   # Key policy of the created key. In a key policy "Resource": "*" means this key only.
@@ -231,6 +243,30 @@ resource "aws_sqs_queue" "main" {
   tags = var.tags
 }
 
+# The other priority tiers: the same settings as the main queue.
+resource "aws_sqs_queue" "tier" {
+  for_each = local.other_tiers
+
+  name       = each.value
+  fifo_queue = true
+
+  content_based_deduplication = var.content_based_deduplication
+  deduplication_scope         = local.deduplication_scope
+  fifo_throughput_limit       = local.fifo_throughput_limit
+
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  max_message_size           = var.max_message_size
+  receive_wait_time_seconds  = var.receive_wait_time_seconds
+  delay_seconds              = var.delay_seconds
+
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
+
+  tags = var.tags
+}
+
 # Redrive and redrive-allow are separate resources built from static ARNs, so neither queue
 # needs the other's attributes at creation time. The attributes of one queue are written one
 # after another (redrive policy, then queue policy; redrive-allow, then DLQ policy): each is a
@@ -243,18 +279,37 @@ resource "aws_sqs_queue_redrive_policy" "this" {
   depends_on = [aws_sqs_queue.dlq]
 }
 
+resource "aws_sqs_queue_redrive_policy" "tier" {
+  for_each = aws_sqs_queue.tier
+
+  queue_url      = each.value.url
+  redrive_policy = jsonencode(local.redrive_policy)
+
+  depends_on = [aws_sqs_queue.dlq]
+}
+
 resource "aws_sqs_queue_redrive_allow_policy" "this" {
   queue_url            = aws_sqs_queue.dlq.url
   redrive_allow_policy = jsonencode(local.redrive_allow_policy)
 
-  depends_on = [aws_sqs_queue.main]
+  depends_on = [aws_sqs_queue.main, aws_sqs_queue.tier]
 }
 
 resource "aws_sqs_queue_policy" "main" {
   queue_url = aws_sqs_queue.main.url
-  policy    = jsonencode(local.queue_policy)
+  policy    = jsonencode(local.queue_policies[local.default_tier])
 
   depends_on = [aws_sqs_queue_redrive_policy.this]
+}
+
+resource "aws_sqs_queue_policy" "tier" {
+  for_each = aws_sqs_queue.tier
+
+  queue_url = each.value.url
+  policy    = jsonencode(local.queue_policies[each.key])
+
+  # Each tier queue's redrive policy is written before its queue policy (see above).
+  depends_on = [aws_sqs_queue_redrive_policy.tier]
 }
 
 resource "aws_sqs_queue_policy" "dlq" {

@@ -72,3 +72,35 @@ output "dlq_message_retention_seconds" {
   description = "Seconds the dead-letter queue keeps a task (its retention restarts there, FIFO); the payload bucket's expiry must outlast this plus the queue's."
   value       = aws_sqs_queue.dlq.message_retention_seconds
 }
+
+# --- priority tiers ---
+
+output "priorities" {
+  description = "Priority tiers, highest first."
+  value       = var.priorities
+}
+
+output "default_priority" {
+  description = "The default tier: where tasks sent without a priority go; the `queue_*` outputs name its queue."
+  value       = local.default_tier
+}
+
+output "priority_queue_names" {
+  description = "Queue name of every priority tier, by tier (the default tier included)."
+  value       = merge({ (local.default_tier) = aws_sqs_queue.main.name }, { for tier, queue in aws_sqs_queue.tier : tier => queue.name })
+}
+
+output "priority_queue_urls" {
+  description = "Queue URL of every priority tier, by tier (the default tier included)."
+  value       = merge({ (local.default_tier) = aws_sqs_queue.main.url }, { for tier, queue in aws_sqs_queue.tier : tier => queue.url })
+}
+
+output "priority_queue_arns" {
+  description = "Queue ARN of every priority tier, by tier (the default tier included)."
+  value       = merge({ (local.default_tier) = aws_sqs_queue.main.arn }, { for tier, queue in aws_sqs_queue.tier : tier => queue.arn })
+}
+
+output "priority_queue_static_arns" {
+  description = "Static ARN (known at plan time) of every priority tier's queue, by tier."
+  value       = local.tier_static_arns
+}

@@ -15,6 +15,30 @@ variable "tags" {
   nullable    = false
 }
 
+# --- priority tiers ---
+
+variable "priorities" {
+  description = "Priority tiers, highest first: one FIFO queue per tier, all sharing the dead-letter queue, key and policies. The tier named `default` keeps `<name>.fifo`; every other tier is `<name>-<tier>.fifo`. The default tier (where tasks sent without a priority go, and what `queue_*` outputs name) is `default` when listed, else the lowest tier. The default `[\"default\"]` is the single queue of a module without tiers."
+  type        = list(string)
+  default     = ["default"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.priorities) >= 1 && length(var.priorities) <= 10 && length(distinct(var.priorities)) == length(var.priorities)
+    error_message = "priorities must list 1 to 10 distinct tier names, highest first: a dead-letter queue's redrive-allow policy names at most 10 source queues."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : can(regex("^[A-Za-z0-9_-]+$", tier)) && tier != "dlq"])
+    error_message = "Each priority tier name must be letters, digits, hyphens (-) and underscores (_), and not \"dlq\" (`<name>-dlq.fifo` is the dead-letter queue)."
+  }
+
+  validation {
+    condition     = alltrue([for tier in var.priorities : tier == "default" || length("${var.name}-${tier}.fifo") <= 80])
+    error_message = "Each priority tier's queue `<name>-<tier>.fifo` must fit the 80-character limit for FIFO queue names: with this name, tier names may be at most ${75 - length(var.name)} characters (too long: ${join(", ", [for tier in var.priorities : tier if tier != "default" && length("${var.name}-${tier}.fifo") > 80])})."
+  }
+}
+
 # --- queue settings ---
 
 variable "visibility_timeout_seconds" {

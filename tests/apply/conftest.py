@@ -41,6 +41,11 @@ EXAMPLES: dict[str, Mapping[str, Any] | Callable[[], Mapping[str, Any]]] = {
     "multi-team": {},
 }
 
+# Further applies of an example with other variables: name -> (example folder, variables).
+VARIANTS: dict[str, tuple[str, Mapping[str, Any]]] = {
+    "worker-tiers": ("worker", {"name": "reports-tiers", "priorities": ["urgent", "default", "bulk"]}),
+}
+
 _POOL_KEY = pytest.StashKey[ApplyPool]()
 _SUMMARY_KEY = pytest.StashKey[list[str]]()
 
@@ -81,7 +86,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config.stash[_POOL_KEY] = pool
     config.stash[_SUMMARY_KEY] = summary
     for example in examples:
-        pool.submit(example, example, variables=EXAMPLES[example])
+        folder, variables = VARIANTS.get(example, (example, EXAMPLES.get(example, {})))
+        pool.submit(example, folder, variables=variables)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

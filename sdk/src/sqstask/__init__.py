@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "Backoff": "backoff",
     "DeadLetterQueue": "dlq",
     "RedriveFilter": "dlq",
+    "PriorityTiers": "priorities",
+    "UnknownPriority": "priorities",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .heartbeat import Heartbeat
     from .idempotency import TaskStore
     from .payloads import PayloadStore
+    from .priorities import PriorityTiers, UnknownPriority
     from .queue import BatchResult, SendResult, TaskQueue
     from .task import (
         ENVELOPE_VERSION,

@@ -201,12 +201,29 @@ def cmd_send(args: argparse.Namespace) -> int:
     """Send one task."""
     payload = read_payload(args.payload)
     queue = queue_from_args(args)
-    result = queue.send(args.task_type, payload, group_id=args.group, task_id=args.task_id)
+    priority = _priority_arg(args.priority, queue.tiers.names)
+    result = queue.send(args.task_type, payload, group_id=args.group, task_id=args.task_id, priority=priority)
     if args.json:
         print(render_json({"task_id": result.task_id, "message_id": result.message_id, "sequence_number": result.sequence_number}))
     else:
-        print(f"sent task {result.task_id} to {queue.config.queue_name} (message {result.message_id}, sequence {result.sequence_number})")
+        target = queue.queue_url_for(priority).rstrip("/").rsplit("/", 1)[-1]
+        print(f"sent task {result.task_id} to {target} (message {result.message_id}, sequence {result.sequence_number})")
     return EXIT_OK
+
+
+def _priority_arg(value: str | None, tiers: tuple[str, ...]) -> str | int | None:
+    """``--priority``: a tier name, or seed 004's integer 0-9 (a tier named like a number wins)."""
+    if value is None or value in tiers:
+        return value
+    return int(value) if value.strip().isdigit() else value
+
+
+def _with_priority(columns: tuple[tuple[str, str], ...], summaries: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """Add a PRIORITY column after GROUP when the letters come from a queue with tiers."""
+    if not any("priority" in s for s in summaries):
+        return columns
+    at = [key for key, _ in columns].index("group_id") + 1
+    return columns[:at] + (("priority", "PRIORITY"),) + columns[at:]
 
 
 # -- dlq -------------------------------------------------------------------------------------
@@ -241,7 +258,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{dlq.name}: {depth.visible} message(s) waiting, {depth.in_flight} in flight")
     if letters:
-        print(render_table(_rows(summaries), LIST_COLUMNS))
+        print(render_table(_rows(summaries), _with_priority(LIST_COLUMNS, summaries)))
     if len(letters) < depth.visible:
         why = (
             f"--limit {args.limit}" if len(letters) == args.limit
@@ -308,6 +325,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         task_ids=args.task_id,
         older_than=args.older_than,
         error_contains=args.error_contains,
+        priorities=args.priority,
     )
     dlq = _dlq_from_args(args)
     report = dlq.redrive(
@@ -324,7 +342,8 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         print(render_json(report.to_dict(now)))
     elif report.dry_run:
         if report.would_move:
-            print(render_table(_rows([letter.summary(now) for letter in report.would_move]), MOVE_COLUMNS))
+            moving = [letter.summary(now) for letter in report.would_move]
+            print(render_table(_rows(moving), _with_priority(MOVE_COLUMNS, moving)))
         print(f"dry run: would move {report.matched} of {report.scanned} scanned message(s) from {dlq.name}; nothing was moved")
     else:
         target = dlq.queue.config.queue_name
@@ -442,7 +461,19 @@ def cmd_status(args: argparse.Namespace) -> int:
             ]
         )
     )
+    if status.tiers:
+        print(render_table([tier.row() for tier in status.tiers], TIER_COLUMNS))
     return EXIT_OK
+
+
+TIER_COLUMNS = (
+    ("priority", "PRIORITY"),
+    ("queue", "QUEUE"),
+    ("visible", "VISIBLE"),
+    ("in_flight", "IN FLIGHT"),
+    ("delayed", "DELAYED"),
+    ("oldest", "OLDEST MESSAGE"),
+)
 
 
 # -- the parser ------------------------------------------------------------------------------
@@ -463,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--group", required=True, metavar="GROUP", help="message group id: tasks of a group run in order")
     send.add_argument("--payload", default="{}", metavar="JSON|@FILE", help="the payload as JSON, @file or @- for stdin (default {})")
     send.add_argument("--task-id", metavar="ID", help="a stable task id (default: a new one); resending it is de-duplicated")
+    send.add_argument("--priority", metavar="TIER|0-9", help="the priority tier (or 0-9, higher = more urgent); default: the default tier")
     send.set_defaults(func=cmd_send)
 
     dlq = commands.add_parser("dlq", help="inspect, redrive or purge the dead-letter queue")
@@ -487,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--task-id", action="append", metavar="ID", help="only this task (repeatable)")
     redrive.add_argument("--older-than", type=parse_duration, metavar="DURATION", help="only tasks first sent longer ago than this (e.g. 30m, 2h, 1d)")
     redrive.add_argument("--error-contains", metavar="TEXT", help="only tasks whose recorded error contains TEXT (case-insensitive)")
+    redrive.add_argument("--priority", action="append", metavar="TIER", help="only tasks of this priority tier (repeatable)")
     redrive.add_argument("--rate", type=_positive_float, metavar="N", help="at most N messages per second")
     redrive.add_argument("--max", type=_positive_int, metavar="N", help="stop after N messages")
     redrive.add_argument("--dry-run", action="store_true", help="list what would move; move nothing")

@@ -6,10 +6,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .priorities import PriorityTiers
 
 MAX_VISIBILITY_TIMEOUT = 43200
 MIN_MESSAGE_SIZE = 1024
@@ -29,6 +32,7 @@ _STR_KEYS = (
     "dlq_arn",
     "name",
     "metrics_namespace",
+    "default_priority",
 )
 _BOOL_KEYS = ("metrics",)
 _INT_KEYS = ("visibility_timeout", "max_message_size")
@@ -78,6 +82,10 @@ class QueueConfig:
     name: str | None = None
     metrics: bool = True  # EMF task metrics on stdout (sqstask.metrics)
     metrics_namespace: str = "sqstask"
+    # Priority tiers, highest first, and each tier's queue (empty: one tier, queue_url).
+    priorities: tuple[str, ...] = ()
+    default_priority: str | None = None
+    priority_queue_urls: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -91,6 +99,17 @@ class QueueConfig:
     def dlq_name(self) -> str | None:
         """The dead-letter queue's name, when a DLQ URL is configured."""
         return self.dlq_url.rstrip("/").rsplit("/", 1)[-1] if self.dlq_url else None
+
+    @property
+    def tiers(self) -> PriorityTiers:
+        """The priority tiers (one tier, this queue, when the module declares none)."""
+        from .priorities import tiers_from
+
+        return tiers_from(
+            {"priorities": self.priorities, "default_priority": self.default_priority,
+             "priority_queue_urls": self.priority_queue_urls},
+            self.queue_url,
+        )
 
     def with_overrides(self, **values: Any) -> QueueConfig:
         """A copy with the given non-None values replaced."""
@@ -204,6 +223,14 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         raise ConfigError(f"{label} must be a list of alarm names, got {raw!r}")
+    if key == "priorities":
+        if isinstance(raw, (list, tuple)) and all(isinstance(x, str) and x for x in raw):
+            return tuple(raw)
+        raise ConfigError(f"{label} must be a list of tier names, highest first, got {raw!r}")
+    if key == "priority_queue_urls":
+        if isinstance(raw, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            return dict(raw)
+        raise ConfigError(f"{label} must map tier names to queue URLs, got {raw!r}")
     return raw
 
 
@@ -232,3 +259,7 @@ def _check(cfg: QueueConfig) -> None:
         )
     if not isinstance(cfg.alarm_names, tuple):
         object.__setattr__(cfg, "alarm_names", tuple(cfg.alarm_names))
+    if not isinstance(cfg.priorities, tuple):
+        object.__setattr__(cfg, "priorities", tuple(cfg.priorities))
+    if cfg.priorities:
+        cfg.tiers  # noqa: B018 - builds and checks the tiers (ConfigError on a mismatch)

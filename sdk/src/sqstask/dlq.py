@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .audit import log_event
 from .exceptions import ConfigError, MalformedMessage, SqstaskError, error_code
 from .payloads import PayloadStore, is_pointer
+from .priorities import PRIORITY_ATTRIBUTE
 from .queue import MAX_BATCH_ENTRIES, message_id_of, sqs_batch
 from .task import DEFAULT_TASK_TYPE, TASK_ID_ATTRIBUTE, TASK_TYPE_ATTRIBUTE, deduplication_id, task_from_message
 
@@ -151,6 +152,7 @@ class DeadLetter:
     problem: str | None = None
     record: Mapping[str, Any] | None = None
     message: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    priority: str | None = None  # the tier it failed on; None for a queue without tiers
 
     @property
     def error(self) -> str | None:
@@ -190,6 +192,7 @@ class DeadLetter:
             "error": self.error or self.problem,
             "age_seconds": None if self.sent_at is None else int(self.age_seconds(now) or 0),
             "message_id": self.message_id,
+            **({"priority": self.priority} if self.priority is not None else {}),
         }
 
     def details(self, now: float) -> dict[str, Any]:
@@ -221,6 +224,7 @@ class RedriveFilter:
     task_ids: frozenset[str] = frozenset()
     older_than: float | None = None
     error_contains: str | None = None
+    priorities: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -231,6 +235,7 @@ class RedriveFilter:
         task_ids: Iterable[str] | None = None,
         older_than: float | None = None,
         error_contains: str | None = None,
+        priorities: Iterable[str] | None = None,
     ) -> RedriveFilter:
         """A filter from optional iterables (None and empty mean "any")."""
         return cls(
@@ -239,12 +244,17 @@ class RedriveFilter:
             frozenset(task_ids or ()),
             older_than,
             error_contains or None,
+            frozenset(priorities or ()),
         )
 
     @property
     def empty(self) -> bool:
         """True when the filter matches every message."""
-        return not (self.task_types or self.group_ids or self.task_ids) and self.older_than is None and not self.error_contains
+        return (
+            not (self.task_types or self.group_ids or self.task_ids or self.priorities)
+            and self.older_than is None
+            and not self.error_contains
+        )
 
     @property
     def needs_record(self) -> bool:
@@ -258,6 +268,8 @@ class RedriveFilter:
         if self.group_ids and letter.group_id not in self.group_ids:
             return False
         if self.task_ids and letter.task_id not in self.task_ids:
+            return False
+        if self.priorities and letter.priority not in self.priorities:
             return False
         if self.older_than is not None:
             age = letter.age_seconds(now)
@@ -573,7 +585,25 @@ class DeadLetterQueue:
             problem=problem,
             record=record,
             message=message,
+            priority=self.tier_of(message),
         )
+
+    def tier_of(self, message: Mapping[str, Any]) -> str | None:
+        """The priority tier a dead letter failed on (None without tiers).
+
+        SQS names the source queue in DeadLetterQueueSourceArn; where that is missing (older
+        or emulated endpoints) the sqstask-priority attribute set at send time tells; else the
+        default tier.
+        """
+        tiers = self.queue.tiers
+        if not tiers.tiered:
+            return None
+        source = (message.get("Attributes") or {}).get("DeadLetterQueueSourceArn")
+        tier = tiers.of_queue(source) if isinstance(source, str) and source else None
+        if tier is None:
+            named = _string_attribute(message.get("MessageAttributes") or {}, PRIORITY_ATTRIBUTE)
+            tier = named if named in tiers.urls else None
+        return tier or tiers.default
 
     def peek(self, limit: int | None = None, *, hold_seconds: int = DEFAULT_PEEK_HOLD_SECONDS) -> list[DeadLetter]:
         """Up to ``limit`` DLQ messages, without consuming any: all are made visible again."""
@@ -648,7 +678,11 @@ class DeadLetterQueue:
 
     def _redrive_move_task(self, rate: float | None) -> RedriveReport:
         sqs = self.queue.sqs
-        kwargs: dict[str, Any] = {"SourceArn": self.arn, "DestinationArn": self.source_arn}
+        kwargs: dict[str, Any] = {"SourceArn": self.arn}
+        if not self.queue.tiers.tiered:
+            kwargs["DestinationArn"] = self.source_arn
+        # With tiers the DLQ mixes them: without DestinationArn SQS returns each message to the
+        # queue it came from, i.e. to its own tier.
         if rate is not None:
             kwargs["MaxNumberOfMessagesPerSecond"] = max(1, min(MAX_MOVE_TASK_RATE, int(rate)))
         depth = self.depth().total
@@ -763,10 +797,15 @@ class DeadLetterQueue:
         return entry
 
     def _move(self, letters: Sequence[DeadLetter], hold: _Hold, report: RedriveReport) -> None:
-        """Send ``letters`` to the source queue, then delete from the DLQ those that were sent."""
-        entries = [self.redrive_entry(letter) for letter in letters]
-        ids = [letter.message_id for letter in letters]
-        failures = {f.message_id: f for f in sqs_batch(self.queue.sqs, "send_message_batch", self.queue.config.queue_url, entries, ids)}
+        """Send ``letters`` to their source queue (each to its own tier), then delete from the DLQ those that were sent."""
+        tiers = self.queue.tiers
+        failures: dict[str, Any] = {}
+        for tier in dict.fromkeys(letter.priority for letter in letters):
+            url = tiers.urls[tier] if tier is not None else self.queue.config.queue_url
+            picked = [letter for letter in letters if letter.priority == tier]
+            entries = [self.redrive_entry(letter) for letter in picked]
+            ids = [letter.message_id for letter in picked]
+            failures.update({f.message_id: f for f in sqs_batch(self.queue.sqs, "send_message_batch", url, entries, ids)})
         sent = [letter for letter in letters if letter.message_id not in failures]
         for letter in letters:
             failure = failures.get(letter.message_id)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .audit import log_event, logger
 from .config import MAX_VISIBILITY_TIMEOUT
-from .queue import message_id_of, receipt_handle_of, sqs_batch
+from .queue import message_id_of, queue_url_of, receipt_handle_of, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .queue import TaskQueue
@@ -184,6 +184,7 @@ class Heartbeat:
     def _extend(self, due: list[tuple[str, _Lease]], now: float) -> None:
         entries: list[dict[str, Any]] = []
         ids: list[str] = []
+        urls: list[str] = []  # the queue of each entry (a worker of several tiers holds messages of each)
         capped: list[str] = []
         for message_id, lease in due:
             timeout = min(self.visibility_timeout, int(lease.deadline - now))
@@ -192,6 +193,7 @@ class Heartbeat:
                 continue
             entries.append({"ReceiptHandle": lease.receipt_handle, "VisibilityTimeout": timeout})
             ids.append(message_id)
+            urls.append(queue_url_of(lease.message, self.queue_url))
         if capped:
             with self._cond:
                 for message_id in capped:
@@ -206,7 +208,11 @@ class Heartbeat:
                 )
         if not entries:
             return
-        failures = sqs_batch(self.queue.sqs, "change_message_visibility_batch", self.queue_url, entries, ids)
+        failures = []
+        for url in dict.fromkeys(urls):
+            picked = [n for n, u in enumerate(urls) if u == url]
+            failures += sqs_batch(self.queue.sqs, "change_message_visibility_batch", url,
+                                  [entries[n] for n in picked], [ids[n] for n in picked])
         failed_ids = {f.message_id for f in failures}
         retry_at = time.monotonic() + min(_RETRY_SOON, self.interval / 2)
         next_due = time.monotonic() + self.interval

@@ -15,6 +15,7 @@ from .audit import log_event
 from .config import QueueConfig
 from .exceptions import ConfigError, PayloadTooLarge, SendError, error_code
 from .payloads import PayloadStore, is_pointer
+from .priorities import PRIORITY_ATTRIBUTE, PriorityTiers
 from .task import (
     Task,
     TaskSpec,
@@ -73,6 +74,26 @@ class BatchFailure:
     code: str
     message: str
     sender_fault: bool
+
+
+# Key under which a consumer of several priority tiers notes, in a received message dict, the
+# queue it came from; deletes and visibility changes go back to that queue.
+QUEUE_URL_KEY = "QueueUrl"
+
+
+def queue_url_of(message: Any, default: str) -> str:
+    """The queue a received message came from (noted under QUEUE_URL_KEY), else ``default``."""
+    if isinstance(message, Mapping):
+        return str(message.get(QUEUE_URL_KEY) or default)
+    return default
+
+
+def by_queue(messages: Iterable[Any], default: str) -> dict[str, list[Any]]:
+    """Messages grouped by the queue they came from, in order."""
+    groups: dict[str, list[Any]] = {}
+    for message in messages:
+        groups.setdefault(queue_url_of(message, default), []).append(message)
+    return groups
 
 
 def message_id_of(message: Any) -> str:
@@ -169,6 +190,7 @@ class _Pending:
     size: int
     attempts: int = 0
     isolate: bool = False  # failed as a single entry (not a whole call): retry it last in its group
+    queue_url: str = ""  # the queue of the task's priority tier; a batch call goes to one queue
 
 
 class TaskQueue:
@@ -237,6 +259,7 @@ class TaskQueue:
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self._payloads = PayloadStore(lambda: self.s3, config.payload_bucket)
+        self._tiers: PriorityTiers | None = None
 
     def __repr__(self) -> str:
         return f"TaskQueue(queue_url={self.config.queue_url!r})"
@@ -306,7 +329,18 @@ class TaskQueue:
         """The large-payload store, or None when no payload bucket is configured."""
         return self._payloads if self.config.payload_bucket else None
 
+    @property
+    def tiers(self) -> PriorityTiers:
+        """The queue's priority tiers, highest first (one tier when the module declares none)."""
+        if self._tiers is None:
+            self._tiers = self.config.tiers
+        return self._tiers
+
     # -- sending --------------------------------------------------------------------------
+
+    def queue_url_for(self, priority: str | int | None = None) -> str:
+        """The queue URL of the tier ``priority`` selects (UnknownPriority for no such tier)."""
+        return self.tiers.url(priority)
 
     def build_message(self, spec: TaskSpec, *, created_at: datetime | None = None) -> dict[str, Any]:
         """SendMessage arguments (without QueueUrl) for a validated spec, offloading a large body.
@@ -323,6 +357,9 @@ class TaskQueue:
         assert spec.task_id is not None
         body = encode_envelope(spec.task_id, spec.task_type, spec.payload, created_at)
         attributes = task_attributes(spec.task_id, spec.task_type)
+        if self.tiers.tiered:
+            # The tier travels with the task, so a dead letter can go back to its own tier.
+            attributes[PRIORITY_ATTRIBUTE] = {"DataType": "String", "StringValue": self.tiers.resolve(spec.priority)}
         entry = {
             "MessageBody": body,
             "MessageGroupId": spec.group_id,
@@ -338,11 +375,24 @@ class TaskQueue:
         pointer, extra = self._payloads.offload(entry["MessageBody"])
         return dict(entry, MessageBody=pointer, MessageAttributes={**entry["MessageAttributes"], **extra})
 
-    def send(self, task_type: str, payload: Any, *, group_id: str, task_id: str | None = None) -> SendResult:
-        """Send one task; a resend with the same ``task_id`` is de-duplicated by SQS (5 minutes)."""
-        spec = TaskSpec(task_type, payload, group_id, task_id).validated()
+    def send(
+        self,
+        task_type: str,
+        payload: Any,
+        *,
+        group_id: str,
+        task_id: str | None = None,
+        priority: str | int | None = None,
+    ) -> SendResult:
+        """Send one task; a resend with the same ``task_id`` is de-duplicated by SQS (5 minutes).
+
+        ``priority``: a tier name, an integer 0-9 (higher = more urgent), or None for the
+        default tier; UnknownPriority when it names no tier of this queue.
+        """
+        spec = TaskSpec(task_type, payload, group_id, task_id, priority).validated()
+        queue_url = self.queue_url_for(spec.priority)
         entry = self.build_message(spec)
-        response = self.sqs.send_message(QueueUrl=self.config.queue_url, **entry)
+        response = self.sqs.send_message(QueueUrl=queue_url, **entry)
         result = SendResult(spec.task_id or "", response["MessageId"], response.get("SequenceNumber"))
         log_event(
             "sent",
@@ -381,8 +431,9 @@ class TaskQueue:
         specs = [TaskSpec.coerce(t).validated() for t in tasks]
         pending: list[_Pending] = []
         for index, spec in enumerate(specs):
+            queue_url = self.queue_url_for(spec.priority)
             entry, size = self._prepare(spec)
-            pending.append(_Pending(index, spec, entry, size))
+            pending.append(_Pending(index, spec, entry, size, queue_url=queue_url))
 
         sent: dict[int, SendResult] = {}
         failed: dict[int, str] = {}
@@ -442,7 +493,11 @@ class TaskQueue:
                     if group in held_groups:
                         waiting.append(item)
                         continue
-                    fits = len(chunk) < MAX_BATCH_ENTRIES and chunk_bytes + item.size <= self.config.max_message_size
+                    fits = (
+                        len(chunk) < MAX_BATCH_ENTRIES
+                        and chunk_bytes + item.size <= self.config.max_message_size
+                        and (not chunk or item.queue_url == chunk[0].queue_url)  # one tier per call
+                    )
                     if fits and group not in rest_groups and group not in closed:
                         chunk.append(item)
                         chunk_bytes += item.size
@@ -496,7 +551,7 @@ class TaskQueue:
         """One SendMessageBatch call: (item, ok, reason, retryable, SendResult) per entry."""
         entries = [dict(item.entry or {}, Id=str(n)) for n, item in enumerate(chunk)]
         try:
-            response = self.sqs.send_message_batch(QueueUrl=self.config.queue_url, Entries=entries)
+            response = self.sqs.send_message_batch(QueueUrl=chunk[0].queue_url, Entries=entries)
         except Exception as exc:
             if not type(exc).__module__.startswith("botocore"):
                 raise
@@ -584,10 +639,11 @@ class TaskQueue:
 
     def delete_many(self, messages: Iterable[Any], *, queue_url: str | None = None) -> list[str]:
         """Delete messages (DeleteMessageBatch, 10 per call); return the ids that were not deleted."""
-        items = list(messages)
-        entries = [{"ReceiptHandle": receipt_handle_of(m)} for m in items]
-        ids = [message_id_of(m) for m in items]
-        failures = sqs_batch(self.sqs, "delete_message_batch", queue_url or self.config.queue_url, entries, ids)
+        failures: list[BatchFailure] = []
+        for url, items in by_queue(messages, queue_url or self.config.queue_url).items():
+            entries = [{"ReceiptHandle": receipt_handle_of(m)} for m in items]
+            ids = [message_id_of(m) for m in items]
+            failures += sqs_batch(self.sqs, "delete_message_batch", queue_url or url, entries, ids)
         for f in failures:
             log_event("delete-failed", message_id=f.message_id, error_type=f.code, error=f.message)
         return [f.message_id for f in failures]
@@ -596,12 +652,11 @@ class TaskQueue:
         self, messages: Iterable[Any], timeout: int, *, queue_url: str | None = None
     ) -> list[str]:
         """Set the visibility timeout of messages (10 per call); return the ids that failed."""
-        items = list(messages)
-        entries = [{"ReceiptHandle": receipt_handle_of(m), "VisibilityTimeout": int(timeout)} for m in items]
-        ids = [message_id_of(m) for m in items]
-        failures = sqs_batch(
-            self.sqs, "change_message_visibility_batch", queue_url or self.config.queue_url, entries, ids
-        )
+        failures: list[BatchFailure] = []
+        for url, items in by_queue(messages, queue_url or self.config.queue_url).items():
+            entries = [{"ReceiptHandle": receipt_handle_of(m), "VisibilityTimeout": int(timeout)} for m in items]
+            ids = [message_id_of(m) for m in items]
+            failures += sqs_batch(self.sqs, "change_message_visibility_batch", queue_url or url, entries, ids)
         for f in failures:
             log_event("visibility-failed", message_id=f.message_id, error_type=f.code, error=f.message)
         return [f.message_id for f in failures]

@@ -56,6 +56,33 @@ class OldestAge:
 
 
 @dataclass(frozen=True)
+class TierStatus:
+    """Depth and oldest message of one priority tier's queue."""
+
+    priority: str
+    queue_name: str
+    depth: QueueDepth
+    oldest: OldestAge
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "priority": self.priority,
+            "queue": self.queue_name,
+            "visible": self.depth.visible,
+            "in_flight": self.depth.in_flight,
+            "delayed": self.depth.delayed,
+            "oldest_message_age_seconds": self.oldest.seconds,
+            "oldest_message_age_note": self.oldest.note,
+        }
+
+    def row(self) -> dict[str, Any]:
+        """The row ``sqstask status`` prints for this tier."""
+        oldest = f"{int(self.oldest.seconds)} s" if self.oldest.seconds is not None else self.oldest.note
+        return {**self.to_dict(), "oldest": oldest}
+
+
+@dataclass(frozen=True)
 class TaskActivity:
     """The last hour of the SDK's task metrics (sqstask.metrics); counts None when unknown."""
 
@@ -83,7 +110,7 @@ class TaskActivity:
 
 @dataclass(frozen=True)
 class QueueStatus:
-    """A snapshot of one team's queue and its DLQ."""
+    """A snapshot of one team's queue and its DLQ (and, with priority tiers, of each tier)."""
 
     queue_name: str
     depth: QueueDepth
@@ -91,6 +118,7 @@ class QueueStatus:
     dlq_name: str | None
     dlq_depth: QueueDepth | None
     activity: TaskActivity | None = None
+    tiers: tuple[TierStatus, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -111,6 +139,7 @@ class QueueStatus:
             "last_hour_failure_rate_percent": self.activity.failure_rate if self.activity else None,
             "last_hour_p99_latency_ms": self.activity.p99_latency_ms if self.activity else None,
             "last_hour_note": self.activity.note if self.activity else None,
+            **({"priorities": [tier.to_dict() for tier in self.tiers]} if self.tiers else {}),
         }
 
 
@@ -205,13 +234,23 @@ def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatu
         dlq_name, dlq_depth = dlq.name, dlq.depth()
     except ConfigError:
         dlq_name, dlq_depth = None, None
+    tiers: list[TierStatus] = []
+    if queue.tiers.tiered:
+        # The default tier's queue is queue_url, already read above.
+        for tier, url in queue.tiers.ordered():
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+            if url == queue.config.queue_url:
+                tiers.append(TierStatus(tier, name, depth, oldest))
+            else:
+                tiers.append(TierStatus(tier, name, queue_depth(queue.sqs, url),
+                                        oldest_message_age(queue.cloudwatch, name, now=now)))
     config = queue.config
     activity = (
         task_activity(queue.cloudwatch, config.metrics_namespace, config.queue_name, now=now)
         if config.metrics
         else TaskActivity(None, None, None, None, "task metrics are off (metrics: false in the config)")
     )
-    return QueueStatus(config.queue_name, depth, oldest, dlq_name, dlq_depth, activity)
+    return QueueStatus(config.queue_name, depth, oldest, dlq_name, dlq_depth, activity, tuple(tiers))
 
 
 def task_record(queue: TaskQueue, task_id: str) -> dict[str, Any]:

@@ -144,29 +144,36 @@ def task_attributes(task_id: str, task_type: str) -> dict[str, dict[str, str]]:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A task to send: its type, JSON payload, message group and (optional, stable) id."""
+    """A task to send: its type, JSON payload, message group, (optional, stable) id and priority.
+
+    ``priority`` is a tier name of the queue, an integer 0-9 (higher = more urgent; see
+    ``sqstask.priorities``) or None for the default tier.
+    """
 
     task_type: str
     payload: Any
     group_id: str
     task_id: str | None = None
+    priority: str | int | None = None
 
     @classmethod
     def coerce(cls, obj: TaskSpec | Mapping[str, Any]) -> TaskSpec:
-        """Accept a TaskSpec or a dict with keys task_type, payload, group_id[, task_id]."""
+        """Accept a TaskSpec or a dict with keys task_type, payload, group_id[, task_id, priority]."""
         if isinstance(obj, TaskSpec):
             return obj
         if isinstance(obj, Mapping):
-            allowed = {"task_type", "payload", "group_id", "task_id"}
+            allowed = {"task_type", "payload", "group_id", "task_id", "priority"}
             unknown = sorted(set(obj) - allowed)
             if unknown:
-                raise InvalidTaskError(f"unknown task key(s) {unknown}; allowed: task_type, payload, group_id, task_id")
+                raise InvalidTaskError(
+                    f"unknown task key(s) {unknown}; allowed: task_type, payload, group_id, task_id, priority"
+                )
             missing = [k for k in ("task_type", "payload", "group_id") if k not in obj]
             if missing:
                 raise InvalidTaskError(
                     f"task is missing {', '.join(missing)}; a task needs task_type, payload and group_id"
                 )
-            return cls(obj["task_type"], obj["payload"], obj["group_id"], obj.get("task_id"))
+            return cls(obj["task_type"], obj["payload"], obj["group_id"], obj.get("task_id"), obj.get("priority"))
         raise InvalidTaskError(f"a task must be a TaskSpec or a dict, got {type(obj).__name__}")
 
     def validated(self) -> TaskSpec:
@@ -174,6 +181,8 @@ class TaskSpec:
         validate_task_type(self.task_type)
         validate_group_id(self.group_id)
         canonical_json(self.payload)
+        if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, (str, int))):
+            raise InvalidTaskError(f"priority must be a tier name or an integer 0..9, got {type(self.priority).__name__}")
         if self.task_id is None:
             return replace(self, task_id=new_task_id())
         validate_task_id(self.task_id)
@@ -182,16 +191,20 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class Then:
-    """Returned by a handler to enqueue a follow-up task after success (job sequencing)."""
+    """Returned by a handler to enqueue a follow-up task after success (job sequencing).
+
+    ``priority`` picks the follow-up's tier like ``send(priority=)``; None is the default tier.
+    """
 
     task_type: str
     payload: Any
     group_id: str | None = None
     task_id: str | None = None
+    priority: str | int | None = None
 
     def to_spec(self, default_group_id: str) -> TaskSpec:
         """The TaskSpec to send; ``group_id`` None means the group of the task that returned it."""
-        return TaskSpec(self.task_type, self.payload, self.group_id or default_group_id, self.task_id)
+        return TaskSpec(self.task_type, self.payload, self.group_id or default_group_id, self.task_id, self.priority)
 
 
 @dataclass(frozen=True)

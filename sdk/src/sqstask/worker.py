@@ -12,6 +12,13 @@ delete is sent. Failures are retried later by setting the message's visibility t
 exponential backoff (attempt = ApproximateReceiveCount), so retries are spaced out before the
 DLQ takes the message.
 
+Priority tiers (the module's ``priorities``): each receive round asks the tiers highest first
+(short polls, then a long poll on the highest when all were empty) and takes the first tier
+that has messages; threads start held tasks of higher tiers first. A starvation guard gives
+the lower tiers at least ``lower_tier_share`` of the receive rounds (and of task starts) while
+higher tiers are busy: each round adds the share to a credit, and a round with a whole credit
+starts at the next lower tier in turn. Order holds per message group within a tier.
+
 Shutdown (SIGTERM/SIGINT or ``stop()``): stop receiving, let running tasks finish until the
 deadline, make every unfinished message visible again at once, return 0. A second signal
 exits immediately.
@@ -33,7 +40,7 @@ from .backoff import MAX_VISIBILITY_TIMEOUT, Backoff
 from .handler import IN_PROGRESS, AuditLog, Handle, Outcome, TaskRunner
 from .heartbeat import Heartbeat
 from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
-from .queue import sqs_batch
+from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .idempotency import Claim
@@ -53,6 +60,7 @@ class _Held:
     received_at: float
     claim: Claim | None = None
     started: bool = False
+    rank: int = 0  # priority tier: 0 is the highest
 
     @property
     def message_id(self) -> str:
@@ -69,6 +77,8 @@ class WorkerStats:
     failed: int = 0
     released: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    receive_calls: int = 0  # ReceiveMessage requests, empty ones included
+    by_priority: dict[str, int] = field(default_factory=dict)  # messages received per tier
 
 
 class _Acker:
@@ -151,12 +161,14 @@ class _Acker:
                     self.heartbeat.remove(message)
             self.queue.delete_many(deletes)
         if changes:
-            entries = [{"ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": int(t)} for m, t in changes]
-            ids = [m["MessageId"] for m, _ in changes]
-            for failure in sqs_batch(self.queue.sqs, "change_message_visibility_batch", self.queue.config.queue_url,
-                                     entries, ids):
-                AuditLog()("visibility-failed", message_id=failure.message_id, error_type=failure.code,
-                           error=failure.message)
+            timeouts = {m["MessageId"]: t for m, t in changes}
+            for url, messages in by_queue([m for m, _ in changes], self.queue.config.queue_url).items():
+                entries = [{"ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": int(timeouts[m["MessageId"]])}
+                           for m in messages]
+                ids = [m["MessageId"] for m in messages]
+                for failure in sqs_batch(self.queue.sqs, "change_message_visibility_batch", url, entries, ids):
+                    AuditLog()("visibility-failed", message_id=failure.message_id, error_type=failure.code,
+                               error=failure.message)
 
     def _run(self) -> None:
         while True:
@@ -188,7 +200,10 @@ class Worker:
     for a full DeleteMessageBatch, default 1 s, never more than a quarter of the visibility
     timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
     queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo`` as in
-    ``batch_handler``.
+    ``batch_handler``. With priority tiers: ``priorities`` (the tiers to serve, default all,
+    polled highest first) and ``lower_tier_share`` (0 to 1, default 0.1: the least share of
+    receive rounds and task starts the lower tiers get while higher tiers are busy; 0 serves
+    strictly by priority).
     """
 
     def __init__(
@@ -211,6 +226,8 @@ class Worker:
         ack_interval: float = 1.0,
         metrics_interval: float = DEFAULT_INTERVAL,
         logger: logging.Logger | None = None,
+        priorities: list[str] | tuple[str, ...] | None = None,
+        lower_tier_share: float = 0.1,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -221,6 +238,16 @@ class Worker:
             raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_TIMEOUT} seconds, got {visibility}")
         if not ack_interval >= 0:
             raise ValueError(f"ack_interval must be 0 or more seconds, got {ack_interval}")
+        if not 0 <= lower_tier_share <= 1:
+            raise ValueError(f"lower_tier_share must be 0..1, got {lower_tier_share}")
+        tiers = queue.tiers
+        served = [tiers.resolve(p) for p in priorities] if priorities else list(tiers.names)
+        # (tier, queue URL), highest first; a worker of one tier polls exactly as without tiers.
+        self.tiers: list[tuple[str, str]] = [(t, url) for t, url in tiers.ordered() if t in served]
+        self.lower_tier_share = lower_tier_share
+        self._receive_credit = 0.0
+        self._start_credit = 0.0
+        self._next_lower = 1
         self.queue = queue
         self.handle = getattr(handle, "handle", handle)  # a batch_handler exposes the plain function
         self.concurrency = concurrency
@@ -328,8 +355,7 @@ class Worker:
                     break
                 wait = max(0, min(wait, math.ceil(self.idle_exit - idle_for)))
             try:
-                messages = self.queue.receive(max_messages=wanted, wait_seconds=wait,
-                                              visibility_timeout=self.visibility_timeout)
+                messages = self._receive(wanted, wait)
                 errors = 0
             except Exception as exc:
                 errors += 1
@@ -346,6 +372,42 @@ class Worker:
                 break
             self._dispatch(messages)
 
+    def _receive(self, wanted: int, wait: int) -> list[dict[str, Any]]:
+        """One receive round: one long poll, or with tiers the highest tier that has messages."""
+        if len(self.tiers) == 1:
+            url = self.tiers[0][1]
+            self.stats.receive_calls += 1
+            messages = self.queue.receive(max_messages=wanted, wait_seconds=wait,
+                                          visibility_timeout=self.visibility_timeout, queue_url=url)
+            if url != self.queue.config.queue_url:  # one tier, not the default one: ack there
+                for message in messages:
+                    message[QUEUE_URL_KEY] = url
+            return messages
+        polls = [(tier, url, 0) for tier, url in self._poll_order()]
+        polls.append((*self.tiers[0], wait))  # all empty: wait for urgent work first
+        for tier, url, seconds in polls:
+            if self._stop.is_set():
+                return []
+            self.stats.receive_calls += 1
+            messages = self.queue.receive(max_messages=wanted, wait_seconds=seconds,
+                                          visibility_timeout=self.visibility_timeout, queue_url=url)
+            if messages:
+                for message in messages:
+                    message[QUEUE_URL_KEY] = url
+                self.stats.by_priority[tier] = self.stats.by_priority.get(tier, 0) + len(messages)
+                return messages
+        return []
+
+    def _poll_order(self) -> list[tuple[str, str]]:
+        """Tiers to ask this round, highest first; on the starvation guard's turn a lower tier first."""
+        self._receive_credit += self.lower_tier_share
+        if self._receive_credit < 1:
+            return list(self.tiers)
+        self._receive_credit -= 1
+        first = self._next_lower
+        self._next_lower = first + 1 if first + 1 < len(self.tiers) else 1
+        return [self.tiers[first]] + [t for n, t in enumerate(self.tiers) if n != first]
+
     def _receive_size(self) -> int:
         """Messages to ask for now, 0 to keep waiting (call with ``_cond`` held).
 
@@ -361,11 +423,17 @@ class Worker:
 
     def _dispatch(self, messages: list[dict[str, Any]]) -> None:
         now = time.monotonic()
+        ranks = {url: rank for rank, (_, url) in enumerate(self.tiers)}
         with self._cond:
             for message in messages:
                 group = (message.get("Attributes") or {}).get("MessageGroupId")
-                key = f"group:{group}" if self.fifo and group else f"message:{message['MessageId']}"
-                held = _Held(message, key, now)
+                rank = ranks.get(message.get(QUEUE_URL_KEY, ""), 0)
+                if self.fifo and group:
+                    # Order holds per group within a tier: the same group id in two tiers is two groups.
+                    key = f"group:{self.tiers[rank][0]}/{group}" if len(self.tiers) > 1 else f"group:{group}"
+                else:
+                    key = f"message:{message['MessageId']}"
+                held = _Held(message, key, now, rank=rank)
                 self._held[held.message_id] = held
                 self._heartbeat.add(message)
                 self._groups.setdefault(key, deque()).append(held)
@@ -383,7 +451,7 @@ class Worker:
                     self._cond.wait(0.5)
                 if self._stop.is_set():
                     return  # draining: running tasks finish in their own threads, nothing new starts
-                key = self._ready.popleft()
+                key = self._next_ready()
                 held = self._groups[key].popleft()
                 self._active.add(key)
                 held.started = True
@@ -410,6 +478,20 @@ class Worker:
                     self._cond.notify_all()
                 if idle:  # out of work: batching would only delay the acknowledgements
                     self._acker.flush_soon()
+
+    def _next_ready(self) -> str:
+        """Pop the group to run next (call with ``_cond`` held): the highest tier's oldest ready
+        group; on the starvation guard's turn the oldest ready group of any tier."""
+        if len(self.tiers) == 1:
+            return self._ready.popleft()
+        self._start_credit += self.lower_tier_share
+        if self._start_credit >= 1:
+            self._start_credit -= 1
+            return self._ready.popleft()
+        best = min(range(len(self._ready)), key=lambda n: (self._groups[self._ready[n]][0].rank, n))
+        key = self._ready[best]
+        del self._ready[best]
+        return key
 
     def _process(self, held: _Held) -> None:
         parsed = self.runner.parse(held.message)

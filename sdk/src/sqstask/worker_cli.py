@@ -56,6 +56,10 @@ def add_worker_commands(subparsers: Any, *, parents: Sequence[argparse.ArgumentP
                         help="run without the task table (every delivery runs)")
     worker.add_argument("--no-fifo", dest="fifo", action="store_false",
                         help="do not keep tasks of one message group in order")
+    worker.add_argument("--priorities", metavar="TIER,...", default=None,
+                        help="priority tiers to serve, comma-separated (default: every tier, highest first)")
+    worker.add_argument("--lower-tier-share", type=float, default=0.1, metavar="FRACTION",
+                        help="least share of receives lower tiers get while higher tiers are busy, 0..1 (default 0.1)")
     worker.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     worker.set_defaults(func=run_worker)
 
@@ -155,6 +159,8 @@ def run_worker(args: argparse.Namespace) -> int:
             backoff=backoff,
             shutdown_timeout=args.shutdown_timeout,
             idle_exit=args.idle_exit,
+            priorities=[p.strip() for p in args.priorities.split(",") if p.strip()] if args.priorities else None,
+            lower_tier_share=args.lower_tier_share,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
