@@ -51,7 +51,7 @@ def terraform_platform() -> str:
 def write_cli_config() -> Path:
     """The CLI config: hashicorp/aws is the stand-in, from `dev_overrides` and from a mirror.
 
-    Terraform 1.15 skips an overridden provider at `init`; 1.8 still installs it, so a
+    Terraform 1.15 skips an overridden provider at `init`; 1.8 and 1.9 still install it, so a
     filesystem mirror offers the same launcher as hashicorp/aws STANDIN_VERSION (the direct
     installation method excludes hashicorp/aws: nothing here reaches the registry).
     """

@@ -3,8 +3,8 @@
 Validation and `terraform test` run on the oldest Terraform the module declares and on the
 newest (VERSIONS). Each (release, configuration) pair is one job: init, validate, then test; the
 jobs of the selected tests run in a thread pool, a job per core, longest first. The oldest release
-costs about three times the newest: Terraform 1.8 starts the stand-in provider again for nearly
-every run block, 1.15 about once per test command.
+costs about three times the newest: Terraform 1.8 and 1.9 start the stand-in provider again for
+nearly every run block, 1.15 about once per test command.
 """
 
 from __future__ import annotations
