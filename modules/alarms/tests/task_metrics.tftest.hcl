@@ -192,7 +192,8 @@ run "a_team_namespace_reaches_alarms_and_widgets" {
   assert {
     condition = alltrue(flatten([
       for alarm in aws_cloudwatch_metric_alarm.task : [
-        for q in alarm.metric_query : q.metric[0].namespace == "Acme/Tasks" if length(q.metric) > 0 && q.metric[0].namespace != "AWS/SQS"
+        # A conditional, not &&: Terraform before 1.12 evaluates both sides, and q.metric may be empty.
+        for q in alarm.metric_query : q.metric[0].namespace == "Acme/Tasks" if length(q.metric) > 0 ? q.metric[0].namespace != "AWS/SQS" : false
       ]
     ]))
     error_message = "The SDK metrics must be read from metrics_namespace."
