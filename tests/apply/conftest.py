@@ -95,10 +95,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config.stash[_SUMMARY_KEY] = summary
     for example in examples:
         folder, variables = VARIANTS.get(example, (example, EXAMPLES.get(example, {})))
-        pool.submit(example, folder, variables=variables)
-}
-
-        pool.submit(example, example, variables=EXAMPLES[example], module_arguments=MODULE_ARGUMENTS.get(example, {}))
+        pool.submit(example, folder, variables=variables, module_arguments=MODULE_ARGUMENTS.get(example, {}))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -136,6 +136,38 @@ def test_operator_reads_status_task_lifecycle_and_alarms(sdk_config: str, princi
     assert sorted(a["name"] for a in alarms["alarms"]) == sorted(json.loads(sdk_config)["alarm_names"])
 
 
+def test_the_task_metric_alarms_read_back_as_planned(basic: Applied, sdk_config: str) -> None:
+    """The alarms on the SDK's EMF metrics exist with their metric math, as the provider applied them."""
+    config = json.loads(sdk_config)
+    name, namespace, queue_name = config["name"], config["metrics_namespace"], config["queue_url"].rsplit("/", 1)[-1]
+    wanted = [f"{name}-task-failure-rate", f"{name}-task-latency-p99", f"{name}-stuck-consumer"]
+    assert set(wanted) <= set(config["alarm_names"])
+    found = basic.server.client("cloudwatch").describe_alarms(AlarmNames=wanted)["MetricAlarms"]
+    alarms = {alarm["AlarmName"]: alarm for alarm in found}
+    assert sorted(alarms) == sorted(wanted)
+
+    def queries(alarm: str) -> dict[str, dict]:
+        return {query["Id"]: query for query in alarms[alarm]["Metrics"]}
+
+    def metric(query: dict) -> tuple[str, str, dict[str, str]]:
+        stat = query["MetricStat"]
+        dims = {d["Name"]: d["Value"] for d in stat["Metric"].get("Dimensions", [])}
+        return stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], dims
+
+    rate = queries(f"{name}-task-failure-rate")
+    assert metric(rate["failed"]) == (namespace, "TasksFailed", {"Queue": queue_name})
+    assert metric(rate["succeeded"]) == (namespace, "TasksSucceeded", {"Queue": queue_name})
+    assert "100 * bad / total" in rate["rate"]["Expression"] and rate["rate"]["ReturnData"] is True
+    latency = queries(f"{name}-task-latency-p99")["latency"]
+    assert metric(latency) == (namespace, "TaskLatency", {"Queue": queue_name})
+    assert latency["MetricStat"]["Stat"] == "p99"
+    stuck = queries(f"{name}-stuck-consumer")
+    assert metric(stuck["waiting"])[:2] == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert "FILL(succeeded, 0) + FILL(duplicate, 0) == 0" in stuck["stuck"]["Expression"]
+    for alarm in alarms.values():
+        assert "First:" in alarm["AlarmDescription"], f"{alarm['AlarmName']}: the description is a runbook"
+
+
 def test_operator_lists_and_runs_the_schedule(basic: Applied, sdk_config: str, principals: dict[str, Principal]) -> None:
     operator = principals["operator"]
     listing = cli_json(operator, sdk_config, "schedules", "list")
