@@ -53,6 +53,7 @@ class LeaseKeeper:
         *,
         lease_seconds: float,
         schedule: Callable[[float], float] | None = None,
+        window: Callable[[float], float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if lease_seconds <= 0:
@@ -60,6 +61,9 @@ class LeaseKeeper:
         self.store = store
         self.lease_seconds = float(lease_seconds)
         self.schedule = schedule or (lambda _age: self.lease_seconds / 3)
+        # The lease each renewal grants, by task age (default: always ``lease_seconds``); the
+        # Worker passes the heartbeat's growing window so a long task costs O(log T) renewals.
+        self.window = window or (lambda _age: self.lease_seconds)
         self._clock = clock
         self._held: dict[str, _Held] = {}
         self._cond = threading.Condition()
@@ -68,13 +72,20 @@ class LeaseKeeper:
         self.renewals = 0
         self.failures = 0
 
-    def _interval(self, age: float) -> float:
+    def _lease_for(self, age: float) -> float:
+        try:
+            return max(self.lease_seconds, float(self.window(age)))
+        except Exception:  # a broken window must not let leases lapse
+            return self.lease_seconds
+
+    def _interval(self, age: float, lease: float | None = None) -> float:
+        lease = self.lease_seconds if lease is None else lease
         try:
             wanted = float(self.schedule(age))
         except Exception:  # a broken schedule must not let leases lapse
-            wanted = self.lease_seconds / 3
+            wanted = lease / 3
         # Renew before the lease ends, with room for one retry.
-        return max(0.05, min(wanted, self.lease_seconds * 0.6))
+        return max(0.05, min(wanted, lease * 0.6))
 
     # -- tracking -------------------------------------------------------------------------
 
@@ -148,8 +159,9 @@ class LeaseKeeper:
     def _renew(self, key: str, held: _Held) -> None:
         claim = held.claim
         started = self._clock()
+        lease = self._lease_for(started - held.added)
         try:
-            kept = self.store.renew(claim, lease_seconds=self.lease_seconds)
+            kept = self.store.renew(claim, lease_seconds=lease)
         except Exception as exc:  # throttled, timed out: retry soon, the lease still runs
             with self._cond:
                 self.failures += 1
@@ -164,8 +176,8 @@ class LeaseKeeper:
             self.renewals += 1
             still_ours = key in self._held
             if still_ours and kept:
-                held.lease_until = started + self.lease_seconds
-                held.next_due = now + self._interval(now - held.added)
+                held.lease_until = started + lease
+                held.next_due = now + self._interval(now - held.added, lease)
             elif still_ours:
                 self._held.pop(key, None)
         if still_ours and not kept:

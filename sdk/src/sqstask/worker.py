@@ -53,7 +53,7 @@ from .handler import (
     idempotency_mode,
     refuse_batch_mode_unless_fifo,
 )
-from .heartbeat import DEFAULT_MAX_WINDOW, Heartbeat
+from .heartbeat import DEFAULT_MAX_WINDOW, Heartbeat, extension_window, next_extension_in
 from .leases import LeaseKeeper
 from .metrics import DEFAULT_INTERVAL, EmfWriter, IntervalMetrics
 from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
@@ -236,7 +236,8 @@ class Worker:
     timeout), ``metrics_interval`` (seconds between EMF metric writes, default 60; the
     queue config's ``metrics`` setting turns them off), ``idempotency``/``table``/``fifo``/
     ``max_attempts`` as in ``batch_handler``, ``lease_schedule`` (seconds between lease renewals
-    as a function of a task's age; default a third of the visibility timeout). With priority
+    as a function of a task's age; default the heartbeat's schedule: each renewal grants the same
+    growing window as the heartbeat, so a long task's lease costs O(log T) renewals). With priority
     tiers: ``priorities`` (the tiers to serve, default all, polled highest first) and
     ``lower_tier_share`` (0 to 1, default 0.1: the least share of receive rounds and task starts
     the lower tiers get while higher tiers are busy; 0 serves strictly by priority).
@@ -377,7 +378,8 @@ class Worker:
             store = self.runner.store
             if store is not None:
                 self._leases = LeaseKeeper(store, lease_seconds=self.visibility_timeout,
-                                           schedule=self.lease_schedule).start()
+                                           schedule=self.lease_schedule or self._lease_interval,
+                                           window=self._lease_window).start()
             if self._heartbeat is not None:
                 self._heartbeat.start()
             self._acker.start()
@@ -596,6 +598,15 @@ class Worker:
             self._acker.delete(held.message)
         else:
             self._retry_later(held, outcome)
+
+    # -- leases follow the heartbeat's growing window --------------------------------------
+
+    def _lease_window(self, age: float) -> float:
+        return extension_window(age, visibility_timeout=self.visibility_timeout, max_window=self.heartbeat_max_window)
+
+    def _lease_interval(self, age: float) -> float:
+        return next_extension_in(age, visibility_timeout=self.visibility_timeout,
+                                 interval=self.visibility_timeout / 3, max_window=self.heartbeat_max_window)
 
     # -- batch mode -------------------------------------------------------------------------
 
