@@ -69,7 +69,8 @@ def _examples_of(items: list[pytest.Item]) -> list[str]:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     # Applied tests last (stable order otherwise): their applies run meanwhile.
-    items.sort(key=lambda item: item.get_closest_marker("apply") is not None)
+    # Destroys after every other applied test: several test files share one example's deployment.
+    items.sort(key=lambda item: (item.get_closest_marker("apply") is not None, item.name.startswith("test_destroy")))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -181,22 +181,24 @@ def test_operator_lists_and_runs_the_schedule(basic: Applied, sdk_config: str, p
 ROLE_CHECKS = [
     *matrix.checks(
         "producer", "billing",
-        allowed=["queue:SendMessage", "queue:GetQueueAttributes", "bucket:PutObject"],
-        denied=["queue:ReceiveMessage", "queue:DeleteMessage", "queue:PurgeQueue", "table:GetItem", "table:Scan",
-                "dlq:ReceiveMessage", "dlq:PurgeQueue", "bucket:GetObject"],
+        allowed=["queue:SendMessage", "bucket:PutObject"],
+        denied=["queue:ReceiveMessage", "queue:DeleteMessage", "queue:PurgeQueue", "queue:GetQueueAttributes",
+                "table:GetItem", "table:UpdateItem", "table:Scan", "dlq:ReceiveMessage", "dlq:PurgeQueue",
+                "bucket:GetObject"],
     ),
     *matrix.checks(
         "consumer", "billing",
-        allowed=["queue:ReceiveMessage", "queue:DeleteMessage", "queue:ChangeMessageVisibility", "table:GetItem",
-                 "table:PutItem", "bucket:GetObject"],
+        allowed=["queue:ReceiveMessage", "queue:DeleteMessage", "queue:ChangeMessageVisibility",
+                 "queue:GetQueueAttributes", "table:UpdateItem", "bucket:GetObject"],
         denied=["queue:SendMessage", "queue:PurgeQueue", "dlq:ReceiveMessage", "dlq:DeleteMessage", "dlq:PurgeQueue",
-                "table:Scan", "bucket:PutObject"],
+                "table:GetItem", "table:PutItem", "table:Scan", "bucket:PutObject"],
     ),
     *matrix.checks(
         "operator", "billing",
         allowed=["dlq:ReceiveMessage", "dlq:DeleteMessage", "queue:SendMessage", "queue:GetQueueAttributes",
-                 "table:GetItem", "table:Scan", "dlq:PurgeQueue"],
-        denied=["queue:ReceiveMessage", "queue:DeleteMessage", "queue:PurgeQueue", "table:PutItem", "bucket:PutObject"],
+                 "table:GetItem", "dlq:PurgeQueue"],
+        denied=["queue:ReceiveMessage", "queue:DeleteMessage", "queue:PurgeQueue", "table:PutItem", "table:UpdateItem",
+                "table:Scan", "bucket:PutObject"],
     ),
 ]
 

@@ -16,11 +16,11 @@ pytestmark = pytest.mark.apply("multi-team")
 ROLES = ("producer", "consumer", "operator")
 FOREIGN_ACTIONS = [
     "queue:SendMessage", "queue:ReceiveMessage", "queue:DeleteMessage", "queue:PurgeQueue",
-    "dlq:ReceiveMessage", "dlq:PurgeQueue", "table:GetItem", "table:PutItem", "table:Scan",
+    "dlq:ReceiveMessage", "dlq:PurgeQueue", "table:GetItem", "table:PutItem", "table:UpdateItem", "table:Scan",
     "bucket:PutObject", "bucket:GetObject",
 ]
 # What each role does on its own team: proves the principals work, so refusals mean something.
-OWN_ACTIONS = {"producer": ["queue:SendMessage"], "consumer": ["queue:ReceiveMessage", "table:GetItem"], "operator": ["dlq:ReceiveMessage", "table:Scan"]}
+OWN_ACTIONS = {"producer": ["queue:SendMessage"], "consumer": ["queue:ReceiveMessage", "table:UpdateItem"], "operator": ["dlq:ReceiveMessage", "table:GetItem"]}
 
 
 @pytest.fixture(scope="module")

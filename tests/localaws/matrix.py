@@ -66,6 +66,9 @@ ACTIONS: dict[str, Action] = {
         Action("dlq:PurgeQueue", lambda p, t: _sqs(p).purge_queue(QueueUrl=t.dlq_url)),
         Action("table:GetItem", lambda p, t: p.client("dynamodb").get_item(TableName=t.table, Key={"task_id": {"S": "matrix-probe"}})),
         Action("table:PutItem", lambda p, t: p.client("dynamodb").put_item(TableName=t.table, Item={"task_id": {"S": "matrix-probe"}})),
+        Action("table:UpdateItem", lambda p, t: p.client("dynamodb").update_item(
+            TableName=t.table, Key={"task_id": {"S": "matrix-probe"}}, UpdateExpression="SET probe = :p",
+            ExpressionAttributeValues={":p": {"S": "matrix"}})),
         Action("table:Scan", lambda p, t: p.client("dynamodb").scan(TableName=t.table, Limit=1)),
         Action("bucket:PutObject", lambda p, t: p.client("s3").put_object(Bucket=t.bucket, Key=f"{t.payload_prefix}matrix-probe", Body=b"{}")),
         Action("bucket:GetObject", lambda p, t: p.client("s3").get_object(Bucket=t.bucket, Key=f"{t.payload_prefix}matrix-probe")),
