@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .audit import log_event
-from .exceptions import PayloadMismatch
 from .idempotency import (
     _RESULT_JSON,
     COMPLETED,
@@ -47,6 +46,7 @@ from .idempotency import (
     _from_dynamodb,
     _iso,
     encode_result,
+    payload_mismatch,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -87,20 +87,6 @@ class Finished:
         return self.error is None
 
 
-def payload_mismatch(task: Task, prior: Mapping[str, Any] | None) -> PayloadMismatch | None:
-    """The error to report when ``prior`` was stored for another payload of ``task``'s id, else None."""
-    stored = (prior or {}).get("payload_hash")
-    if not stored or stored == task.payload_hash:
-        return None
-    exc = PayloadMismatch(
-        f"task {task.task_id} was delivered again with a different payload "
-        f"(sha256 {task.payload_hash[:12]}..., first seen with {str(stored)[:12]}...); "
-        "task ids must identify one payload: send changed work under a new task id"
-    )
-    exc.task_id = task.task_id  # type: ignore[attr-defined]
-    exc.stored_hash = stored  # type: ignore[attr-defined]
-    exc.received_hash = task.payload_hash  # type: ignore[attr-defined]
-    return exc
 
 
 def as_prior(entry: Finished) -> dict[str, Any]:

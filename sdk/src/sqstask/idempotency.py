@@ -215,6 +215,22 @@ def default_owner_prefix() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def payload_mismatch(task: Task, prior: Mapping[str, Any] | None) -> PayloadMismatch | None:
+    """The error for a delivery of ``task`` whose stored record (``prior``) has another payload, else None."""
+    stored = (prior or {}).get("payload_hash")
+    if not stored or stored == task.payload_hash:
+        return None
+    exc = PayloadMismatch(
+        f"task {task.task_id} was delivered again with a different payload "
+        f"(sha256 {task.payload_hash[:12]}..., first seen with {str(stored)[:12]}...); "
+        "task ids must identify one payload: send changed work under a new task id"
+    )
+    exc.task_id = task.task_id  # type: ignore[attr-defined]
+    exc.stored_hash = stored  # type: ignore[attr-defined]
+    exc.received_hash = task.payload_hash  # type: ignore[attr-defined]
+    return exc
+
+
 @dataclass(frozen=True)
 class Claim:
     """The outcome of :meth:`TaskStore.claim`.
@@ -359,17 +375,9 @@ class TaskStore:
         None means the stored item looks claimable after all (it changed between the write and
         now), so the caller tries once more.
         """
-        stored_hash = old.get("payload_hash")
-        if stored_hash and stored_hash != task.payload_hash:
-            exc = PayloadMismatch(
-                f"task {task.task_id} was delivered again with a different payload "
-                f"(sha256 {task.payload_hash[:12]}..., first seen with {str(stored_hash)[:12]}...); "
-                "task ids must identify one payload: send changed work under a new task id"
-            )
-            exc.task_id = task.task_id  # type: ignore[attr-defined]
-            exc.stored_hash = stored_hash  # type: ignore[attr-defined]
-            exc.received_hash = task.payload_hash  # type: ignore[attr-defined]
-            raise exc
+        mismatch = payload_mismatch(task, old)
+        if mismatch is not None:
+            raise mismatch
         status = old.get("status")
         if status in (COMPLETED, DEAD_LETTERED):
             return Claim(task_id=task.task_id, acquired=False, attempt=int(old.get("attempt", 0)), record=old)
