@@ -592,6 +592,10 @@ class Worker:
 
             outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember,
                                       leases=self._leases)
+        self._settle(held, outcome)
+
+    def _settle(self, held: _Held, outcome: Outcome) -> None:
+        """Count ``outcome``; delete its message when done with it, else hand it back for a retry."""
         self._count(outcome)
         if outcome.ok:
             self._finish(held, heartbeat=False)  # the acker takes it off the heartbeat when it deletes it
@@ -635,24 +639,14 @@ class Worker:
         if finished is not None:
             self._recorder.add(finished, (held, outcome))
             return
-        self._count(outcome)
-        if outcome.ok:
-            self._finish(held, heartbeat=False)
-            self._acker.delete(held.message)
-        else:
-            self._retry_later(held, outcome)
+        self._settle(held, outcome)
 
     def _recorded(self, items: list[tuple[Finished, Any]], unwritten: set[str]) -> None:
         """After a BatchWriteItem: delete the recorded successes, retry the rest later."""
         for entry, (held, outcome) in items:
             if entry.succeeded and entry.task.task_id in unwritten:
                 outcome = Outcome(FAILED, entry.task, reason="its record could not be written")
-            self._count(outcome)
-            if outcome.ok:
-                self._finish(held, heartbeat=False)
-                self._acker.delete(held.message)
-            else:
-                self._retry_later(held, outcome)
+            self._settle(held, outcome)
         with self._cond:
             idle = not self._held
         if idle:
