@@ -32,18 +32,39 @@ SDK = ROOT / "sdk"
 SCRATCH = ROOT / ".mutation"
 REPORT = Path(__file__).with_name("MUTATION.md")
 TARGET = 90.0
+ORDER_PLUGIN = Path(__file__).with_name("mutation_order.py")
 
 # Module -> the fast test files that exercise it (paths under sdk/).
 MODULES: dict[str, list[str]] = {
     "backoff": ["tests/test_backoff.py"],
     "payloads": ["tests/test_payloads.py"],
     "idempotency": ["tests/test_idempotency.py", "tests/test_handler.py"],
-    "handler": ["tests/test_handler.py"],
+    # batch mode (idempotency="batch") runs through TaskRunner.run_known and record_batch.
+    "handler": ["tests/test_handler.py", "tests/test_batch_idempotency.py"],
     "heartbeat": ["tests/test_heartbeat.py"],
     "queue": ["tests/test_queue.py", "tests/test_payloads.py"],
     "dlq": ["tests/test_dlq.py"],
-    "worker": ["tests/test_worker.py"],
+    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py"],
 }
+
+# Tests left out of one module's runs: slow (real-time waits on SQS visibility) where faster
+# tests of the same module check the same behaviour; make test runs them.
+SLOW: dict[str, list[str]] = {
+    "heartbeat": [
+        "test_a_heartbeat_keeps_a_message_invisible_for_3x_its_visibility_timeout_then_lets_go",
+        "test_messages_can_be_added_and_removed_while_it_runs",
+    ],
+}
+
+# Lines not mutated: calls that only write a log line (the audit log's event names and fields,
+# human-readable reasons). Each such call yields ~10 mutants (an argument dropped, None, "XX..XX"),
+# and killing them takes a test per line of log text, not a test of behaviour; the audit log's
+# format is specified by tests of sqstask.audit itself. A whole call starting on such a line
+# is skipped, continuation lines included.
+LOG_LINES = [
+    r"^\s*(self\.|self\.runner\.|audit\.)?(log|log_event)\(",
+    r"^\s*logger\.(debug|info|warning|error|exception)\(",
+]
 
 # Left out of mutation runs: the same tests over a moto server (HTTP adds time, not checks of
 # sqstask's logic) and the extended-client interop tests (a subprocess each); make test runs them.
@@ -185,14 +206,20 @@ def _prepare(module: str, tests: list[str]) -> Path:
     workdir.mkdir(parents=True)
     shutil.copytree(SDK / "src", workdir / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(SDK / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ORDER_PLUGIN, workdir / ORDER_PLUGIN.name)
     selection = "\n".join(f"    {t}" for t in tests)
+    deselect = " and ".join([DESELECT, *(f"not {name}" for name in SLOW.get(module, []))])
+    patterns = "\n".join(f"    {p}" for p in LOG_LINES)
     (workdir / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = src\n"
         f"only_mutate = src/sqstask/{module}.py\n"
         f"pytest_add_cli_args_test_selection =\n{selection}\n"
         # -p no:cacheprovider: workers must not write .pytest_cache into the scratch copy.
-        f"pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -k\n    {DESELECT}\n"
+        # -p mutation_order: fastest tests first, so -x stops a killed mutant's run sooner.
+        f"pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -p\n    {ORDER_PLUGIN.stem}\n    -k\n    {deselect}\n"
+        f"also_copy =\n    {ORDER_PLUGIN.name}\n"
+        f"do_not_mutate_patterns =\n{patterns}\n"
         # The tests use threads and moto: time a mutant out generously, not at once.
         "timeout_multiplier = 5.0\n"
         "timeout_constant = 10.0\n"
@@ -274,8 +301,9 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
         "",
         "Written by `make mutation` (`python -m benchmarks.mutation`, mutmut "
         f"{_mutmut_version()}) on {started_at}, {cpus} CPU(s), {elapsed / 60:.0f} minutes. Each module is mutated "
-        f"on its own with the fast tests listed (`-k '{DESELECT}'`); a mutant is killed when a test fails or "
-        "times out. "
+        f"on its own with the fast tests listed (`-k '{DESELECT}'`, and without the slow tests in `SLOW`: "
+        f"{_slow_text()}), fastest first; a mutant is killed when a test fails or times out. Calls that only "
+        "write a log line are not mutated (`LOG_LINES`). "
         f"Score = killed / (mutants - equivalent ones); target {TARGET:.0f} %.",
         "",
         "| module | tests | mutants | killed | survived | equivalent | score | minutes |",
@@ -316,6 +344,10 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
     data = json.dumps({r.module: r.as_json() for r in results}, indent=None, sort_keys=True)
     lines += ["<!-- mutation-data", data, "-->", ""]
     return "\n".join(lines)
+
+
+def _slow_text() -> str:
+    return "; ".join(f"{module}: {', '.join(f'`{t}`' for t in tests)}" for module, tests in SLOW.items()) or "none"
 
 
 def _mutmut_version() -> str:

@@ -63,7 +63,7 @@ def test_modules_without_a_run_are_listed_as_not_run(monkeypatch):
     monkeypatch.setattr(mutation, "EQUIVALENT", {})
     text = mutation.render([result(a="killed")], "now", 60.0, 2)
 
-    assert "| `worker` | `tests/test_worker.py` | not run yet |" in text
+    assert "| `worker` | `tests/test_worker.py`, `tests/test_worker_batch.py` | not run yet |" in text
     assert "| `backoff` |" in text and "| `backoff` | `tests/test_backoff.py` | not run yet" not in text
 
 
