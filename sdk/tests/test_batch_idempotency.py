@@ -325,3 +325,38 @@ def test_batch_mode_is_refused_without_fifo_semantics(queue):
 def test_an_unknown_idempotency_mode_is_refused_with_the_choices(queue):
     with pytest.raises(ValueError, match=r"idempotency must be True .*'batch'.* or False \(off\), got 'lease'"):
         batch_handler(queue, idempotency="lease")
+
+
+def test_follow_ups_that_fail_again_keep_the_task_failed_and_a_later_send_keeps_its_record(queue, monkeypatch):
+    runs = []
+
+    @batch_handler(queue, idempotency="batch")
+    def handle(task):
+        runs.append(task.task_id)
+        return Then("next", {"n": 1})
+
+    queue.send("t", {}, group_id="g", task_id="a-2")
+    real_send_many = queue.send_many
+
+    def failing_send_many(*args, **kwargs):
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(queue, "send_many", failing_send_many)
+    first = receive_all(queue, 1)
+    handle(event_for(queue, first), Context(60_000))
+    recorded = record_of(queue, "a-2")
+
+    queue.change_visibility_many(first, 0)
+    second = receive_all(queue, 1)
+    assert failed_ids(handle(event_for(queue, second), Context(60_000))) == [second[0]["MessageId"]]
+    assert record_of(queue, "a-2") == recorded  # still pending, nothing rewritten
+
+    monkeypatch.setattr(queue, "send_many", real_send_many)
+    queue.change_visibility_many(second, 0)
+    third = receive_all(queue, 1)
+    assert failed_ids(handle(event_for(queue, third), Context(60_000))) == []
+    after = record_of(queue, "a-2")
+    assert runs == ["a-2"]
+    kept = ("status", "result", "duration_ms", "attempt", "payload_hash", "first_received_at")
+    assert {k: after.get(k) for k in kept} == {k: recorded.get(k) for k in kept}
+    assert "follow_ups_pending" not in after
