@@ -278,12 +278,29 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
         _mutmut(workdir, "run", "--max-children", str(max_children), *names)
     result.seconds += time.monotonic() - started
     result.statuses = _statuses(workdir)
-    for name in result.survivors:
-        if _import_time(name):
-            continue  # summarised without a diff
-        shown = _mutmut(workdir, "show", name, capture=True).stdout
-        result.diffs[name] = "\n".join(line for line in shown.splitlines()[1:] if not line.startswith(("---", "+++")))
+    result.diffs = _diffs(workdir, [name for name in result.survivors if not _import_time(name)])
     return result
+
+
+# One process computes every survivor's diff (a `mutmut show` per mutant costs a start-up each).
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+out = {}
+for name in json.load(sys.stdin):
+    text = get_diff_for_mutant(name, path=find_mutant(name).path)
+    out[name] = "\\n".join(line for line in text.splitlines() if not line.startswith(("---", "+++")))
+print(json.dumps(out))
+"""
+
+
+def _diffs(workdir: Path, names: list[str]) -> dict[str, str]:
+    """Each mutant's diff against the original function, without the file header lines."""
+    if not names:
+        return {}
+    done = subprocess.run([sys.executable, "-c", _DIFFS], cwd=workdir, input=json.dumps(names), text=True,
+                          capture_output=True, check=True)
+    return dict(json.loads(done.stdout))
 
 
 def _load_previous(output: Path) -> dict[str, dict[str, object]]:
@@ -368,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
     parser.add_argument("--collect", action="store_true",
                         help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="with --collect: how long the interrupted run took (default: the last report's time)")
     parser.add_argument("--resume", action="store_true",
                         help="rerun the last run's survivors with the current tests (after adding tests)")
     args = parser.parse_args(argv)
@@ -387,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] mutating {module} ...", flush=True)
         only = [p.strip() for p in args.only.split(",") if p.strip()]
         before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
+        if args.collect and args.seconds is not None:
+            before = args.seconds
         fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume,
                                     collect=args.collect, previous_seconds=before)
         r = fresh[module]

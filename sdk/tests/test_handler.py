@@ -393,3 +393,102 @@ def test_event_that_is_not_an_sqs_event_raises_malformed_message(queue):
 
     with pytest.raises(MalformedMessage, match="Records"):
         handle({"detail-type": "Scheduled Event"}, None)
+
+
+class DlqCopies(list):
+    """SendMessage requests to a queue's DLQ; with ``refuse`` set they fail instead."""
+
+    refuse = False
+
+
+def dlq_copies(queue):
+    """Record (or, with ``.refuse = True``, fail) the SendMessage requests to the DLQ from now on."""
+    copies = DlqCopies()
+
+    def capture(params, **_):
+        if params.get("QueueUrl") == queue.config.dlq_url:
+            if copies.refuse:
+                raise ConnectionError("DLQ unreachable")
+            copies.append(params)
+
+    queue.sqs.meta.events.register("before-parameter-build.sqs.SendMessage", capture)
+    return copies
+
+
+def dead_letter(queue, task_id):
+    """Run ``task_id`` to its last failing attempt; returns (handle, event, runs) to deliver it again."""
+    runs = []
+
+    @batch_handler(queue, max_attempts=1)
+    def handle(task):
+        runs.append(task.task_id)
+        raise RuntimeError("poison")
+
+    queue.send("t", {"n": 1}, group_id="g", task_id=task_id)
+    event = event_for(queue, receive_all(queue, 1))
+    assert failed_ids(handle(event, Context(60_000))) == []
+    return handle, event, runs
+
+
+def test_a_dead_lettered_task_delivered_again_is_copied_again_with_its_error_and_not_run(queue):
+    handle, event, runs = dead_letter(queue, "p-2")
+    copies = dlq_copies(queue)
+
+    # The same delivery again, e.g. the invocation ended after the copy and before Lambda's delete.
+    response = handle(event, Context(60_000))
+
+    assert failed_ids(response) == []
+    assert runs == ["p-2"]
+    [copy] = copies
+    attributes = {name: value["StringValue"] for name, value in copy["MessageAttributes"].items()}
+    assert attributes["sqstask-error"] == "RuntimeError: poison"
+    assert attributes["sqstask-attempts"] == "1"
+    assert attributes["sqstask-task-id"] == "p-2"
+    assert copy["MessageBody"] == event["Records"][0]["body"]
+
+
+def test_a_dead_lettered_task_whose_copy_fails_on_redelivery_is_retried_not_deleted(queue):
+    handle, event, runs = dead_letter(queue, "p-3")
+    copies = dlq_copies(queue)
+    copies.refuse = True
+
+    response = handle(event, Context(60_000))
+
+    assert failed_ids(response) == [event["Records"][0]["messageId"]]
+    assert runs == ["p-3"]
+
+
+def test_lease_mode_sends_only_the_follow_ups_a_completed_task_could_not_send(queue, monkeypatch):
+    from sqstask.idempotency import TaskStore
+
+    runs = []
+
+    @batch_handler(queue)
+    def handle(task):
+        runs.append(task.task_id)
+        return Then("next", {"n": 1})
+
+    queue.send("t", {}, group_id="g", task_id="f-1")
+    messages = receive_all(queue, 1)
+    event = event_for(queue, messages)
+    real_send_many = queue.send_many
+
+    def failing_send_many(*args, **kwargs):
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(queue, "send_many", failing_send_many)
+    message_id = event["Records"][0]["messageId"]
+    assert failed_ids(handle(event, Context(60_000))) == [message_id]
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    recorded = store.get("f-1")
+    assert recorded["status"] == "COMPLETED" and recorded.get("follow_ups_pending")
+    assert failed_ids(handle(event, Context(60_000))) == [message_id]  # still unsendable: retried again
+    assert store.get("f-1").get("follow_ups_pending") == recorded["follow_ups_pending"]
+
+    monkeypatch.setattr(queue, "send_many", real_send_many)
+    assert failed_ids(handle(event, Context(60_000))) == []
+    assert runs == ["f-1"]
+    assert "follow_ups_pending" not in store.get("f-1")
+    queue.delete_many(messages)  # what Lambda does after a success; the group's next message shows
+    [follow_up] = receive_all(queue, 1)
+    assert queue.to_task(follow_up).task_id == "f-1.then-0" and queue.to_task(follow_up).task_type == "next"
