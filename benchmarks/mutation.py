@@ -16,6 +16,7 @@ the tests import the mutated copy.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -258,7 +259,8 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
     """Mutate one module and run its tests against every mutant.
 
     ``only``: mutant name patterns (fnmatch) to run, the rest stay unchecked. ``resume``: in the
-    last run's scratch copy, with the current tests, run that run's survivors again. ``collect``:
+    last run's scratch copy, with the current tests, run that run's survivors again (with ``only``,
+    those matching it). ``collect``:
     run nothing, read the last run's results from its scratch copy (an interrupted run included).
     """
     tests = MODULES[module]
@@ -269,7 +271,9 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
         result.seconds = previous_seconds
         resume, names = True, []
     elif resume and (workdir / "mutants").exists():
-        names = _refresh_tests(workdir)
+        survivors = _refresh_tests(workdir)
+        # with ``only``: just the survivors matching it (e.g. the function a new test covers)
+        names = [n for n in survivors if not names or any(fnmatch.fnmatchcase(n, p) for p in names)]
         result.seconds = previous_seconds
     else:
         workdir = _prepare(module, tests)
