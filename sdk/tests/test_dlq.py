@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from sqstask import TaskQueue, TaskSpec
 from sqstask.config import QueueConfig
+from sqstask.exceptions import ConfigError
 from sqstask.dlq import DeadLetterError, DeadLetterQueue, RateLimiter, RedriveFilter, move_task_unsupported
 from sqstask.idempotency import TaskStore
 
@@ -124,6 +125,19 @@ def test_peek_shows_the_recorded_failure_from_the_task_table(make_team):
     assert letter.record is not None and letter.record["status"] == "FAILED"
 
 
+def test_a_letter_without_a_task_record_shows_the_error_the_sdk_attached_to_the_copy(make_team):
+    queue = make_team()
+    entry = queue.build_message(TaskSpec("charge", {"amount": 5}, "acct-1", "pay-2").validated())
+    entry["MessageAttributes"]["sqstask-error"] = {"DataType": "String", "StringValue": "RuntimeError: poison"}
+    queue.sqs.send_message(QueueUrl=queue.config.dlq_url, **entry)
+    bury(queue, TaskSpec("charge", {"amount": 6}, "acct-2", "pay-3"))  # no error attached, no record
+
+    letters = {letter.task_id: letter for letter in silent_dlq(queue).peek(limit=2)}
+
+    assert letters["pay-2"].record is None and letters["pay-2"].error == "RuntimeError: poison"
+    assert letters["pay-3"].error is None
+
+
 def test_peek_keeps_a_malformed_message_with_its_reason(make_team):
     queue = make_team()
     queue.sqs.send_message(
@@ -175,6 +189,29 @@ def test_dlq_url_is_discovered_from_the_redrive_policy_when_not_configured(make_
     queue = TaskQueue(config=config, sqs_client=team.sqs)
 
     assert DeadLetterQueue(queue).url == team.config.dlq_url
+
+
+def test_a_discovered_dlq_is_looked_up_by_name_in_the_account_of_its_arn_once(make_team):
+    team = make_team()
+    config = QueueConfig(queue_url=team.config.queue_url, region=team.config.region, endpoint_url=team.config.endpoint_url)
+    queue = TaskQueue(config=config, sqs_client=team.sqs)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    team.sqs.meta.events.register("provide-client-params.sqs.*", lambda params, model, **_: calls.append((model.name, dict(params))))
+    dlq = DeadLetterQueue(queue)
+
+    assert (dlq.url, dlq.arn, dlq.url) == (team.config.dlq_url, team.config.dlq_arn, team.config.dlq_url)
+    assert [name for name, _ in calls] == ["GetQueueAttributes", "GetQueueUrl"]
+    account = team.config.dlq_arn.split(":")[4]
+    assert calls[1][1] == {"QueueName": "team-dlq.fifo", "QueueOwnerAWSAccountId": account}
+
+
+def test_a_queue_without_a_dlq_or_redrive_policy_is_a_config_error_naming_the_setting(aws):
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="lonely.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue = TaskQueue(config=QueueConfig(queue_url=url, region="us-east-1"), sqs_client=sqs)
+
+    with pytest.raises(ConfigError, match=r"lonely\.fifo has no dead-letter queue: set dlq_url \(SQSTASK_DLQ_URL"):
+        DeadLetterQueue(queue).url
 
 
 # -- selective redrive -----------------------------------------------------------------------
