@@ -577,3 +577,60 @@ def test_purge_empties_the_dlq_and_returns_the_count(make_team):
 
     assert silent_dlq(queue).purge() == 4
     assert counts(queue, queue.config.dlq_url) == (0, 0)
+
+
+# -- small parts -----------------------------------------------------------------------------
+
+
+def client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "StartMessageMoveTask")
+
+
+def test_move_task_is_unsupported_on_an_unknown_operation_or_a_501_and_not_on_other_errors():
+    from sqstask.dlq import MOVE_TASK_UNSUPPORTED_CODES
+
+    assert all(move_task_unsupported(client_error(code, 400)) for code in MOVE_TASK_UNSUPPORTED_CODES)
+    assert move_task_unsupported(client_error("InternalFailure", 501))
+    assert move_task_unsupported(NotImplementedError("moto"))
+    assert not move_task_unsupported(client_error("AccessDenied", 403))
+    assert not move_task_unsupported(client_error("InternalFailure", 500))
+    assert not move_task_unsupported(RuntimeError("no response"))
+
+
+def letter(**fields: Any) -> Any:
+    from sqstask.dlq import DeadLetter
+
+    defaults: dict[str, Any] = {"message_id": "m", "task_id": "t", "task_type": None, "group_id": None,
+                                "receive_count": 1, "sent_at": None, "first_received_at": None, "body": "{}"}
+    return DeadLetter(**{**defaults, **fields})
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"started_at": "2026-01-02T03:04:05Z"}, "2026-01-02T03:04:05+00:00"),
+        ({"started_at": "2026-01-02T03:04:05z"}, "2026-01-02T03:04:05+00:00"),
+        ({"started_at": "2026-01-02T03:04:05"}, "2026-01-02T03:04:05+00:00"),  # naive: UTC
+        ({"started_at": "2026-01-02T03:04:05+02:00"}, "2026-01-02T03:04:05+02:00"),
+        ({"started_at": "", "finished_at": "2026-01-02T03:04:06Z"}, "2026-01-02T03:04:06+00:00"),
+        ({"started_at": "not a time", "finished_at": 17}, None),
+        ({}, None),
+    ],
+)
+def test_the_last_attempt_is_read_from_the_record_as_an_aware_time(record, expected):
+    found = letter(record=record).last_attempt_at
+
+    assert (found.isoformat() if found else None) == expected
+
+
+def test_age_is_counted_from_the_sent_time_and_never_negative():
+    from datetime import datetime, timezone
+
+    sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    assert letter(sent_at=sent).age_seconds(sent.timestamp() + 90) == 90.0
+    assert letter(sent_at=sent).age_seconds(sent.timestamp() - 5) == 0.0
+    assert letter().age_seconds(sent.timestamp()) is None
