@@ -634,3 +634,53 @@ def test_age_is_counted_from_the_sent_time_and_never_negative():
     assert letter(sent_at=sent).age_seconds(sent.timestamp() + 90) == 90.0
     assert letter(sent_at=sent).age_seconds(sent.timestamp() - 5) == 0.0
     assert letter().age_seconds(sent.timestamp()) is None
+
+
+def test_show_details_carry_the_row_of_list_and_everything_about_the_message():
+    from datetime import datetime, timezone
+
+    sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = datetime(2026, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
+    record = {"status": "FAILED", "error_type": "ValueError", "error": "declined", "started_at": "2026-01-01T00:01:00Z"}
+    found = letter(task_id="pay-1", task_type="charge", group_id="acct", receive_count=3, sent_at=sent,
+                   first_received_at=first, payload={"n": 1}, envelope={"v": 1, "id": "pay-1"}, record=record,
+                   attributes={"ApproximateReceiveCount": "3"}, priority="urgent",
+                   message_attributes={"sqstask-task-id": {"DataType": "String", "StringValue": "pay-1"},
+                                       "raw": {"DataType": "Binary", "BinaryValue": b"\x01"}, "odd": "not a map"})
+
+    row = {"task_id": "pay-1", "task_type": "charge", "group_id": "acct", "first_receive": first,
+           "last_attempt": datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc), "receive_count": 3,
+           "error": "ValueError: declined", "age_seconds": 90, "message_id": "m", "priority": "urgent"}
+    assert found.summary(sent.timestamp() + 90.9) == row
+    assert found.details(sent.timestamp() + 90.9) == {
+        **row, "sent_at": sent, "offloaded_to_s3": False, "envelope": {"v": 1, "id": "pay-1"}, "payload": {"n": 1},
+        "body": None, "problem": None, "attributes": {"ApproximateReceiveCount": "3"},
+        "message_attributes": {"sqstask-task-id": "pay-1", "raw": b"\x01"}, "record": record,
+    }
+
+
+def test_a_malformed_letter_shows_its_body_and_problem_and_a_row_without_priority_or_age():
+    found = letter(body="not json", problem="body is not JSON")
+
+    assert found.summary(0.0) == {"task_id": "t", "task_type": None, "group_id": None, "first_receive": None,
+                                  "last_attempt": None, "receive_count": 1, "error": "body is not JSON",
+                                  "age_seconds": None, "message_id": "m"}
+    details = found.details(0.0)
+    assert (details["body"], details["problem"], details["envelope"], details["record"]) == (
+        "not json", "body is not JSON", None, None)
+
+
+def test_a_redrive_report_as_json_lists_what_failed_and_what_would_move():
+    from sqstask.dlq import RedriveReport
+
+    report = RedriveReport("receive", dry_run=True, scanned=5, matched=2, moved=1, failed=[("t1", "boom")],
+                           not_deleted=["t2"], would_move=[letter()], depth_before=7, unreached=1, behind=2,
+                           fallback_reason="no move task", move_task_handle="h")
+
+    assert report.to_dict(0.0) == {
+        "method": "receive", "dry_run": True, "scanned": 5, "matched": 2, "moved": 1,
+        "failed": [{"task_id": "t1", "reason": "boom"}], "sent_but_not_deleted": ["t2"],
+        "would_move": [letter().summary(0.0)], "depth_before": 7, "unreached": 1, "behind": 2,
+        "fallback_reason": "no move task", "move_task_handle": "h",
+    }
+    assert not report.ok and RedriveReport("receive").ok
