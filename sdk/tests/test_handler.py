@@ -492,3 +492,45 @@ def test_lease_mode_sends_only_the_follow_ups_a_completed_task_could_not_send(qu
     queue.delete_many(messages)  # what Lambda does after a success; the group's next message shows
     [follow_up] = receive_all(queue, 1)
     assert queue.to_task(follow_up).task_id == "f-1.then-0" and queue.to_task(follow_up).task_type == "next"
+
+
+def test_without_a_task_table_the_redrive_policy_says_which_receive_is_the_last(queue, caplog):
+    @batch_handler(queue, idempotency=False)  # the fixture's queue moves a message after 3 receives
+    def handle(task):
+        raise RuntimeError("poison")
+
+    queue.send("t", {}, group_id="g", task_id="p-4")
+    logged = []
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        for _ in range(3):
+            messages = receive_all(queue, 1)
+            handle(event_for(queue, messages), Context(60_000))
+            logged.append([event["max_receive_count"] for event in audit_events(caplog, "gave-up")])
+            queue.change_visibility_many(messages, 0)
+
+    assert logged == [[], [], [3]]
+
+
+def test_without_a_redrive_policy_or_permission_to_read_it_no_receive_counts_as_the_last(aws, caplog):
+    from sqstask import TaskQueue
+    from sqstask.config import QueueConfig
+
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="plain.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue = TaskQueue(config=QueueConfig(queue_url=url, region="us-east-1"), sqs_client=sqs)
+
+    def poison(task):
+        raise RuntimeError("poison")
+
+    def refuse(**_):
+        raise RuntimeError("AccessDenied")
+
+    queue.send("t", {}, group_id="g", task_id="p-5")
+    event = event_for(queue, receive_all(queue, 1))
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "1000"
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        batch_handler(queue, idempotency=False)(poison)(event, Context(60_000))  # no redrive policy
+        sqs.meta.events.register("before-call.sqs.GetQueueAttributes", refuse)
+        batch_handler(queue, idempotency=False)(poison)(event, Context(60_000))  # a policy it cannot read
+
+    assert audit_events(caplog, "gave-up") == []
