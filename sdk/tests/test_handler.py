@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -534,3 +535,76 @@ def test_without_a_redrive_policy_or_permission_to_read_it_no_receive_counts_as_
         batch_handler(queue, idempotency=False)(poison)(event, Context(60_000))  # a policy it cannot read
 
     assert audit_events(caplog, "gave-up") == []
+
+
+# -- TaskRunner outcomes (what the Worker and the metrics read) -------------------------------
+
+
+def run_once(queue, handle, task_id, **runner_kwargs):
+    """Send ``task_id``, receive it and run it through a TaskRunner; returns (outcome, task, store)."""
+    from sqstask.handler import TaskRunner
+    from sqstask.idempotency import TaskStore
+
+    queue.send("t", {"n": 1}, group_id="g", task_id=task_id)
+    task = queue.to_task(receive_all(queue, 1)[0])
+    runner = TaskRunner(queue, handle, **runner_kwargs)
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    return runner.run(task, lease_seconds=60), task, store
+
+
+def test_a_last_failing_attempt_is_recorded_dead_lettered_and_its_outcome_says_so(queue):
+    copies = dlq_copies(queue)
+    error = RuntimeError("poison")
+
+    def handle(task):
+        raise error
+
+    outcome, task, store = run_once(queue, handle, "o-1", max_attempts=1)
+
+    assert (outcome.status, outcome.task, outcome.error, outcome.reason) == ("failed", task, error, "RuntimeError: poison")
+    assert outcome.dead_lettered and outcome.ok and outcome.claim is not None and outcome.claim.acquired
+    assert isinstance(outcome.duration_ms, int) and outcome.attempts == 1
+    record = store.get("o-1")
+    assert (record["status"], record["error_type"], record["error"]) == ("DEAD_LETTERED", "RuntimeError", "poison")
+    assert record["duration_ms"] == outcome.duration_ms
+    [copy] = copies
+    assert copy["MessageAttributes"]["sqstask-attempts"]["StringValue"] == "1"
+    assert copy["MessageBody"] == task.raw["Body"]
+
+
+def test_a_task_whose_lease_was_taken_over_is_not_dead_lettered_by_the_old_owner(queue):
+    from sqstask.idempotency import TaskStore
+
+    copies = dlq_copies(queue)
+
+    def handle(task):
+        # It ran past its lease; another consumer, a minute later, took the task over.
+        later = TaskStore(queue.dynamodb, queue.config.idempotency_table, clock=lambda: time.time() + 120)
+        assert later.claim(task, lease_seconds=60).acquired
+        raise RuntimeError("poison")
+
+    outcome, task, store = run_once(queue, handle, "o-2", max_attempts=1)
+
+    assert (outcome.status, outcome.task, outcome.reason) == ("failed", task, "lease lost before giving up")
+    assert isinstance(outcome.error, RuntimeError) and isinstance(outcome.duration_ms, int)
+    assert not outcome.dead_lettered and not outcome.ok and outcome.claim is not None
+    assert copies == [] and store.get("o-2")["status"] == "IN_PROGRESS"
+
+
+def test_a_dead_letter_record_that_cannot_be_written_leaves_the_task_to_a_retry(queue):
+    unavailable = RuntimeError("table unavailable")
+    copies = dlq_copies(queue)
+
+    def refuse(**_):
+        raise unavailable
+
+    def handle(task):
+        queue.dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", refuse)
+        raise ValueError("poison")
+
+    outcome, task, _ = run_once(queue, handle, "o-3", max_attempts=1)
+
+    assert (outcome.status, outcome.task, outcome.error, outcome.reason) == (
+        "failed", task, unavailable, "ValueError: poison")
+    assert isinstance(outcome.duration_ms, int) and outcome.claim is not None
+    assert not outcome.dead_lettered and not outcome.ok and copies == []
