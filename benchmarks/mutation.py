@@ -255,12 +255,13 @@ def _refresh_tests(workdir: Path) -> list[str]:
 
 
 def run_module(module: str, max_children: int, *, only: list[str] | None = None, resume: bool = False,
-               collect: bool = False, previous_seconds: float = 0.0) -> ModuleResult:
+               collect: bool = False, previous_seconds: float = 0.0, carry_on: bool = False) -> ModuleResult:
     """Mutate one module and run its tests against every mutant.
 
     ``only``: mutant name patterns (fnmatch) to run, the rest stay unchecked. ``resume``: in the
     last run's scratch copy, with the current tests, run that run's survivors again (with ``only``,
-    those matching it). ``collect``:
+    those matching it). ``carry_on``: in the last run's scratch copy, with the current tests, run
+    the mutants an interrupted run did not reach. ``collect``:
     run nothing, read the last run's results from its scratch copy (an interrupted run included).
     """
     tests = MODULES[module]
@@ -270,6 +271,10 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
     if collect:
         result.seconds = previous_seconds
         resume, names = True, []
+    elif carry_on and (workdir / "mutants").exists():
+        _refresh_tests(workdir)
+        names, resume = [], False  # mutmut run without names runs the mutants without a result
+        result.seconds = previous_seconds
     elif resume and (workdir / "mutants").exists():
         survivors = _refresh_tests(workdir)
         # with ``only``: just the survivors matching it (e.g. the function a new test covers)
@@ -391,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="with --collect: how long the interrupted run took (default: the last report's time)")
+    parser.add_argument("--continue", dest="carry_on", action="store_true",
+                        help="run the mutants an interrupted run did not reach, with the current tests")
     parser.add_argument("--resume", action="store_true",
                         help="rerun the last run's survivors with the current tests (after adding tests)")
     args = parser.parse_args(argv)
@@ -413,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.collect and args.seconds is not None:
             before = args.seconds
         fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume,
-                                    collect=args.collect, previous_seconds=before)
+                                    collect=args.collect, previous_seconds=before, carry_on=args.carry_on)
         r = fresh[module]
         print(f"    {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)",
               flush=True)
