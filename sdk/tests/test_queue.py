@@ -524,3 +524,64 @@ def test_to_task_accepts_lambda_records(make_team):
     }
     task = queue.to_task(record)
     assert (task.task_id, task.payload, task.group_id) == ("t1", {"k": "v"}, "g")
+
+
+def failing_batch_calls(queue: TaskQueue, *errors: Exception) -> list[str]:
+    """Make the next SendMessageBatch calls raise ``errors`` in turn; returns the list of calls made."""
+    pending = list(errors)
+    calls: list[str] = []
+
+    def fail(**_: Any) -> None:
+        calls.append("SendMessageBatch")
+        if pending:
+            raise pending.pop(0)
+
+    queue.sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail)
+    return calls
+
+
+def client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "SendMessageBatch")
+
+
+@pytest.mark.parametrize("error", [client_error("Unlisted", 500), client_error("Unlisted", 503),
+                                   client_error("ThrottlingException", 400)], ids=["500", "503", "throttled"])
+def test_send_many_retries_a_batch_call_refused_by_a_server_error_or_throttling(make_team, error):
+    base = make_team("rq")
+    sleeps: list[float] = []
+    queue = TaskQueue(config=base.config, sqs_client=base.sqs, sleep=sleeps.append)
+    calls = failing_batch_calls(queue, error)
+
+    result = queue.send_many([TaskSpec("t", {}, "g", "r-1")])
+
+    assert [sent.task_id for sent in result.sent] == ["r-1"] and result.failed == []
+    assert len(calls) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize("error", [client_error("AccessDenied", 403), client_error("Unlisted", 499)],
+                         ids=["denied", "499"])
+def test_send_many_does_not_retry_a_batch_call_refused_for_the_callers_fault(make_team, error):
+    base = make_team("rq")
+    sleeps: list[float] = []
+    queue = TaskQueue(config=base.config, sqs_client=base.sqs, sleep=sleeps.append)
+    calls = failing_batch_calls(queue, error)
+
+    result = queue.send_many([TaskSpec("t", {}, "g", "r-1")])
+
+    assert result.sent == [] and [spec.task_id for spec, _ in result.failed] == ["r-1"]
+    assert len(calls) == 1 and sleeps == []
+
+
+def test_send_many_retries_a_batch_call_that_could_not_connect(make_team):
+    from botocore.exceptions import EndpointConnectionError
+
+    base = make_team("rq")
+    sleeps: list[float] = []
+    queue = TaskQueue(config=base.config, sqs_client=base.sqs, sleep=sleeps.append)
+    calls = failing_batch_calls(queue, EndpointConnectionError(endpoint_url="https://sqs.example"))
+
+    assert [sent.task_id for sent in queue.send_many([TaskSpec("t", {}, "g", "r-1")]).sent] == ["r-1"]
+    assert len(calls) == 2
