@@ -115,6 +115,16 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.idempotency.x_encode_result__mutmut_18": (
         "ensure_ascii=None is falsy, the same as ensure_ascii=False."
     ),
+    "sqstask.dlq.x__string_attribute__mutmut_11": (
+        "'or True' on the value check: SQS returns a StringValue as a non-empty str or not at all, so the "
+        "value is a str or None either way."
+    ),
+    "sqstask.dlq.x__string_attribute__mutmut_12": (
+        "'isinstance(value, str) or value': SQS returns a StringValue as a non-empty str or not at all."
+    ),
+    "sqstask.queue.x__region_from_url__mutmut_6": (
+        "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
+    ),
     "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
         "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
     ),
