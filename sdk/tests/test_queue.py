@@ -585,3 +585,44 @@ def test_send_many_retries_a_batch_call_that_could_not_connect(make_team):
 
     assert [sent.task_id for sent in queue.send_many([TaskSpec("t", {}, "g", "r-1")]).sent] == ["r-1"]
     assert len(calls) == 2
+
+
+def test_deletes_and_visibility_changes_go_to_the_queue_each_message_came_from_and_report_every_failure(make_team):
+    queue = make_team("mq")
+    queue.send("t", {}, group_id="g", task_id="in-main")
+    queue.sqs.send_message(QueueUrl=queue.config.dlq_url, MessageBody="{}", MessageGroupId="g",
+                           MessageDeduplicationId="in-dlq")
+    [main] = queue.receive(max_messages=1, wait_seconds=0)
+    [dead] = queue.receive(max_messages=1, wait_seconds=0, queue_url=queue.config.dlq_url)
+    stale = dict(main, ReceiptHandle="not-a-handle", QueueUrl=queue.config.queue_url)
+
+    assert queue.change_visibility_many([stale, dict(dead, QueueUrl=queue.config.dlq_url)], 0) == [main["MessageId"]]
+    [dead] = queue.receive(max_messages=1, wait_seconds=0, queue_url=queue.config.dlq_url)  # visible at once
+    assert queue.delete_many([stale, dict(dead, QueueUrl=queue.config.dlq_url)]) == [main["MessageId"]]
+    assert queue.receive(max_messages=1, wait_seconds=0, queue_url=queue.config.dlq_url) == []
+
+
+def test_message_ids_are_read_from_sqs_messages_and_lambda_records_and_anything_else_is_refused():
+    from sqstask.queue import message_id_of
+
+    assert message_id_of({"MessageId": "m-1"}) == "m-1"
+    assert message_id_of({"messageId": "m-2"}) == "m-2"
+    with pytest.raises(TypeError, match="not an SQS message, Lambda SQS record or Task: dict"):
+        message_id_of({"MessageId": ""})
+    with pytest.raises(TypeError, match="Task: str"):
+        message_id_of("m-3")
+
+
+@pytest.mark.parametrize(("draw", "expected"), [("low", [0.5, 1.0, 2.0]), ("high", [1.0, 2.0, 4.0])])
+def test_send_many_backs_off_exponentially_between_half_and_all_of_each_ceiling(make_team, monkeypatch, draw,
+                                                                                 expected):
+    import sqstask.queue
+
+    monkeypatch.setattr(sqstask.queue.random, "uniform", lambda low, high: low if draw == "low" else high)
+    base = make_team()
+    sleeps: list[float] = []
+    flaky = FlakySQS(base.sqs, {"t-a-0": [("InternalError", False)] * 3})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append, retry_base=1.0, retry_cap=60.0)
+
+    assert queue.send_many(specs("a", 1)).ok
+    assert sleeps == expected
