@@ -125,6 +125,9 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.queue.x__region_from_url__mutmut_6": (
         "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
     ),
+    "sqstask.queue.xǁTaskQueueǁsend__mutmut_28": (
+        "task_id 'XXXX' instead of '' when the spec has none: validated() always assigns one first."
+    ),
     "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
         "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
     ),
