@@ -345,3 +345,11 @@ def test_each_extension_grants_a_longer_window_on_sqs(make_team):
         assert_stays_invisible(queue, 1)
     granted = [e["VisibilityTimeout"] for c in calls for e in c][:4]
     assert granted == sorted(granted) and granted[0] == VT and granted[-1] == 6, granted
+
+
+def test_extension_ages_start_one_interval_in_and_double_the_gap_with_a_given_interval():
+    from sqstask.heartbeat import extension_ages
+
+    # Window vt + age, renewed with vt - interval (25 s) left: 5, then 10, 20, 40, 80 s later.
+    assert extension_ages(200, visibility_timeout=30, interval=5) == [5, 15, 35, 75, 155]
+    assert extension_ages(20, visibility_timeout=30, interval=5, max_window=30) == [5, 10, 15]
