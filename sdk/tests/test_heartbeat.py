@@ -353,3 +353,30 @@ def test_extension_ages_start_one_interval_in_and_double_the_gap_with_a_given_in
     # Window vt + age, renewed with vt - interval (25 s) left: 5, then 10, 20, 40, 80 s later.
     assert extension_ages(200, visibility_timeout=30, interval=5) == [5, 15, 35, 75, 155]
     assert extension_ages(20, visibility_timeout=30, interval=5, max_window=30) == [5, 10, 15]
+
+
+def test_each_message_is_extended_on_the_queue_it_came_from(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    urls: list[str] = []
+
+    class RecordingSQS(AcceptingSQS):
+        def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+            urls.append(QueueUrl)
+            return super().change_message_visibility_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+    sqs = RecordingSQS(clock.monotonic)
+    queue = stub_queue(sqs)
+    urgent = "https://sqs.us-east-1.amazonaws.com/123456789012/q-urgent.fifo"
+    messages = [{"MessageId": "m-1", "ReceiptHandle": "rh-1"},
+                {"MessageId": "m-2", "ReceiptHandle": "rh-2", "QueueUrl": urgent}]
+    with Heartbeat(queue, messages, visibility_timeout=60, interval=10):
+        clock.now += 10
+        wait_until(lambda: len(urls) == 2, "one extension call per queue")
+
+    assert sorted(urls) == sorted([queue.config.queue_url, urgent])
+    by_url = dict(zip(urls, (entries for _, entries in sqs.calls)))
+    assert [e["ReceiptHandle"] for e in by_url[urgent]] == ["rh-2"]
+    assert [e["ReceiptHandle"] for e in by_url[queue.config.queue_url]] == ["rh-1"]
