@@ -380,3 +380,20 @@ def test_each_message_is_extended_on_the_queue_it_came_from(monkeypatch):
     by_url = dict(zip(urls, (entries for _, entries in sqs.calls)))
     assert [e["ReceiptHandle"] for e in by_url[urgent]] == ["rh-2"]
     assert [e["ReceiptHandle"] for e in by_url[queue.config.queue_url]] == ["rh-1"]
+
+
+def test_the_last_whole_second_before_max_total_is_still_granted(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    # max_total 100 s keeps a 10 s margin: the message may stay invisible until 90 s after it was added.
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=10, max_total=100) as hb:
+        clock.now += 89
+        wait_until(lambda: sqs.calls, "an extension one second before the limit")
+        clock.now += 10  # the next round, an interval later: nothing is left to grant
+        wait_until(lambda: message not in hb, "the message to be let go at the limit")
+
+    assert [entries[0]["VisibilityTimeout"] for _, entries in sqs.calls] == [1]
