@@ -372,7 +372,7 @@ def test_each_message_is_extended_on_the_queue_it_came_from(monkeypatch):
     urgent = "https://sqs.us-east-1.amazonaws.com/123456789012/q-urgent.fifo"
     messages = [{"MessageId": "m-1", "ReceiptHandle": "rh-1"},
                 {"MessageId": "m-2", "ReceiptHandle": "rh-2", "QueueUrl": urgent}]
-    with Heartbeat(queue, messages, visibility_timeout=60, interval=10):
+    with Heartbeat(queue, messages, visibility_timeout=60, interval=0.05):  # short: the thread keeps looking
         clock.now += 10
         wait_until(lambda: len(urls) == 2, "one extension call per queue")
 
@@ -390,10 +390,11 @@ def test_the_last_whole_second_before_max_total_is_still_granted(monkeypatch):
     sqs = AcceptingSQS(clock.monotonic)
     message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
     # max_total 100 s keeps a 10 s margin: the message may stay invisible until 90 s after it was added.
-    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=10, max_total=100) as hb:
+    # A short interval (in the stepped clock's seconds) keeps the thread looking at the clock.
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05, max_total=100) as hb:
         clock.now += 89
         wait_until(lambda: sqs.calls, "an extension one second before the limit")
-        clock.now += 10  # the next round, an interval later: nothing is left to grant
+        clock.now += 1
         wait_until(lambda: message not in hb, "the message to be let go at the limit")
 
     assert [entries[0]["VisibilityTimeout"] for _, entries in sqs.calls] == [1]
