@@ -398,3 +398,20 @@ def test_the_last_whole_second_before_max_total_is_still_granted(monkeypatch):
         wait_until(lambda: message not in hb, "the message to be let go at the limit")
 
     assert [entries[0]["VisibilityTimeout"] for _, entries in sqs.calls] == [1]
+
+
+def test_a_removed_message_is_no_longer_extended_and_removing_an_unknown_one_is_ignored(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    kept, dropped = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}, {"MessageId": "m-2", "ReceiptHandle": "rh-2"}
+    with Heartbeat(stub_queue(sqs), [kept, dropped], visibility_timeout=60, interval=0.05) as hb:
+        hb.remove(dropped)
+        hb.remove({"MessageId": "m-unknown", "ReceiptHandle": "rh-x"})
+        assert (len(hb), dropped in hb, kept in hb, hb.messages) == (1, False, True, [kept])
+        clock.now += 10
+        wait_until(lambda: sqs.calls, "the first extension")
+
+    assert [[e["ReceiptHandle"] for e in entries] for _, entries in sqs.calls] == [["rh-1"]]
