@@ -105,3 +105,36 @@ def test_a_worker_without_long_polling_does_not_spin_on_an_empty_queue(make_team
         stop.wait(1.6)  # pauses 0.05 + 0.1 + 0.2 + 0.4 + 0.8 = 1.55 s after five empty receives
         count = receives.count("ReceiveMessage")
     assert 2 <= count <= 8, f"{count} receives in 1.6 s"
+
+
+def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_still_dead_letters_malformed_ones(
+        make_team):
+    from sqstask.backoff import Backoff
+
+    queue = make_team("wb9")
+    unavailable = threading.Event()
+    unavailable.set()
+    lookups = []
+
+    def refuse(**_):
+        lookups.append("BatchGetItem")
+        if unavailable.is_set():
+            raise RuntimeError("table unavailable")
+
+    queue.dynamodb.meta.events.register("before-call.dynamodb.BatchGetItem", refuse)
+    queue.send("t", {"n": 1}, group_id="g", task_id="later")
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="h", MessageDeduplicationId="bad",
+                           MessageBody=json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}}))
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=1,
+                    wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
+    with Running(worker):
+        wait_for(lambda: lookups, "the first lookup")
+        wait_for(lambda: queue.sqs.get_queue_attributes(QueueUrl=queue.config.dlq_url, AttributeNames=[
+            "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1",
+            "the malformed message in the DLQ while the table is unavailable", timeout=10)
+        assert ran == []
+        unavailable.clear()
+        wait_for(lambda: queue_empty(queue) and ran, "the task to run once the table is back", timeout=10)
+
+    assert ran == ["later"]
