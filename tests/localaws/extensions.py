@@ -1,7 +1,8 @@
 """Extensions of moto 5.2.5 for what the real AWS provider and the SDK need from it.
 
 Each function patches one gap (listed in README.md) and is applied by `apply_all()` in the
-moto server process, before the server starts; nothing here changes the module under test.
+moto server process, before the server starts (code running moto in-process, such as the chaos
+run, may call one directly); nothing here changes the module under test.
 """
 
 from __future__ import annotations
