@@ -304,7 +304,7 @@ def fifo_groups_in_order() -> None:
             if message.delayed or now <= message.visible_at:  # in flight (or not yet deliverable)
                 waiting.add(group)
                 continue
-            queue.pending_messages.discard(message)  # its receive lapsed
+            queue.pending_messages.discard(message)  # visible: not in flight (an earlier receive lapsed)
             if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
                 to_dlq.append(message)  # as on SQS: moved on its next receive; the group goes on
                 continue
