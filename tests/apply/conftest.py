@@ -99,6 +99,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pool.submit(example, folder, variables=variables, module_arguments=MODULE_ARGUMENTS.get(example, {}))
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Destroy tests run after every other applied test: start all destroys together, so their
+    # provider waits overlap; each destroy test waits for its own (Applied.destroy).
+    if item.name.startswith("test_destroy") and item.get_closest_marker("apply") is not None:
+        pool = item.config.stash.get(_POOL_KEY, None)
+        if pool is not None:
+            pool.destroy_all()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     pool = session.config.stash.get(_POOL_KEY, None)
     if pool is not None:
