@@ -538,11 +538,13 @@ def lease_cpu_miss(hf: Comparison, bare_call_us: list[float] | None,
             f" The smallest DynamoDB write (a key and one REMOVE, nothing else) costs {bare:,.0f} µs of boto3 CPU "
             f"(each round: {' '.join(f'{v:,.0f}' for v in bare_call_us)}), so {calls:g} writes cost at least "
             f"{calls * bare:,.0f} µs, {calls * bare / theirs:.2f} x Powertools' whole time, before any attribute "
-            "value or line of sqstask runs."
+            f"value or line of sqstask runs; the other {max(0.0, hf.client_us(LEASE_SIDE) - calls * bare):,.0f} µs "
+            "of boto3 work are the attribute values the writes carry, i.e. the fields the task record stores."
         )
     text += (
-        " No cut to sqstask's own Python reaches 0.80 while a record takes two single-item writes through a "
-        "default boto3 client. What would: fewer calls per record (lease mode writing the batch's completions "
+        f" So cutting sqstask's own Python cannot take lease mode below "
+        f"{hf.client_us(LEASE_SIDE) / theirs:.2f} x while a record takes {calls:g} single-item writes through a "
+        "default boto3 client. What would go further: fewer calls per record (lease mode writing the batch's completions "
         "with one BatchWriteItem at its end, complete being unconditional: about 1.1 calls per record), or a "
         "leaner client for the SDK's own calls (botocore builds the user agent string from its parts twice and "
         "validates every parameter on each call; a client made with an explicit `user_agent` and "
