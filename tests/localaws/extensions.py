@@ -347,7 +347,9 @@ def customer_managed_keys_need_the_callers_grants() -> None:
     `sqs:SendMessage` on a queue encrypted with a customer managed key can send, and the KMS
     statements of the module's policies are never evaluated. With this extension such a call
     also needs each KMS action AWS checks for it (KMS_ACTIONS_OF_CALL) on the key, in the context
-    AWS evaluates it in: `kms:ViaService` = `<service>.<region>.amazonaws.com`. SSE-KMS of S3 and
+    AWS evaluates it in: `kms:ViaService` = `<service>.<region>.amazonaws.com`. It is checked on
+    every such call, even one that returns no message (on AWS an empty receive decrypts nothing):
+    the applied role matrix therefore gives receives something to receive. SSE-KMS of S3 and
     DynamoDB is not modelled.
     """
     from moto.core.exceptions import AccessDeniedError
