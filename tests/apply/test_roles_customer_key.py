@@ -25,13 +25,14 @@ from apply.role_cases import CASES, ROLES, run_matrix, table, unexpected
 pytestmark = pytest.mark.apply("worker-tiers")
 
 ALLOWED = {case.name: case.allowed for case in CASES}
+PURGE = "sqstask dlq purge --yes"
 KEY_STATEMENT_SUFFIX = "WithTeamKey"  # modules/iam: the Sids of the statements that use the team key
 
 # Entry points each role may run that make SQS or Scheduler use the team key for the caller
 # (SendMessage: GenerateDataKey and Decrypt; ReceiveMessage and GetSchedule: Decrypt;
 # UpdateSchedule: DescribeKey, GenerateDataKey and Decrypt). The rest need no key grant here: the
-# delayed send's schedule uses an AWS owned key, and `status`, `alarms` and `dlq purge` read queue
-# attributes, metrics and alarms, or purge, touching no encrypted data. (The offloaded payload's
+# delayed send's schedule uses an AWS owned key, and `status` and `alarms` read queue attributes,
+# metrics and alarms, touching no encrypted data. (The offloaded payload's
 # PutObject would also need its S3 key grant on AWS; S3 SSE-KMS is not modelled.)
 USES_THE_KEY = {
     "producer": {"TaskQueue.send", "sqstask send", "TaskQueue.send (payload to S3)"},
@@ -50,6 +51,16 @@ def applied(apply_pool: ApplyPool) -> Applied:
 @pytest.fixture(scope="module")
 def config(applied: Applied) -> dict[str, Any]:
     return json.loads(applied.deployment.output_raw("sdk_config"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def queues_left_empty(applied: Applied, config: dict[str, Any]) -> Any:
+    """Other tests of this deployment (test_priorities.py) count what their worker runs: leave
+    none of the matrix's tasks behind."""
+    yield
+    sqs = applied.server.client("sqs")
+    for url in {*config["priority_queue_urls"].values(), config["queue_url"]}:  # the DLQ was purged by the matrix
+        sqs.purge_queue(QueueUrl=url)
 
 
 def _policy_document(applied: Applied, name: str) -> dict[str, Any]:
@@ -98,7 +109,10 @@ def test_without_its_key_statements_a_role_is_refused_exactly_where_it_uses_the_
         assert len(kept) < len(document["Statement"]), f"{role}: no statement ends with {KEY_STATEMENT_SUFFIX}"
         principals[role] = Principal.create(
             applied.server, f"cmk-keyless-{role}", policy_documents={"keyless": {**document, "Statement": kept}})
-    results = run_matrix(config, principals, monkeypatch)
+    # SQS allows one PurgeQueue per queue every 60 s, and the matrix above purged the DLQ: `dlq
+    # purge` (which uses no key) is left out here rather than waited for.
+    cases = [case for case in CASES if case.name != PURGE]
+    results = run_matrix(config, principals, monkeypatch, cases)
     apply_report("\n" + table(f"team {config['name']}, each role's policy without its key statements", results))
     for name in USES_THE_KEY["operator"] | USES_THE_KEY["producer"] | USES_THE_KEY["consumer"]:
         assert name in ALLOWED, f"USES_THE_KEY names an unknown entry point: {name}"
