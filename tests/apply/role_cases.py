@@ -124,17 +124,25 @@ def receive_and_handle(ctx: Context) -> None:
     from sqstask.lambda_local import event_from_messages
 
     queue = ctx.queue()
-    messages = queue.receive(max_messages=1, wait_seconds=1)
-    if messages:
-        event = event_from_messages(messages, event_source_arn=ctx.config["queue_arn"], region=ctx.config["region"])
-        batch_handler(queue)(lambda task: {"ok": True})(event, None)
+    event = event_from_messages(_received(queue), event_source_arn=ctx.config["queue_arn"], region=ctx.config["region"])
+    # The handler records each task's state (UpdateItem) and reports a task it could not record
+    # as a batch item failure rather than raising: a refusal there must not pass for "allowed".
+    failures = batch_handler(queue)(lambda task: {"ok": True})(event, None)["batchItemFailures"]
+    if failures:
+        raise CommandFailed(f"batch_handler reported failures {failures} (see its log for the cause)")
 
 
 def change_visibility(ctx: Context) -> None:
     queue = ctx.queue()
+    queue.change_visibility_many(_received(queue), 30)
+
+
+def _received(queue: Any) -> list[dict[str, Any]]:
+    """One message of the task `queued_task` put there (each case's attempt gets its own)."""
     messages = queue.receive(max_messages=1, wait_seconds=1)
-    if messages:
-        queue.change_visibility_many(messages, 30)
+    if not messages:
+        raise CommandFailed("nothing to receive, though a task was queued for this attempt")
+    return messages
 
 
 def send_at(ctx: Context) -> None:
