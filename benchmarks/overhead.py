@@ -10,7 +10,11 @@ warm-up round; the report gives medians per task and their ratio:
   the same events and the same canned DynamoDB answers — fresh records, and duplicates; and the
   same three with a fixed simulated round trip per AWS call, timed per batch of 10 records
   (wall time: what the number of sequential calls costs a Lambda invocation);
-- task metrics: ``batch_handler`` with its EMF metrics on vs off (target: < 3 % per record).
+- task metrics: ``batch_handler`` with its EMF metrics on vs off (target: < 3 % per record);
+- the floor: the CPU of the smallest DynamoDB write through the same canned client.
+
+Without a simulated round trip the sides are timed in CPU time of this process
+(``time.process_time``), so other work on a shared machine does not count.
 
 Metric lines go to the null device (``os.devnull``), a real file write per batch like a
 Lambda's stdout, without flooding the terminal.
@@ -115,9 +119,10 @@ def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
                canned: dict[str, CannedAWS], *, replay: bool = True) -> Comparison:
     """Run every side once untimed (recording its API calls), then ``rounds`` times in turn.
 
-    Afterwards the recorded calls of each side are replayed straight through boto3 for
-    ``rounds`` interleaved rounds: that is what the requests themselves cost the client,
-    and the rest of a side's time is the library's own work (``replay=False`` skips this).
+    Timed with ``comparison_clock``. Afterwards the recorded calls of each side are replayed
+    straight through boto3 for ``rounds`` interleaved rounds: that is what the requests
+    themselves cost the client, and the rest of a side's time is the library's own work
+    (``replay=False`` skips this).
     """
     recorders: dict[str, _Recorder] = {}
     for name, run in sides.items():
@@ -132,19 +137,63 @@ def interleave(comparison: Comparison, sides: dict[str, Callable[[], None]],
         comparison.largest_values[name] = recorder.largest_values()
         comparison.seconds[name] = []
         comparison.client_seconds[name] = []
+    clock = comparison_clock(comparison)
     for _ in range(comparison.rounds):
         for name, run in sides.items():
             gc.collect()
-            started = time.perf_counter()
+            started = clock()
             run()
-            comparison.seconds[name].append(time.perf_counter() - started)
+            comparison.seconds[name].append(clock() - started)
     for _ in range(comparison.rounds if replay else 0):
         for name in sides:
             gc.collect()
-            started = time.perf_counter()
+            started = clock()
             recorders[name].replay()
-            comparison.client_seconds[name].append(time.perf_counter() - started)
+            comparison.client_seconds[name].append(clock() - started)
     return comparison
+
+
+def comparison_clock(comparison: Comparison) -> Callable[[], float]:
+    """The clock a comparison is timed with: this process's CPU time, or wall time with a round trip.
+
+    Without a simulated network every side is pure CPU work, and CPU time leaves out the time
+    other processes on a shared machine hold the cores (wall time counts it, unevenly across
+    rounds). With a simulated round trip the sleeps are the point, so wall time.
+    """
+    return time.perf_counter if comparison.round_trip_ms else time.process_time
+
+
+# A client configured to skip the per-call work a library's own well-formed requests could do
+# without: the user agent string built from its parts twice per call, and parameter validation.
+LEAN_CLIENT_CONFIG = {"user_agent": "sqstask", "parameter_validation": False}
+
+
+def bare_call_us(calls: int = 1000, *, rounds: int = 7, lean: bool = False) -> list[float]:
+    """CPU µs per call of the smallest DynamoDB write through a canned client, once per round.
+
+    One UpdateItem carrying only a key and ``REMOVE`` of one attribute: what boto3 spends on
+    any call (events, endpoint, user agent, signing, parsing) before the request's own
+    attribute values, i.e. the floor under every single-item write of every side. ``lean``
+    uses a client made with ``LEAN_CLIENT_CONFIG`` instead of the default one.
+    """
+    if lean:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.session.Session().client("dynamodb", region_name=REGION, config=Config(**LEAN_CLIENT_CONFIG))
+    else:
+        client = new_client("dynamodb")
+    CannedAWS(DynamoResponder()).attach(client)
+    request = {"TableName": TABLE, "Key": {"task_id": {"S": "bare"}}, "UpdateExpression": "REMOVE unused"}
+    client.update_item(**request)  # warm-up: endpoint resolution and the first request are not timed
+    per_call = []
+    for _ in range(rounds):
+        gc.collect()
+        started = time.process_time()
+        for _ in range(calls):
+            client.update_item(**request)
+        per_call.append((time.process_time() - started) / calls * 1e6)
+    return per_call
 
 
 # -- producer ---------------------------------------------------------------------------------
@@ -332,8 +381,8 @@ def emf_cost(records: int = 2000, *, repeats: int = 7, batch_size: int = 10) -> 
         writer = EmfWriter("sqstask", "bench.fifo", stream=sink)
         for _ in range(repeats):
             gc.collect()
-            started = time.perf_counter()
+            started = time.process_time()
             for batch in batches:
                 writer.emit_batch(batch)
-            per_record.append((time.perf_counter() - started) / len(tasks) * 1e6)
+            per_record.append((time.process_time() - started) / len(tasks) * 1e6)
     return per_record

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     _done(t, f"lease/Powertools {handler_fresh.ratio(overhead.LEASE_SIDE, overhead.POWERTOOLS_SIDE):.2f}, "
              f"batch/Powertools {handler_fresh.ratio(overhead.BATCH_SIDE, overhead.POWERTOOLS_SIDE):.2f}")
 
+    t = _step(f"overhead: the smallest DynamoDB write, {sizes['overhead_records']:,} calls x {sizes['rounds']} rounds")
+    bare_call = overhead.bare_call_us(sizes["overhead_records"], rounds=sizes["rounds"])
+    lean_bare_call = overhead.bare_call_us(sizes["overhead_records"], rounds=sizes["rounds"], lean=True)
+    _done(t, f"{statistics.median(bare_call):,.0f} µs per call, {statistics.median(lean_bare_call):,.0f} µs "
+             "through a lean client")
+
     t = _step(f"overhead: Lambda handlers, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds, duplicates")
     handler_duplicate = overhead.handler_overhead(sizes["overhead_records"], rounds=sizes["rounds"], duplicates=True)
     _done(t, f"sqstask/Powertools time ratio {handler_duplicate.ratio('sqstask batch_handler', 'Powertools'):.2f}")
@@ -149,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat_hour=beat_hour,
         metrics_overhead=metrics_cost,
         metrics_emit_us=metrics_emit,
+        bare_call_us=bare_call,
+        lean_bare_call_us=lean_bare_call,
         priorities=tier_runs,
     )
     path = report.write(results, output)

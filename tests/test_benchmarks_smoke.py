@@ -202,6 +202,22 @@ def test_handler_overhead_sides_make_the_same_calls_as_on_moto(handler_fresh, ha
                                        "Powertools": {"PutItem": 20}}
 
 
+def test_cpu_comparisons_use_cpu_time_and_round_trips_wall_time(handler_fresh, round_trip):
+    assert overhead.comparison_clock(handler_fresh) is overhead.time.process_time
+    assert overhead.comparison_clock(round_trip) is overhead.time.perf_counter
+
+
+def test_bare_call_floor_is_one_canned_write_per_call_and_the_lease_miss_quotes_it(handler_fresh):
+    for lean in (False, True):
+        floor = overhead.bare_call_us(5, rounds=2, lean=lean)
+        assert len(floor) == 2 and all(us > 0 for us in floor)
+    text = report.lease_cpu_miss(handler_fresh, [400.0, 500.0], [300.0, 300.0])
+    assert "Missed 0.80 (lease mode CPU)" in text
+    assert "costs 450 µs of boto3 CPU (each round: 400 500), so 2 writes cost at least 900 µs" in text
+    assert "the smallest write then costs 300 µs, 33% less" in text
+    assert "smallest DynamoDB write" not in report.lease_cpu_miss(handler_fresh, None)
+
+
 def test_task_metrics_add_no_aws_call(metrics_cost):
     assert metrics_cost.calls == {overhead.METRICS_ON: {"UpdateItem": 40}, overhead.METRICS_OFF: {"UpdateItem": 40}}
     assert all(len(times) == 1 for times in metrics_cost.seconds.values())

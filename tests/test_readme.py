@@ -180,7 +180,7 @@ def recipe(target: str) -> list[str]:
 def test_the_make_commands_are_the_demo_and_the_test_suite():
     commands = [c for b in of_kind("make") for c in b.commands]
     assert commands == ["make demo", "make test"]
-    assert recipe("demo") == ["$(PY) -m demo"], "the demo smoke test runs python -m demo"
+    assert recipe("demo") == ["$(DEMO_VENV)/bin/python -m demo"], "the demo smoke test runs python -m demo"
     assert recipe("test") == ["$(PY) -m pytest"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 

@@ -12,6 +12,7 @@ module "tasks" {
   name = var.name
 
   visibility_timeout_seconds   = 4     # so a failed task comes back in seconds instead of 5 minutes
+  max_attempts                 = 3     # so the poison task reaches the dead-letter queue after 3 runs instead of 5
   table_deletion_protection    = false # so `terraform destroy` removes the task table at the end
   payload_bucket_force_destroy = true  # so `terraform destroy` removes the bucket with the offloaded payload
 }

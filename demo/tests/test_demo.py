@@ -286,3 +286,18 @@ def test_progress_on_a_terminal_rewrites_one_line():
     narrator.progress("2/10")
     narrator.done("10/10")
     assert out.getvalue() == "\r  1/10\r  2/10\r  10/10\n"
+
+
+def test_the_demo_environment_pins_what_the_tests_run_the_demo_with():
+    """`make demo` installs demo/requirements.txt; the tests run the demo in the test environment.
+    Each pin must be the version installed here, or the two would run different code."""
+    from importlib.metadata import version
+
+    pins = {}
+    for line in (ROOT / "demo" / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement:
+            name, _, pinned = requirement.partition("==")
+            pins[name.split("[")[0]] = pinned
+    assert {"boto3", "moto"} <= set(pins), pins
+    assert {name: version(name) for name in pins} == pins

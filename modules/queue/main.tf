@@ -234,6 +234,8 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id                 = local.kms_key_arn
   kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
 
+  policy = jsonencode(local.dlq_policy)
+
   tags = var.tags
 }
 
@@ -254,6 +256,8 @@ resource "aws_sqs_queue" "main" {
   sqs_managed_sse_enabled           = local.use_kms ? null : true
   kms_master_key_id                 = local.kms_key_arn
   kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
+
+  policy = jsonencode(local.queue_policies[local.default_tier])
 
   tags = var.tags
 }
@@ -279,14 +283,16 @@ resource "aws_sqs_queue" "tier" {
   kms_master_key_id                 = local.kms_key_arn
   kms_data_key_reuse_period_seconds = local.use_kms ? var.kms_data_key_reuse_period_seconds : null
 
+  policy = jsonencode(local.queue_policies[each.key])
+
   tags = var.tags
 }
 
-# Redrive and redrive-allow are separate resources built from static ARNs, so neither queue
-# needs the other's attributes at creation time. The attributes of one queue are written one
-# after another (redrive policy, then queue policy; redrive-allow, then DLQ policy): each is a
-# SetQueueAttributes call, SQS takes up to 60 s to propagate a change, and parallel writes to
-# one queue can lose one of them.
+# Each queue is created with its queue policy (built from its static ARN), so it never exists
+# without TLS enforcement and needs no second write for it. Redrive and redrive-allow name the
+# other queue, which SQS wants to exist, so each is one write after both queues exist: one
+# SetQueueAttributes per queue after creation (SQS takes up to 60 s to propagate a change, and
+# parallel writes to one queue can lose one of them), and the queues are created in parallel.
 resource "aws_sqs_queue_redrive_policy" "this" {
   queue_url      = aws_sqs_queue.main.url
   redrive_policy = jsonencode(local.redrive_policy)
@@ -310,26 +316,25 @@ resource "aws_sqs_queue_redrive_allow_policy" "this" {
   depends_on = [aws_sqs_queue.main, aws_sqs_queue.tier]
 }
 
-resource "aws_sqs_queue_policy" "main" {
-  queue_url = aws_sqs_queue.main.url
-  policy    = jsonencode(local.queue_policies[local.default_tier])
-
-  depends_on = [aws_sqs_queue_redrive_policy.this]
+# Queue policies used to be separate resources. Forget them without destroying: deleting one
+# would clear the policy the queue itself now sets.
+removed {
+  from = aws_sqs_queue_policy.main
+  lifecycle {
+    destroy = false
+  }
 }
 
-resource "aws_sqs_queue_policy" "tier" {
-  for_each = aws_sqs_queue.tier
-
-  queue_url = each.value.url
-  policy    = jsonencode(local.queue_policies[each.key])
-
-  # Each tier queue's redrive policy is written before its queue policy (see above).
-  depends_on = [aws_sqs_queue_redrive_policy.tier]
+removed {
+  from = aws_sqs_queue_policy.tier
+  lifecycle {
+    destroy = false
+  }
 }
 
-resource "aws_sqs_queue_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.url
-  policy    = jsonencode(local.dlq_policy)
-
-  depends_on = [aws_sqs_queue_redrive_allow_policy.this]
+removed {
+  from = aws_sqs_queue_policy.dlq
+  lifecycle {
+    destroy = false
+  }
 }

@@ -70,12 +70,14 @@ output "max_attempts" {
 
 output "message_retention_seconds" {
   description = "Seconds the task queue keeps a task; the payload bucket's expiry must be longer."
-  value       = aws_sqs_queue.main.message_retention_seconds
+  # The input, not the queue's attribute: the payload bucket's lifecycle rule (which the
+  # provider takes about a minute to confirm) then need not wait for the queue to exist.
+  value = var.message_retention_seconds
 }
 
 output "dlq_message_retention_seconds" {
   description = "Seconds the dead-letter queue keeps a task (its retention restarts there, FIFO); the payload bucket's expiry must outlast this plus the queue's."
-  value       = aws_sqs_queue.dlq.message_retention_seconds
+  value       = var.dlq_message_retention_seconds
 }
 
 # --- priority tiers ---

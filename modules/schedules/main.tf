@@ -161,14 +161,18 @@ resource "aws_sqs_queue" "dead_letter" {
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 300
-  tags                              = var.tags
+  # Set at creation (static ARN): the queue never exists without TLS enforcement.
+  policy = jsonencode(local.dead_letter_queue_policy)
+  tags   = var.tags
 }
 
-resource "aws_sqs_queue_policy" "dead_letter" {
-  count = local.create_dlq ? 1 : 0
-
-  queue_url = aws_sqs_queue.dead_letter[0].id
-  policy    = jsonencode(local.dead_letter_queue_policy)
+# The policy used to be a separate resource: forget it without destroying (deleting it would
+# clear the policy the queue now sets).
+removed {
+  from = aws_sqs_queue_policy.dead_letter
+  lifecycle {
+    destroy = false
+  }
 }
 
 resource "aws_scheduler_schedule" "this" {
@@ -210,7 +214,7 @@ resource "aws_scheduler_schedule" "this" {
 
   # The role and dead-letter queue are referenced by their static ARNs (known at plan time);
   # they must exist, with their permissions, before a schedule can fire.
-  depends_on = [aws_iam_role_policy.scheduler, aws_sqs_queue_policy.dead_letter]
+  depends_on = [aws_iam_role_policy.scheduler, aws_sqs_queue.dead_letter]
 
   lifecycle {
     precondition {

@@ -83,6 +83,6 @@ def test_lambda_consumer_role_matrix(sdk_config: str, principals: dict[str, Prin
 
 
 def test_destroy_removes_everything(applied: Applied) -> None:
-    assert applied.deployment.destroy().startswith("Destroy complete! Resources: ")
+    assert applied.destroy().startswith("Destroy complete! Resources: ")
     assert applied.deployment.state_list() == []
     assert applied.server.client("lambda").list_functions()["Functions"] == []

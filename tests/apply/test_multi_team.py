@@ -62,6 +62,6 @@ def test_no_principal_of_one_team_can_touch_another_teams_resources(applied: App
 
 
 def test_destroy_removes_everything(applied: Applied) -> None:
-    assert applied.deployment.destroy().startswith("Destroy complete! Resources: ")
+    assert applied.destroy().startswith("Destroy complete! Resources: ")
     assert applied.deployment.state_list() == []
     assert applied.server.client("sqs").list_queues().get("QueueUrls", []) == []

@@ -62,6 +62,6 @@ def test_the_sdk_sends_to_each_tier_and_a_worker_takes_the_highest_first(tiers: 
 
 
 def test_destroy_removes_every_tier(tiers: Applied) -> None:
-    tiers.deployment.destroy()
+    tiers.destroy()
     assert tiers.deployment.state_list() == []
     assert tiers.server.client("sqs").list_queues().get("QueueUrls", []) == []

@@ -59,5 +59,5 @@ def test_example_tasks_run_in_the_worker_as_the_consumer(applied: Applied, sdk_c
 
 
 def test_destroy_removes_everything(applied: Applied) -> None:
-    assert applied.deployment.destroy().startswith("Destroy complete! Resources: ")
+    assert applied.destroy().startswith("Destroy complete! Resources: ")
     assert applied.deployment.state_list() == []

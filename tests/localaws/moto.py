@@ -51,6 +51,9 @@ class MotoServer:
     admin: Credentials
     enforce_iam: bool
     log: list[str] = field(default_factory=list)
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _models: boto3.Session | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def start(
@@ -101,10 +104,25 @@ class MotoServer:
         )
 
     def client(self, service: str, credentials: Credentials | None = None) -> Any:
-        """A boto3 client of `service` on this server, without retries (errors surface at once)."""
-        return self.session(credentials).client(
-            service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 1, "mode": "standard"})
-        )
+        """A boto3 client of `service` on this server, without retries (errors surface at once).
+
+        Clients are kept per (service, key): building one loads the service's model, which costs
+        more than the call itself (a role matrix makes hundreds). boto3 clients are thread-safe.
+        """
+        creds = credentials or self.admin
+        key = (service, creds.access_key_id)
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                if self._models is None:
+                    self._models = boto3.Session(region_name=self.region)  # loads each model once
+                client = self._models.client(
+                    service, endpoint_url=self.endpoint, aws_access_key_id=creds.access_key_id,
+                    aws_secret_access_key=creds.secret_access_key,
+                    config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+                )
+                self._clients[key] = client
+        return client
 
     def env(self, credentials: Credentials | None = None) -> dict[str, str]:
         """Environment for boto3-based programs (the sqstask CLI) talking to this server."""

@@ -1,9 +1,12 @@
 """Find the hashicorp/aws provider Terraform applies with.
 
-In order: the Terraform registry when it is reachable (the module's own constraint applies);
-else the binary named by `SQSTASK_TF_PROVIDER`; else a `terraform-provider-aws_v*` binary found
-in Terraform's plugin directories, then anywhere on the root filesystem. A local binary runs
-through `dev_overrides`, which skips version constraints: `version` says which one it is.
+In order: the binary named by `SQSTASK_TF_PROVIDER`; the Terraform registry when it is
+reachable (the module's own constraint applies); else a `terraform-provider-aws_v*` binary found
+in Terraform's plugin directories, then where local mirrors usually live (/opt, /usr/local,
+/usr/share, /usr/lib, the home folder), then anywhere on the root filesystem. A search's find is
+remembered in `.cache/localaws-provider` (used while that file still names an executable
+provider), because walking `/` takes seconds. A local binary runs through `dev_overrides`, which
+skips version constraints: `version` says which one it is.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ BINARY_PATTERN = re.compile(r"^terraform-provider-aws_v(\d+\.\d+\.\d+)(?:_x\d+)?
 SEARCH_DEPTH = 8
 # Directories the search never enters: virtual filesystems and the places that cannot hold one.
 SKIP_DIRS = {"/proc", "/sys", "/dev", "/run", "/tmp", "/var/lib/docker"}
+# Folder names that hold Python, Git or npm trees, never a Terraform provider.
+SKIP_NAMES = {".git", "__pycache__", "node_modules", "site-packages", "dist-packages"}
+# Where local provider mirrors usually live, searched before the whole filesystem.
+USUAL_ROOTS = ("/opt", "/usr/local", "/usr/share", "/usr/lib")
+CACHE_FILE = Path(__file__).resolve().parents[2] / ".cache" / "localaws-provider"
 
 
 class ProviderNotFound(RuntimeError):
@@ -85,7 +93,8 @@ def search(roots: list[Path], max_depth: int = SEARCH_DEPTH) -> list[Path]:
                 dirs[:] = []
             dirs[:] = [
                 d for d in dirs
-                if str(here / d) not in SKIP_DIRS and not (here / d).is_symlink() and _same_device(here / d, device)
+                if d not in SKIP_NAMES and not d.startswith(".venv") and str(here / d) not in SKIP_DIRS
+                and not (here / d).is_symlink() and _same_device(here / d, device)
             ]
             found += [here / f for f in files if BINARY_PATTERN.match(f) and os.access(here / f, os.X_OK)]
         if found:
@@ -117,11 +126,39 @@ def find_provider(*, allow_registry: bool = True) -> Provider:
         return Provider(binary, version_of(binary), ENV_VARIABLE)
     if allow_registry and registry_reachable():
         return Provider(None, None, "registry")
-    found = search(plugin_directories()) or search([Path("/")])
+    remembered = _remembered()
+    if remembered is not None:
+        return Provider(remembered, version_of(remembered), "search")
+    found = (
+        search(plugin_directories())
+        or search([Path(root) for root in USUAL_ROOTS] + [Path.home()])
+        or search([Path("/")])
+    )
     if not found:
         raise ProviderNotFound(
             f"no hashicorp/aws provider: the Terraform registry is unreachable and no terraform-provider-aws_v* "
             f"binary was found; set {ENV_VARIABLE} to the path of one"
         )
     binary = _newest(found)
+    _remember(binary)
     return Provider(binary, version_of(binary), "search")
+
+
+def _remembered() -> Path | None:
+    """The binary an earlier search found, if it is still an executable provider."""
+    try:
+        binary = Path(CACHE_FILE.read_text().strip())
+    except OSError:
+        return None
+    if BINARY_PATTERN.match(binary.name) and binary.is_file() and os.access(binary, os.X_OK):
+        return binary
+    return None
+
+
+def _remember(binary: Path) -> None:
+    try:
+        CACHE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        CACHE_FILE.write_text(f"{binary}\n")
+    except OSError:
+        pass  # a read-only checkout searches again next time
+

@@ -14,7 +14,7 @@ run "queue_policy_denies_requests_without_tls" {
 
   assert {
     condition = one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "DenyInsecureTransport"
       ]) == {
       Sid       = "DenyInsecureTransport"
@@ -33,7 +33,7 @@ run "dlq_policy_denies_requests_without_tls" {
 
   assert {
     condition = one([
-      for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : s
       if s.Sid == "DenyInsecureTransport"
       ]) == {
       Sid       = "DenyInsecureTransport"
@@ -51,12 +51,12 @@ run "without_principals_the_policies_only_deny" {
   command = plan
 
   assert {
-    condition     = [for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s.Effect] == ["Deny"]
+    condition     = [for s in jsondecode(aws_sqs_queue.main.policy).Statement : s.Effect] == ["Deny"]
     error_message = "With no principal lists the queue policy must grant nothing."
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : s.Effect] == ["Deny"]
+    condition     = [for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : s.Effect] == ["Deny"]
     error_message = "With no principal lists the DLQ policy must grant nothing."
   }
 }
@@ -72,7 +72,7 @@ run "policies_never_allow_everyone" {
 
   assert {
     condition = alltrue([
-      for s in concat(jsondecode(aws_sqs_queue_policy.main.policy).Statement, jsondecode(aws_sqs_queue_policy.dlq.policy).Statement) :
+      for s in concat(jsondecode(aws_sqs_queue.main.policy).Statement, jsondecode(aws_sqs_queue.dlq.policy).Statement) :
       s.Effect == "Deny" || (s.Principal != "*" && !contains(flatten([s.Action]), "sqs:*"))
     ])
     error_message = "Allow statements must name principals and actions explicitly."
@@ -88,7 +88,7 @@ run "producers_may_send_to_the_queue" {
 
   assert {
     condition = one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowProducers"
     ]).Principal.AWS == ["arn:aws:iam::123456789012:role/billing-api"]
     error_message = "The queue policy must name the producers."
@@ -96,14 +96,14 @@ run "producers_may_send_to_the_queue" {
 
   assert {
     condition = contains(one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowProducers"
     ]).Action, "sqs:SendMessage")
     error_message = "Producers must be allowed sqs:SendMessage."
   }
 
   assert {
-    condition = one([for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s if s.Sid == "AllowProducers"]) == {
+    condition = one([for s in jsondecode(aws_sqs_queue.main.policy).Statement : s if s.Sid == "AllowProducers"]) == {
       Sid       = "AllowProducers"
       Effect    = "Allow"
       Principal = { AWS = ["arn:aws:iam::123456789012:role/billing-api"] }
@@ -115,14 +115,14 @@ run "producers_may_send_to_the_queue" {
 
   assert {
     condition = !contains(one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowProducers"
     ]).Action, "sqs:ReceiveMessage")
     error_message = "Producers must not be allowed to receive tasks."
   }
 
   assert {
-    condition     = length([for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : s if s.Effect == "Allow"]) == 0
+    condition     = length([for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : s if s.Effect == "Allow"]) == 0
     error_message = "Producers get nothing on the DLQ."
   }
 }
@@ -136,7 +136,7 @@ run "consumers_may_receive_delete_and_extend_visibility" {
 
   assert {
     condition = toset(one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowConsumers"
       ]).Action) == toset([
       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
@@ -146,7 +146,7 @@ run "consumers_may_receive_delete_and_extend_visibility" {
 
   assert {
     condition = one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowConsumers"
     ]).Principal.AWS == ["arn:aws:iam::123456789012:role/billing-worker"]
     error_message = "The queue policy must name the consumers."
@@ -154,7 +154,7 @@ run "consumers_may_receive_delete_and_extend_visibility" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : [s.Action, s.Principal.AWS]
+      for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : [s.Action, s.Principal.AWS]
       if s.Sid == "AllowConsumersToDeadLetter"
     ] == [[["sqs:SendMessage"], ["arn:aws:iam::123456789012:role/billing-worker"]]]
     error_message = "Consumers must be allowed to send to the DLQ (the SDK dead-letters exhausted tasks) and nothing else there."
@@ -171,21 +171,21 @@ run "operators_may_inspect_purge_and_redrive_the_dlq" {
   assert {
     condition = length(setsubtract(
       ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:PurgeQueue", "sqs:StartMessageMoveTask"],
-      one([for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : s if s.Sid == "AllowOperators"]).Action,
+      one([for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : s if s.Sid == "AllowOperators"]).Action,
     )) == 0
     error_message = "Operators must be able to read, delete, purge and redrive DLQ messages."
   }
 
   assert {
     condition = contains(one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowOperatorsToRedrive"
     ]).Action, "sqs:SendMessage")
     error_message = "Operators must be able to send redriven tasks back to the queue."
   }
 
   assert {
-    condition = one([for s in jsondecode(aws_sqs_queue_policy.dlq.policy).Statement : s if s.Sid == "AllowOperators"]) == {
+    condition = one([for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : s if s.Sid == "AllowOperators"]) == {
       Sid       = "AllowOperators"
       Effect    = "Allow"
       Principal = { AWS = ["arn:aws:iam::123456789012:role/oncall"] }
@@ -199,7 +199,7 @@ run "operators_may_inspect_purge_and_redrive_the_dlq" {
   }
 
   assert {
-    condition = one([for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s if s.Sid == "AllowOperatorsToRedrive"]) == {
+    condition = one([for s in jsondecode(aws_sqs_queue.main.policy).Statement : s if s.Sid == "AllowOperatorsToRedrive"]) == {
       Sid       = "AllowOperatorsToRedrive"
       Effect    = "Allow"
       Principal = { AWS = ["arn:aws:iam::123456789012:role/oncall"] }
@@ -211,7 +211,7 @@ run "operators_may_inspect_purge_and_redrive_the_dlq" {
 
   assert {
     condition = !contains(one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowOperatorsToRedrive"
     ]).Action, "sqs:PurgeQueue")
     error_message = "Operators must not be able to purge the main queue."
@@ -227,7 +227,7 @@ run "duplicate_principals_are_listed_once" {
 
   assert {
     condition = one([
-      for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s
+      for s in jsondecode(aws_sqs_queue.main.policy).Statement : s
       if s.Sid == "AllowProducers"
     ]).Principal.AWS == ["arn:aws:iam::123456789012:role/billing-api"]
     error_message = "A principal listed twice must appear once."

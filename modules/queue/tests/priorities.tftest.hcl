@@ -21,7 +21,7 @@ run "default_is_one_tier_at_the_old_addresses" {
     error_message = "Without priorities the module plans aws_sqs_queue.main = billing.fifo and no tier queue."
   }
   assert {
-    condition     = length(aws_sqs_queue_redrive_policy.tier) == 0 && length(aws_sqs_queue_policy.tier) == 0
+    condition     = length(aws_sqs_queue_redrive_policy.tier) == 0 && length(aws_sqs_queue.tier) == 0
     error_message = "Without priorities there are no per-tier redrive or queue policy resources."
   }
   assert {
@@ -29,7 +29,7 @@ run "default_is_one_tier_at_the_old_addresses" {
     error_message = "The redrive-allow policy lists billing.fifo alone."
   }
   assert {
-    condition     = alltrue([for s in jsondecode(aws_sqs_queue_policy.main.policy).Statement : s.Resource == "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
+    condition     = alltrue([for s in jsondecode(aws_sqs_queue.main.policy).Statement : s.Resource == "arn:aws:sqs:eu-west-1:123456789012:billing.fifo"])
     error_message = "The queue policy names the queue as a plain string, as before tiers."
   }
 }
@@ -65,11 +65,11 @@ run "three_tiers_share_the_dead_letter_queue" {
     error_message = "Every tier dead-letters into billing-dlq.fifo after the maxReceiveCount backstop (10 x (5 + 1) by default)."
   }
   assert {
-    condition     = jsonencode({ for k, p in aws_sqs_queue_policy.tier : k => distinct([for s in jsondecode(p.policy).Statement : s.Resource]) }) == jsonencode({ bulk = ["arn:aws:sqs:eu-west-1:123456789012:billing-bulk.fifo"], urgent = ["arn:aws:sqs:eu-west-1:123456789012:billing-urgent.fifo"] })
+    condition     = jsonencode({ for k, p in aws_sqs_queue.tier : k => distinct([for s in jsondecode(p.policy).Statement : s.Resource]) }) == jsonencode({ bulk = ["arn:aws:sqs:eu-west-1:123456789012:billing-bulk.fifo"], urgent = ["arn:aws:sqs:eu-west-1:123456789012:billing-urgent.fifo"] })
     error_message = "Each tier's queue policy names its own queue."
   }
   assert {
-    condition     = [for s in jsondecode(aws_sqs_queue_policy.tier["urgent"].policy).Statement : s.Sid] == ["DenyInsecureTransport", "AllowProducers", "AllowConsumers", "AllowOperatorsToRedrive"]
+    condition     = [for s in jsondecode(aws_sqs_queue.tier["urgent"].policy).Statement : s.Sid] == ["DenyInsecureTransport", "AllowProducers", "AllowConsumers", "AllowOperatorsToRedrive"]
     error_message = "Each tier's queue policy denies plain HTTP and admits producers, consumers and operators."
   }
   assert {

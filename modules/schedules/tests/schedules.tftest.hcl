@@ -210,7 +210,7 @@ run "undeliverable_invocations_go_to_a_created_standard_dead_letter_queue" {
     error_message = "every schedule must use the schedule DLQ"
   }
   assert {
-    condition = jsondecode(aws_sqs_queue_policy.dead_letter[0].policy).Statement == [{
+    condition = jsondecode(aws_sqs_queue.dead_letter[0].policy).Statement == [{
       Sid       = "DenyInsecureTransport"
       Effect    = "Deny"
       Principal = "*"

@@ -39,6 +39,11 @@ def event_fields(event: str, task: Task | None = None, **fields: Any) -> dict[st
     return data
 
 
+def event_level(event: str) -> int:
+    """The level ``event`` is logged at when no level is given: WARNING for trouble, else INFO."""
+    return logging.WARNING if event in WARNING_EVENTS else logging.INFO
+
+
 def log_event(
     event: str,
     task: Task | None = None,
@@ -51,7 +56,7 @@ def log_event(
     (or ``log_to``) and return its fields."""
     data = event_fields(event, task, **fields)
     if level is None:
-        level = logging.WARNING if event in WARNING_EVENTS else logging.INFO
+        level = event_level(event)
     target = log_to or logger
     if target.isEnabledFor(level):
         target.log(level, json.dumps(data, default=str, ensure_ascii=False), extra={_EXTRA_KEY: data})

@@ -128,7 +128,11 @@ class AuditLog:
         self.logger = logger
 
     def __call__(self, event: str, task: Task | None = None, *, level: int | None = None, **fields: Any) -> None:
-        audit.log_event(event, task, level=level, log_to=self.logger, **fields)
+        if level is None:
+            level = audit.event_level(event)
+        # Several events per task: when the line would be dropped, do not build it.
+        if (self.logger or audit.logger).isEnabledFor(level):
+            audit.log_event(event, task, level=level, log_to=self.logger, **fields)
 
 
 def child_task_id(parent_task_id: str, index: int) -> str:

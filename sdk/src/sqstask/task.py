@@ -73,10 +73,14 @@ def validate_task_type(task_type: Any) -> str:
     return task_type
 
 
+# One encoder for every payload: json.dumps with arguments builds a new encoder on each call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
 def canonical_json(payload: Any) -> str:
     """Deterministic JSON of ``payload`` (sorted keys, compact, ASCII); raises InvalidTaskError."""
     try:
-        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return _CANONICAL_JSON.encode(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidTaskError(f"payload is not JSON-serialisable: {exc}") from None
 
@@ -261,6 +265,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every body: json.loads with an argument builds a new decoder on each call.
+_BODY_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _build(
     *,
     body: Any,
@@ -299,7 +307,7 @@ def _build(
     )
 
     try:
-        parsed: Any = json.loads(body, parse_constant=_reject_constant)
+        parsed: Any = _BODY_DECODER.decode(body)
     except ValueError:
         parsed = body
         is_json = False
