@@ -549,7 +549,7 @@ def client_error(code: str, status: int) -> Exception:
 
 @pytest.mark.parametrize("error", [client_error("Unlisted", 500), client_error("Unlisted", 503),
                                    client_error("ThrottlingException", 400)], ids=["500", "503", "throttled"])
-def test_send_many_retries_a_batch_call_refused_by_a_server_error_or_throttling(make_team, error):
+def test_send_many_retries_a_batch_call_refused_by_a_5xx_status_or_throttling(make_team, error):
     base = make_team("rq")
     sleeps: list[float] = []
     queue = TaskQueue(config=base.config, sqs_client=base.sqs, sleep=sleeps.append)
