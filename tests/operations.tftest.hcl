@@ -278,8 +278,8 @@ run "producers_may_schedule_delayed_sends_in_the_team_group" {
   assert {
     condition = one([
       for s in jsondecode(output.producer_policy_json).Statement : s.Resource if s.Sid == "ScheduleDelayedTasks"
-    ]) == "arn:aws:scheduler:eu-west-1:123456789012:schedule/${var.name}/*"
-    error_message = "The producer policy must allow delayed sends in this team's schedule group only."
+    ]) == "arn:aws:scheduler:eu-west-1:123456789012:schedule/${var.name}/sqstask-at-*"
+    error_message = "The producer policy must allow delayed sends (sqstask-at-*) in this team's schedule group only, not its recurring schedules."
   }
 
   assert {

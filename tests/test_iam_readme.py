@@ -24,6 +24,7 @@ RESOURCE_WORDS = {
     f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TEAM}-tasks": "the task table",
     f"arn:aws:s3:::{TEAM}-payloads/sqstask-payloads/*": "`<bucket>/<payload_prefix>*`",
     f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{TEAM}/*": "the group's schedules",
+    f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{TEAM}/sqstask-at-*": "the group's delayed sends (`sqstask-at-*`)",
     ROLE_ARN: "the scheduler role",
     "*": "`*`",
     **{f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}": "this team's alarm ARNs" for name in ALARM_NAMES},

@@ -263,3 +263,137 @@ def test_a_tls_only_bucket_policy_lets_tls_requests_through_and_other_denies_sti
     with pytest.raises(ClientError) as raised:
         s3.put_object(Bucket="deny-puts", Key="k", Body=b"x")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def _scheduler_role(server: MotoServer, name: str) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    return server.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def _pass_role(role: str) -> dict:
+    return {"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": role,
+            "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}}
+
+
+def _create_one_time_schedule(principal: Principal, group: str, name: str, role: str, **extra: object) -> None:
+    principal.client("scheduler").create_schedule(
+        Name=name, GroupName=group, ScheduleExpression="at(2030-01-01T00:00:00)", ScheduleExpressionTimezone="UTC",
+        FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+        Target={"Arn": "arn:aws:scheduler:::aws-sdk:sqs:sendMessage", "RoleArn": role, "Input": "{}"}, **extra,
+    )
+
+
+def _delayed_sender(server: MotoServer, suffix: str, *, pass_role: bool = True) -> tuple[Principal, str]:
+    """A principal holding what the producer policy grants for delayed sends in group team-<suffix>."""
+    server.client("scheduler").create_schedule_group(Name=f"team-{suffix}")
+    role = _scheduler_role(server, f"team-{suffix}-scheduler")
+    statements = [{"Effect": "Allow", "Action": ["scheduler:CreateSchedule", "scheduler:GetSchedule"],
+                   "Resource": f"arn:aws:scheduler:{server.region}:123456789012:schedule/team-{suffix}/*"}]
+    if pass_role:
+        statements.append(_pass_role(role))
+    name = f"delayed-sender-{suffix}{'' if pass_role else '-no-pass'}"
+    return Principal.create(server, name, policy_documents={"send-at": {"Version": "2012-10-17", "Statement": statements}}), role
+
+
+def test_plain_moto_refuses_create_schedule_granted_on_the_groups_schedules(plain: MotoServer) -> None:
+    """Why `TaskQueue.send_at` was refused: moto authorised CreateSchedule against `*`."""
+    sender, role = _delayed_sender(plain, "create-plain")
+    with pytest.raises(ClientError) as raised:
+        _create_one_time_schedule(sender, "team-create-plain", "sqstask-at-t1", role)
+    assert access_denied(raised.value) and "scheduler:CreateSchedule" in str(raised.value)
+
+
+def test_create_schedule_granted_on_the_groups_schedules_creates_there_only(extended: MotoServer) -> None:
+    sender, role = _delayed_sender(extended, "create")
+    _create_one_time_schedule(sender, "team-create", "sqstask-at-t1", role)
+    assert extended.client("scheduler").get_schedule(Name="sqstask-at-t1", GroupName="team-create")["State"] == "ENABLED"
+    extended.client("scheduler").create_schedule_group(Name="other-create")
+    with pytest.raises(ClientError) as raised:
+        _create_one_time_schedule(sender, "other-create", "sqstask-at-t1", role)
+    assert access_denied(raised.value)
+
+
+def test_plain_moto_lets_a_schedule_be_created_without_pass_role(plain: MotoServer) -> None:
+    plain_sender, role = _delayed_sender(plain, "pass-plain", pass_role=False)
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["scheduler:CreateSchedule"], "Resource": "*"}]}
+    plain.client("iam").put_user_policy(UserName=plain_sender.name, PolicyName="anywhere", PolicyDocument=json.dumps(grant))
+    _create_one_time_schedule(plain_sender, "team-pass-plain", "sqstask-at-t1", role)
+
+
+def test_creating_a_schedule_needs_pass_role_on_its_target_role(extended: MotoServer) -> None:
+    sender, role = _delayed_sender(extended, "pass", pass_role=False)
+    with pytest.raises(ClientError) as raised:
+        _create_one_time_schedule(sender, "team-pass", "sqstask-at-t1", role)
+    assert access_denied(raised.value) and "iam:PassRole" in str(raised.value)
+    # Granted on that role, for Scheduler: allowed; on another role: still refused.
+    iam = extended.client("iam")
+    iam.put_user_policy(UserName=sender.name, PolicyName="pass", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [_pass_role(role)]}))
+    _create_one_time_schedule(sender, "team-pass", "sqstask-at-t1", role)
+    other = _scheduler_role(extended, "other-pass-scheduler")
+    with pytest.raises(ClientError) as raised:
+        _create_one_time_schedule(sender, "team-pass", "sqstask-at-t2", other)
+    assert access_denied(raised.value) and "iam:PassRole" in str(raised.value)
+
+
+def _key_encrypted_queue(server: MotoServer, name: str) -> tuple[str, str]:
+    """A FIFO queue encrypted with a new customer managed key: (queue URL, key ARN)."""
+    key = server.client("kms").create_key(Description=name)["KeyMetadata"]["Arn"]
+    url = server.client("sqs").create_queue(
+        QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true", "KmsMasterKeyId": key})["QueueUrl"]
+    return url, key
+
+
+def _queue_user(server: MotoServer, name: str, url: str, key: str, via: str | None) -> Principal:
+    """Send and receive on the queue, plus (when `via` is given) the key's use through that service."""
+    statements = [{"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage"], "Resource": _arn(server, url)}]
+    if via is not None:
+        statements.append({"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key,
+                           "Condition": {"StringEquals": {"kms:ViaService": f"{via}.{server.region}.amazonaws.com"}}})
+    return Principal.create(server, name, policy_documents={"queue": {"Version": "2012-10-17", "Statement": statements}})
+
+
+def _send(principal: Principal, url: str) -> None:
+    principal.client("sqs").send_message(QueueUrl=url, MessageBody="{}", MessageGroupId="g", MessageDeduplicationId="d1")
+
+
+def test_plain_moto_sends_to_a_customer_key_queue_without_any_key_grant(plain: MotoServer) -> None:
+    url, key = _key_encrypted_queue(plain, "cmk-plain")
+    _send(_queue_user(plain, "cmk-plain-sender", url, key, via=None), url)
+
+
+def test_a_customer_key_queue_needs_the_key_through_sqs(extended: MotoServer) -> None:
+    url, key = _key_encrypted_queue(extended, "cmk")
+    for name, via in (("cmk-no-key", None), ("cmk-key-via-s3", "s3")):
+        user = _queue_user(extended, name, url, key, via=via)
+        with pytest.raises(ClientError) as raised:
+            _send(user, url)
+        assert access_denied(raised.value) and "kms:GenerateDataKey" in str(raised.value), name
+        with pytest.raises(ClientError) as raised:
+            user.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=0)
+        assert access_denied(raised.value) and "kms:Decrypt" in str(raised.value), name
+    user = _queue_user(extended, "cmk-key-via-sqs", url, key, via="sqs")
+    _send(user, url)
+    assert len(user.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]) == 1
+    # SQS-managed SSE needs no key grant.
+    plain_url = extended.client("sqs").create_queue(QueueName="sse-sqs.fifo", Attributes={"FifoQueue": "true", "SqsManagedSseEnabled": "true"})["QueueUrl"]
+    _send(_queue_user(extended, "sse-sqs-sender", plain_url, key, via=None), plain_url)
+
+
+def test_a_customer_key_schedule_needs_the_key_through_scheduler_to_be_read(extended: MotoServer) -> None:
+    scheduler = extended.client("scheduler")
+    scheduler.create_schedule_group(Name="team-cmk")
+    key = extended.client("kms").create_key(Description="schedules")["KeyMetadata"]["Arn"]
+    role = _scheduler_role(extended, "team-cmk-scheduler")
+    scheduler.create_schedule(
+        Name="nightly", GroupName="team-cmk", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        KmsKeyArn=key, Target={"Arn": "arn:aws:scheduler:::aws-sdk:sqs:sendMessage", "RoleArn": role, "Input": "{}"},
+    )
+    read = {"Effect": "Allow", "Action": ["scheduler:GetSchedule"], "Resource": f"arn:aws:scheduler:{extended.region}:123456789012:schedule/team-cmk/*"}
+    reader = Principal.create(extended, "cmk-schedule-reader", policy_documents={"read": {"Version": "2012-10-17", "Statement": [read]}})
+    with pytest.raises(ClientError) as raised:
+        reader.client("scheduler").get_schedule(Name="nightly", GroupName="team-cmk")
+    assert access_denied(raised.value) and "kms:Decrypt" in str(raised.value)
+    decrypt = {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key,
+               "Condition": {"StringEquals": {"kms:ViaService": f"scheduler.{extended.region}.amazonaws.com"}}}
+    extended.client("iam").put_user_policy(UserName=reader.name, PolicyName="key", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [decrypt]}))
+    assert reader.client("scheduler").get_schedule(Name="nightly", GroupName="team-cmk")["KmsKeyArn"] == key

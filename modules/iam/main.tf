@@ -18,6 +18,10 @@ locals {
   # Schedules live under schedule/<group>/<name>; a schedule group ARN names schedule-group/<group>.
   schedules_enabled = var.schedule_group_arn != null && var.scheduler_role_arn != null
   schedules_arn     = local.schedules_enabled ? "${replace(var.schedule_group_arn, ":schedule-group/", ":schedule/")}/*" : null
+  # Delayed sends are the one-time schedules `sqstask-at-<task id>` (sqstask.schedules.ONE_TIME_PREFIX):
+  # producers create and read back those only, not the recurring schedules (running or reading
+  # those is the operator's job).
+  delayed_sends_arn = local.schedules_enabled ? "${replace(var.schedule_group_arn, ":schedule-group/", ":schedule/")}/sqstask-at-*" : null
   pass_scheduler_role = {
     Sid       = "PassSchedulerRole"
     Effect    = "Allow"
@@ -84,7 +88,7 @@ locals {
         Sid      = "ScheduleDelayedTasks"
         Effect   = "Allow"
         Action   = ["scheduler:CreateSchedule", "scheduler:GetSchedule"]
-        Resource = local.schedules_arn
+        Resource = local.delayed_sends_arn
       }] : [],
       local.schedules_enabled ? [local.pass_scheduler_role] : [],
     )

@@ -46,11 +46,20 @@ VARIANTS: dict[str, tuple[str, Mapping[str, Any]]] = {
     "worker-tiers": ("worker", {"name": "reports-tiers", "priorities": ["urgent", "default", "bulk"]}),
 }
 
-# Extra module arguments per example: basic gets one schedule so that `sqstask schedules list`
-# and `run` have something to act on (no example declares schedules).
+# Extra module arguments per example (or variant): basic and multi-team get one schedule so that
+# `sqstask schedules list|enable|disable|run` have something to act on (no example declares
+# schedules); worker-tiers also runs with a customer managed key (`create_kms_key`), so the role
+# matrix runs once with SQS-managed SSE and once with the team's key, without another apply.
 MODULE_ARGUMENTS: dict[str, dict[str, str]] = {
     "basic": {
         "schedules": '{ nightly-report = { expression = "cron(0 2 * * ? *)", task_type = "nightly-report", payload = "{\\"scope\\":\\"all\\"}", group_id = "reports" } }',
+    },
+    "multi-team": {
+        "schedules": '{ nightly-report = { expression = "cron(0 2 * * ? *)", task_type = "nightly-report", payload = "{}", group_id = "reports" } }',
+    },
+    "worker-tiers": {
+        "create_kms_key": "true",
+        "schedules": '{ nightly-report = { expression = "cron(0 2 * * ? *)", task_type = "nightly-report", payload = "{}", group_id = "reports" } }',
     },
 }
 

@@ -261,6 +261,154 @@ def scheduler_schedule_resources() -> None:
     EventBridgeSchedulerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
+def _identity_allows(principal: Any, action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether the caller's identity policies allow `action` on `resource` in a request context.
+
+    Evaluated as AWS does, unlike moto's own check: a statement whose condition names a key the
+    context lacks does not apply (moto treats such a condition as met), and an Allow whose
+    condition fails does not apply (moto counts it as a Deny).
+    """
+    from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
+
+    allowed = False
+    for policy in principal.collect_policies():
+        statements = IAMPolicy(policy)._policy_json["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            keys = {key for values in (statement.get("Condition") or {}).values() for key in values}
+            if not keys <= context.keys():
+                continue
+            result = IAMPolicyStatement(statement).is_action_permitted(action, resource, incoming_condition_values=context)
+            if statement.get("Effect") == "Deny" and result == PermissionResult.DENIED:
+                return False
+            if statement.get("Effect") == "Allow" and result == PermissionResult.PERMITTED:
+                allowed = True
+    return allowed
+
+
+def _customer_key_arn(account: str, region: str, key_id: str | None) -> str | None:
+    """The ARN of the customer managed key `key_id` names (ARN, id or alias); None for none or an AWS managed key."""
+    from moto.kms.models import kms_backends
+
+    if not key_id:
+        return None
+    try:
+        key = kms_backends[account][region].describe_key(key_id)
+    except Exception:  # noqa: BLE001 - unknown keys (e.g. alias/aws/sqs) are AWS managed ones
+        return None
+    return key.arn if key.key_manager == "CUSTOMER" else None
+
+
+# KMS actions a caller needs when a service uses a customer managed key on its behalf. SQS
+# developer guide (key management): a producer needs GenerateDataKey and Decrypt, a consumer
+# Decrypt. EventBridge Scheduler user guide (encryption at rest; identity-based policy examples):
+# creating or updating a schedule with a customer managed key needs DescribeKey (the key must be
+# symmetric), GenerateDataKey and Decrypt; reading one back decrypts its input.
+KMS_ACTIONS_OF_CALL = {
+    "sqs:SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "sqs:ReceiveMessage": ("kms:Decrypt",),
+    "scheduler:CreateSchedule": ("kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"),
+    "scheduler:UpdateSchedule": ("kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"),
+    "scheduler:GetSchedule": ("kms:Decrypt",),
+}
+
+
+def _key_of_call(request: Any, resource: str) -> str | None:
+    """The customer managed key a call makes its service use, if any: the queue's SSE key, or
+    the schedule's key (the one a create or update names, the stored one for a read)."""
+    service, _, call = request._action.partition(":")
+    account, region = request.account_id, request._region
+    if service == "sqs" and resource.startswith("arn:"):
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[account][region].queues.get(resource.rsplit(":", 1)[-1])
+        return _customer_key_arn(account, region, getattr(queue, "kms_master_key_id", None))
+    if service == "scheduler" and call in ("CreateSchedule", "UpdateSchedule"):
+        try:
+            body = json.loads(request._body or b"{}")
+        except ValueError:
+            return None
+        return _customer_key_arn(account, region, body.get("KmsKeyArn") if isinstance(body, dict) else None)
+    if service == "scheduler" and call == "GetSchedule" and ":schedule/" in resource:
+        from moto.scheduler.models import scheduler_backends
+
+        group, _, name = resource.split(":schedule/", 1)[1].partition("/")
+        try:
+            schedule = scheduler_backends[account][region].get_schedule(group, name)
+        except Exception:  # noqa: BLE001 - no such schedule: the call itself answers that
+            return None
+        return _customer_key_arn(account, region, schedule.kms_key_arn)
+    return None
+
+
+def customer_managed_keys_need_the_callers_grants() -> None:
+    """Require the caller's KMS grants when SQS or EventBridge Scheduler uses a customer managed key.
+
+    moto encrypts nothing and calls no KMS API for SSE, so a principal holding only
+    `sqs:SendMessage` on a queue encrypted with a customer managed key can send, and the KMS
+    statements of the module's policies are never evaluated. With this extension such a call
+    also needs each KMS action AWS checks for it (KMS_ACTIONS_OF_CALL) on the key, in the context
+    AWS evaluates it in: `kms:ViaService` = `<service>.<region>.amazonaws.com`. It is checked on
+    every such call, even one that returns no message (on AWS an empty receive decrypts nothing):
+    the applied role matrix therefore gives receives something to receive. SSE-KMS of S3 and
+    DynamoDB is not modelled.
+    """
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.access_control import IAMRequestBase
+
+    original: Callable[..., None] = IAMRequestBase.check_action_permitted
+    if getattr(original, "_localaws_kms", False):
+        return
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        original(self, resource)
+        needed = KMS_ACTIONS_OF_CALL.get(self._action)
+        key = _key_of_call(self, resource) if needed else None
+        if key is None:
+            return
+        service = self._action.partition(":")[0]
+        context = {"kms:ViaService": f"{service}.{self._region}.amazonaws.com"}
+        for kms_action in needed:
+            if not _identity_allows(self._access_key, kms_action, key, context):
+                raise AccessDeniedError(
+                    user_arn=self._access_key.arn,
+                    action=f"{kms_action} on resource: {key} (via {context['kms:ViaService']}, for {self._action})",
+                )
+
+    check_action_permitted._localaws_kms = True  # type: ignore[attr-defined]
+    IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+
+
+def scheduler_writes_need_pass_role() -> None:
+    """Require `iam:PassRole` on a schedule's target role for CreateSchedule and UpdateSchedule.
+
+    AWS checks that the caller may pass the role EventBridge Scheduler assumes
+    (`iam:PassedToService` = `scheduler.amazonaws.com`); moto never evaluates PassRole, so a
+    policy without it (or with it on another role) would pass.
+    """
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.access_control import IAMRequestBase
+
+    original: Callable[..., None] = IAMRequestBase.check_action_permitted
+    if getattr(original, "_localaws_pass_role", False):
+        return
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        original(self, resource)
+        if self._action not in ("scheduler:CreateSchedule", "scheduler:UpdateSchedule"):
+            return
+        try:
+            body = json.loads(self._body or b"{}")
+        except ValueError:
+            return
+        role = ((body.get("Target") or {}) if isinstance(body, dict) else {}).get("RoleArn")
+        context = {"iam:PassedToService": "scheduler.amazonaws.com"}
+        if role and not _identity_allows(self._access_key, "iam:PassRole", role, context):
+            raise AccessDeniedError(user_arn=self._access_key.arn, action=f"iam:PassRole on resource: {role} (for {self._action})")
+
+    check_action_permitted._localaws_pass_role = True  # type: ignore[attr-defined]
+    IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+
+
 EXTENSIONS: tuple[Callable[[], None], ...] = (
     keep_redrive_allow_policy,
     keep_policy_on_other_attribute_changes,
@@ -270,6 +418,8 @@ EXTENSIONS: tuple[Callable[[], None], ...] = (
     cloudwatch_alarm_resources,
     bucket_policies_see_tls_requests,
     scheduler_schedule_resources,
+    customer_managed_keys_need_the_callers_grants,
+    scheduler_writes_need_pass_role,
 )
 
 

@@ -318,7 +318,7 @@ run "delayed_sends_need_the_schedule_group_and_the_scheduler_role" {
       } if contains(["ScheduleDelayedTasks", "PassSchedulerRole"], s.Sid)] == [
       {
         actions   = toset(["scheduler:CreateSchedule", "scheduler:GetSchedule"])
-        resource  = "arn:aws:scheduler:eu-west-1:123456789012:schedule/billing/*"
+        resource  = "arn:aws:scheduler:eu-west-1:123456789012:schedule/billing/sqstask-at-*"
         condition = null
       },
       {
@@ -327,7 +327,7 @@ run "delayed_sends_need_the_schedule_group_and_the_scheduler_role" {
         condition = { StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" } }
       },
     ]
-    error_message = "Producers may create and read schedules in the team's group only, and pass only the scheduler role, only to EventBridge Scheduler."
+    error_message = "Producers may create and read only delayed sends (sqstask-at-*) in the team's group, not its recurring schedules, and pass only the scheduler role, only to EventBridge Scheduler."
   }
 
   assert {
