@@ -548,8 +548,9 @@ def lease_cpu_miss(hf: Comparison, bare_call_us: list[float] | None,
     floor_us = lean_bare_call_us or bare_call_us
     if floor_us:
         floor = statistics.median(floor_us)
+        through = "the SDK's client" if lean_bare_call_us else "a default client"
         text += (
-            f" The smallest DynamoDB write (a key and one REMOVE, nothing else) through the SDK's client costs "
+            f" The smallest DynamoDB write (a key and one REMOVE, nothing else) through {through} costs "
             f"{floor:,.0f} µs of boto3 CPU (each round: {' '.join(f'{v:,.0f}' for v in floor_us)}), so {calls:g} "
             f"writes cost at least {calls * floor:,.0f} µs, {calls * floor / theirs:.2f} x Powertools' whole time, "
             f"before any attribute value or line of sqstask runs; the other "
