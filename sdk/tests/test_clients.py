@@ -18,6 +18,7 @@ from sqstask import TaskQueue, __version__
 from sqstask.clients import client_config, user_agent
 from sqstask.exceptions import ConfigError
 from sqstask.handler import batch_handler
+from sqstask.idempotency import TaskStore
 from sqstask.status import task_record
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/team.fifo"
@@ -116,6 +117,8 @@ def test_a_status_lookup_needs_a_task_id_string(task_id):
     wire = Wire(queue.dynamodb)
     with pytest.raises(ValueError, match="a task id must be a non-empty string"):
         task_record(queue, task_id)
+    with pytest.raises(ValueError, match="a task id must be a non-empty string"):
+        TaskStore(queue.dynamodb, "tasks").get(task_id)
     assert wire.requests == []
 
 

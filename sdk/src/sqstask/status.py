@@ -255,9 +255,6 @@ def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatu
 
 def task_record(queue: TaskQueue, task_id: str) -> dict[str, Any]:
     """The task table record of ``task_id``; raises TaskNotFound, ConfigError (no table) or ValueError."""
-    # Checked here: the task table's client sends requests without client-side validation (clients.py).
-    if not isinstance(task_id, str) or not task_id:
-        raise ValueError(f"a task id must be a non-empty string, got {task_id!r}")
     table = queue.config.idempotency_table
     if not table:
         raise ConfigError(
