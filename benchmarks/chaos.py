@@ -15,7 +15,10 @@ that stands between a fault and a broken promise. A few tasks are poison (always
 few fail transiently, so retries and the SDK's dead-lettering run too.
 
 moto's DynamoDB checks a condition and writes in two steps without a lock; DynamoDB's
-conditional writes are atomic, so this run makes moto's atomic too (as the SDK tests do).
+conditional writes are atomic, so this run makes moto's atomic too (as the SDK tests do). moto's
+FIFO receive can hand out a later message of a group ahead of an earlier one (after a lost
+ReceiveMessage answer, for one); SQS never does, so this run applies the test harness's
+``fifo_groups_in_order`` extension (tests/localaws/README.md).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .workload import create_team, moto, new_client, task_dicts, use_fake_aws_environment
@@ -34,6 +39,16 @@ from .workload import create_team, moto, new_client, task_dicts, use_fake_aws_en
 GROUPS = 40
 MAX_ATTEMPTS = 5
 VISIBILITY = 6  # seconds: short, so what a fault leaves in flight comes back soon
+
+
+def _fifo_groups_in_order() -> None:
+    """moto's FIFO receive as SQS's: a group's messages in order (tests/localaws/extensions.py)."""
+    harness = str(Path(__file__).resolve().parent.parent / "tests")
+    if harness not in sys.path:
+        sys.path.insert(0, harness)
+    from localaws.extensions import fifo_groups_in_order
+
+    fifo_groups_in_order()
 
 
 def _atomic_moto_dynamodb() -> None:
@@ -242,6 +257,7 @@ def run_one(consumer: str, *, tasks: int, fault_rate: float, seed: int, timeout:
     rng = random.Random(seed)
     with moto():
         _atomic_moto_dynamodb()
+        _fifo_groups_in_order()
         team = create_team(f"chaos-{consumer}", visibility_timeout=VISIBILITY, max_receive_count=10 * (MAX_ATTEMPTS + 1))
         sqs, dynamodb = new_client("sqs"), new_client("dynamodb")
         chaos = Chaos([sqs, dynamodb], fault_rate, seed)

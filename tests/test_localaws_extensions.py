@@ -7,7 +7,9 @@ IAM enforcement; each test makes the same calls on both.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -263,6 +265,52 @@ def test_a_tls_only_bucket_policy_lets_tls_requests_through_and_other_denies_sti
     with pytest.raises(ClientError) as raised:
         s3.put_object(Bucket="deny-puts", Key="k", Body=b"x")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def _fifo_group(server: MotoServer, name: str, size: int = 3) -> tuple[Any, str]:
+    """A FIFO queue holding messages m0, m1, ... of one group, in that order."""
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for n in range(size):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"m{n}")
+    return sqs, url
+
+
+def _bodies(sqs: Any, url: str, *, most: int = 10, wait: int = 0, visibility: int = 30) -> list[str]:
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=most, WaitTimeSeconds=wait,
+                                 VisibilityTimeout=visibility)
+    return [m["Body"] for m in answer.get("Messages", [])]
+
+
+def _redelivered_after_a_lapse(server: MotoServer, name: str) -> list[str]:
+    """Receive a group's three messages together, lose the answer, receive once they lapsed."""
+    sqs, url = _fifo_group(server, name)
+    assert _bodies(sqs, url, visibility=1) == ["m0", "m1", "m2"]
+    deadline = time.monotonic() + 10
+    while int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+              ["Attributes"]["ApproximateNumberOfMessagesNotVisible"]):
+        assert time.monotonic() < deadline, "the 1 s visibility timeout did not lapse within 10 s"
+        time.sleep(0.2)
+    return _bodies(sqs, url)
+
+
+def test_plain_moto_hands_out_the_last_message_of_a_lapsed_fifo_group_first(plain: MotoServer) -> None:
+    assert _redelivered_after_a_lapse(plain, "lapsed") == ["m2"]
+
+
+def test_a_lapsed_fifo_group_comes_back_from_its_first_message(extended: MotoServer) -> None:
+    assert _redelivered_after_a_lapse(extended, "lapsed") == ["m0", "m1", "m2"]
+
+
+def test_a_fifo_group_waits_behind_its_message_in_flight(extended: MotoServer) -> None:
+    sqs, url = _fifo_group(extended, "in-flight")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=30)["Messages"]
+    assert [m["Body"] for m in first] == ["m0", "m1"]
+    assert _bodies(sqs, url) == []  # m2 waits while m0 and m1 are in flight
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"], VisibilityTimeout=0)
+    assert _bodies(sqs, url, wait=1) == []  # m1 is visible again, but m0 ahead of it is in flight
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
+    assert _bodies(sqs, url, wait=2) == ["m0", "m1", "m2"]
 
 
 def _scheduler_role(server: MotoServer, name: str) -> str:

@@ -1,12 +1,14 @@
 """Extensions of moto 5.2.5 for what the real AWS provider and the SDK need from it.
 
 Each function patches one gap (listed in README.md) and is applied by `apply_all()` in the
-moto server process, before the server starts; nothing here changes the module under test.
+moto server process, before the server starts (code running moto in-process, such as the chaos
+run, may call one directly); nothing here changes the module under test.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -261,6 +263,88 @@ def scheduler_schedule_resources() -> None:
     EventBridgeSchedulerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
+def fifo_groups_in_order() -> None:
+    """FIFO receives hand out each message group in order: never a message of a group ahead of
+    an earlier one of that group.
+
+    SQS returns a group's messages in order, and none after a message that is in flight
+    (received, visibility timeout not yet expired). moto 5.2.5 decides per message from a set of
+    in-flight groups that goes stale: it snapshots the set when a receive starts and refreshes it
+    only when, in the middle of a pass, it meets a message whose visibility lapsed. So a pass can
+    skip a group's first message (its group still counted as in flight) and then, after a
+    refresh, return a later message of the same group alone. Seen when several messages of a
+    group were received together and all lapsed (a lost ReceiveMessage answer: the first is
+    skipped because a later one still counts, the later one is cleared and returned), and when a
+    long poll's snapshot outlives a group's in-flight message. Here each pass walks every group
+    from its oldest message and takes visible messages up to the first one that is invisible (in
+    flight, or made invisible again by ChangeMessageVisibility) or delayed; the rest of that
+    group waits. Standard queues keep moto's receive.
+    """
+    from copy import deepcopy
+
+    from moto.core.utils import unix_time, unix_time_millis
+    from moto.sqs import models
+
+    original: Callable[..., list[Any]] = models.SQSBackend.receive_message
+    if getattr(original, "_localaws", False):
+        return
+
+    def take_in_group_order(backend: Any, queue_name: str, queue: Any, count: int, visibility_timeout: int,
+                            attribute_names: list[str]) -> list[Any]:
+        """One pass over the queue: the messages a receive may hand out now, oldest first."""
+        now = unix_time_millis()
+        waiting: set[Any] = set()  # groups whose next message must wait for an earlier one
+        taken: list[Any] = []
+        to_dlq: list[Any] = []
+        redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
+        for message in list(queue._messages):
+            group = message.group_id
+            if group in waiting:
+                continue
+            if message.delayed or now <= message.visible_at:  # in flight (or not yet deliverable)
+                waiting.add(group)
+                continue
+            queue.pending_messages.discard(message)  # visible: not in flight (an earlier receive lapsed)
+            if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
+                to_dlq.append(message)  # as on SQS: moved on its next receive; the group goes on
+                continue
+            if not backend.is_message_valid_based_on_retention_period(queue_name, message):
+                continue  # past its retention period: SQS has deleted it
+            queue.pending_messages.add(message)
+            message.mark_received(visibility_timeout=visibility_timeout)
+            copy = deepcopy(message)  # the answer must not change when the message does
+            models._filter_message_attributes(copy, attribute_names)
+            taken.append(copy)
+            if len(taken) >= count:
+                break
+        for message in to_dlq:
+            queue._messages.remove(message)
+            queue.dead_letter_queue.add_message(message)
+        return taken
+
+    lock = threading.Lock()  # one pass at a time: two receives must not both take a group
+
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int, visibility_timeout: int,
+                        message_attribute_names: list[str] | None = None) -> list[Any]:
+        queue = self.get_queue(queue_name)
+        if not queue.fifo_queue:
+            return original(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names)
+        polling_end = unix_time() + wait_seconds_timeout
+        while True:
+            with lock:
+                taken = take_in_group_order(self, queue_name, queue, count, visibility_timeout,
+                                            message_attribute_names or [])
+            remaining = polling_end - unix_time()
+            if taken or remaining <= 0:
+                return taken
+            # Woken by a send; otherwise look again soon, for visibility timeouts that lapse.
+            with queue._messages_lock:
+                queue._messages_lock.wait(timeout=min(0.1, remaining))
+
+    receive_message._localaws = True  # type: ignore[attr-defined]
+    models.SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
 def _identity_allows(principal: Any, action: str, resource: str, context: dict[str, str]) -> bool:
     """Whether the caller's identity policies allow `action` on `resource` in a request context.
 
@@ -420,6 +504,7 @@ EXTENSIONS: tuple[Callable[[], None], ...] = (
     scheduler_schedule_resources,
     customer_managed_keys_need_the_callers_grants,
     scheduler_writes_need_pass_role,
+    fifo_groups_in_order,
 )
 
 
