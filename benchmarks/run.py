@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     bare_call = overhead.bare_call_us(sizes["overhead_records"], rounds=sizes["rounds"])
     lean_bare_call = overhead.bare_call_us(sizes["overhead_records"], rounds=sizes["rounds"], lean=True)
     _done(t, f"{statistics.median(bare_call):,.0f} µs per call, {statistics.median(lean_bare_call):,.0f} µs "
-             "through a lean client")
+             "through the SDK's client")
 
     t = _step(f"overhead: Lambda handlers, {sizes['overhead_records']:,} records x {sizes['rounds']} rounds, duplicates")
     handler_duplicate = overhead.handler_overhead(sizes["overhead_records"], rounds=sizes["rounds"], duplicates=True)

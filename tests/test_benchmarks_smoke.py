@@ -213,9 +213,30 @@ def test_bare_call_floor_is_one_canned_write_per_call_and_the_lease_miss_quotes_
         assert len(floor) == 2 and all(us > 0 for us in floor)
     text = report.lease_cpu_miss(handler_fresh, [400.0, 500.0], [300.0, 300.0])
     assert "Missed 0.80 (lease mode CPU)" in text
-    assert "costs 450 µs of boto3 CPU (each round: 400 500), so 2 writes cost at least 900 µs" in text
-    assert "the smallest write then costs 300 µs, 33% less" in text
+    # lease mode runs on the SDK's clients, so its floor is theirs
+    assert ("through the SDK's client costs 300 µs of boto3 CPU (each round: 300 300), "
+            "so 2 writes cost at least 600 µs") in text
+    text = report.lease_cpu_miss(handler_fresh, [400.0, 500.0])
+    assert ("through a default client costs 450 µs of boto3 CPU (each round: 400 500), "
+            "so 2 writes cost at least 900 µs") in text
     assert "smallest DynamoDB write" not in report.lease_cpu_miss(handler_fresh, None)
+
+
+def test_the_lambda_comparison_runs_sqstask_on_the_sdks_clients_and_powertools_on_defaults(monkeypatch):
+    import sqstask.clients
+
+    configured = []
+    real = sqstask.clients.client_config
+
+    def spy(service):
+        configured.append(service)
+        return real(service)
+
+    monkeypatch.setattr(sqstask.clients, "client_config", spy)
+    comparison = overhead.handler_overhead(10, rounds=1)
+    # lease mode and batch mode each build their own DynamoDB and SQS clients; Powertools none
+    assert sorted(configured) == ["dynamodb", "dynamodb", "sqs", "sqs"]
+    assert set(comparison.calls) == {overhead.LEASE_SIDE, overhead.BATCH_SIDE, overhead.POWERTOOLS_SIDE}
 
 
 def test_task_metrics_add_no_aws_call(metrics_cost):

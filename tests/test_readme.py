@@ -181,7 +181,10 @@ def test_the_make_commands_are_the_demo_and_the_test_suite():
     commands = [c for b in of_kind("make") for c in b.commands]
     assert commands == ["make demo", "make test"]
     assert recipe("demo") == ["$(DEMO_VENV)/bin/python -m demo"], "the demo smoke test runs python -m demo"
-    assert recipe("test") == ["$(PY) -m pytest"]
+    assert recipe("test") == ["scripts/test"]
+    runner = (ROOT / "scripts" / "test").read_text()
+    # Together the two runs cover every test path pytest.ini names, each once.
+    assert "-m pytest tests/apply demo" in runner and "-m pytest --ignore=tests/apply --ignore=demo" in runner
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 

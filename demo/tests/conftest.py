@@ -42,6 +42,13 @@ class DemoRun:
             self.process.wait(timeout=30)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The end-to-end test only waits for the background run: last, so that everything else in
+    # the session (the applied tests, when they run in the same process) overlaps the demo.
+    items.sort(key=lambda item: item.name == END_TO_END)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if any(item.name == END_TO_END for item in session.items):
         session.config.stash[DEMO_RUN] = DemoRun()

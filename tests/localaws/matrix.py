@@ -17,6 +17,10 @@ from typing import Any
 from .principals import Principal, access_denied
 
 FAKE_RECEIPT = "AQEBlocalawsfakereceipthandle=="
+# The table probes' item. Not "matrix-probe": that is the task id of the queue probe's message
+# (its deduplication id), which a later consumer flow on the same queue may receive and claim;
+# an item the probes wrote under that id would look like a claim in progress.
+TABLE_PROBE_KEY = {"task_id": {"S": "matrix-table-probe"}}
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,10 @@ ACTIONS: dict[str, Action] = {
         Action("dlq:DeleteMessage", lambda p, t: _sqs(p).delete_message(QueueUrl=t.dlq_url, ReceiptHandle=FAKE_RECEIPT)),
         Action("dlq:SendMessage", lambda p, t: _sqs(p).send_message(QueueUrl=t.dlq_url, MessageBody="{}", MessageGroupId="matrix", MessageDeduplicationId="matrix-probe")),
         Action("dlq:PurgeQueue", lambda p, t: _sqs(p).purge_queue(QueueUrl=t.dlq_url)),
-        Action("table:GetItem", lambda p, t: p.client("dynamodb").get_item(TableName=t.table, Key={"task_id": {"S": "matrix-probe"}})),
-        Action("table:PutItem", lambda p, t: p.client("dynamodb").put_item(TableName=t.table, Item={"task_id": {"S": "matrix-probe"}})),
+        Action("table:GetItem", lambda p, t: p.client("dynamodb").get_item(TableName=t.table, Key=TABLE_PROBE_KEY)),
+        Action("table:PutItem", lambda p, t: p.client("dynamodb").put_item(TableName=t.table, Item=TABLE_PROBE_KEY)),
         Action("table:UpdateItem", lambda p, t: p.client("dynamodb").update_item(
-            TableName=t.table, Key={"task_id": {"S": "matrix-probe"}}, UpdateExpression="SET probe = :p",
+            TableName=t.table, Key=TABLE_PROBE_KEY, UpdateExpression="SET probe = :p",
             ExpressionAttributeValues={":p": {"S": "matrix"}})),
         Action("table:Scan", lambda p, t: p.client("dynamodb").scan(TableName=t.table, Limit=1)),
         Action("bucket:PutObject", lambda p, t: p.client("s3").put_object(Bucket=t.bucket, Key=f"{t.payload_prefix}matrix-probe", Body=b"{}")),

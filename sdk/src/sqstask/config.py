@@ -245,6 +245,12 @@ def _unit(key: str) -> str:
 def _check(cfg: QueueConfig) -> None:
     if not isinstance(cfg.queue_url, str) or not cfg.queue_url:
         raise ConfigError("queue_url must be the queue's URL (SQSTASK_QUEUE_URL), got an empty value")
+    # Checked here: the task table's client sends requests without client-side validation (clients.py).
+    if cfg.idempotency_table is not None and not isinstance(cfg.idempotency_table, str):
+        raise ConfigError(
+            "idempotency_table (SQSTASK_IDEMPOTENCY_TABLE) must be the task table's name, a string, "
+            f"got {cfg.idempotency_table!r}"
+        )
     if not isinstance(cfg.visibility_timeout, int) or not 0 <= cfg.visibility_timeout <= MAX_VISIBILITY_TIMEOUT:
         raise ConfigError(
             f"visibility_timeout (SQSTASK_VISIBILITY_TIMEOUT) must be 0..{MAX_VISIBILITY_TIMEOUT} seconds, "

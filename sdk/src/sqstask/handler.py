@@ -203,6 +203,9 @@ class TaskRunner:
         self.max_attempts = int(max_attempts if max_attempts is not None else queue.config.max_attempts)
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        # Checked here: the task table's client sends requests without client-side validation (clients.py).
+        if table is not None and (not isinstance(table, str) or not table):
+            raise ConfigError(f"table must be the task table's name, a non-empty string, got {table!r}")
         self._table = table
         self._store = store
         self._max_receive_count = max_receive_count

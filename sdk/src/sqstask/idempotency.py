@@ -297,6 +297,10 @@ class TaskStore:
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         """The stored record of ``task_id`` as plain Python values, or None when there is none."""
+        # Checked here: the SDK's task table client sends requests without client-side validation
+        # (clients.py), and this id may come from a caller rather than a parsed message.
+        if not isinstance(task_id, str) or not task_id:
+            raise ValueError(f"a task id must be a non-empty string, got {task_id!r}")
         response = self.client.get_item(
             TableName=self.table, Key={"task_id": {"S": task_id}}, ConsistentRead=True
         )

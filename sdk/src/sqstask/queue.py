@@ -288,15 +288,18 @@ class TaskQueue:
             client = self._clients.get(service)
             if client is None:
                 import boto3  # lazy: keeps `import sqstask` cheap
-                from botocore.config import Config
+
+                from .clients import client_config
 
                 if self._session is None:
                     self._session = boto3.session.Session()
+                # A static user agent (and, for the task table, no client-side validation):
+                # most of a small call's CPU is boto3's fixed work, see clients.py.
                 client = self._session.client(
                     service,
                     region_name=self.config.region,
                     endpoint_url=self.config.endpoint_url,
-                    config=Config(retries={"mode": "standard"}, max_pool_connections=32),
+                    config=client_config(service),
                 )
                 self._clients[service] = client
         return client

@@ -254,7 +254,7 @@ def queue_status(queue: TaskQueue, *, now: datetime | None = None) -> QueueStatu
 
 
 def task_record(queue: TaskQueue, task_id: str) -> dict[str, Any]:
-    """The task table record of ``task_id``; raises TaskNotFound or ConfigError (no table)."""
+    """The task table record of ``task_id``; raises TaskNotFound, ConfigError (no table) or ValueError."""
     table = queue.config.idempotency_table
     if not table:
         raise ConfigError(
