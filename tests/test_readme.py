@@ -19,6 +19,7 @@ too: they parse with the CLI, or name what exists.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import io
 import json
@@ -183,8 +184,14 @@ def test_the_make_commands_are_the_demo_and_the_test_suite():
     assert recipe("demo") == ["$(DEMO_VENV)/bin/python -m demo"], "the demo smoke test runs python -m demo"
     assert recipe("test") == ["scripts/test"]
     runner = (ROOT / "scripts" / "test").read_text()
-    # Together the two runs cover every test path pytest.ini names, each once.
-    assert "-m pytest tests/apply demo" in runner and "-m pytest --ignore=tests/apply --ignore=demo" in runner
+    # Together the runs cover every test path pytest.ini names, each once.
+    testpaths = configparser.ConfigParser()
+    testpaths.read(ROOT / "pytest.ini")
+    runs = re.findall(r'-m pytest (?:-p no:cacheprovider )?((?:[\w/.-]+ ?)+?) (?:--ignore=([\w/.-]+) )?"\$@"', runner)
+    covered = sorted(path for paths, _ in runs for path in paths.split())
+    assert covered == sorted(["tests/apply", "demo", "sdk/tests", "examples", "tests"]), runs
+    assert sorted(testpaths["pytest"]["testpaths"].split()) == ["demo", "examples", "sdk/tests", "tests"]
+    assert [ignored for _, ignored in runs if ignored] == ["tests/apply"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 

@@ -110,6 +110,13 @@ variable "schedules" {
   }
 
   validation {
+    # Producers may create and read the schedules named sqstask-at-* (the SDK's send_at), so a
+    # recurring schedule under that prefix would be theirs to read.
+    condition     = alltrue([for k in keys(var.schedules) : !startswith(k, "sqstask-at-")])
+    error_message = "Schedule names must not start with \"sqstask-at-\": that prefix is reserved for the SDK's delayed sends (send_at), which producers may create and read. Choose another name."
+  }
+
+  validation {
     condition = alltrue([for s in values(var.schedules) : anytrue([
       can(regex("^at\\([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\)$", s.expression)),
       can(regex("^rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)$", s.expression)),

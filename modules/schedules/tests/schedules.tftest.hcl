@@ -359,6 +359,16 @@ run "create_false_with_schedules_is_rejected" {
   expect_failures = [data.aws_caller_identity.current]
 }
 
+run "rejects_a_name_in_the_delayed_sends_prefix" {
+  command = plan
+
+  variables {
+    schedules = { sqstask-at-nightly = { expression = "cron(0 2 * * ? *)", task_type = "t" } }
+  }
+
+  expect_failures = [var.schedules]
+}
+
 run "rejects_a_cron_expression_with_five_fields" {
   command = plan
 
