@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from localaws.pool import ApplyPool
+from localaws.pool import Applied, ApplyPool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -142,6 +142,21 @@ def apply_report(request: pytest.FixtureRequest) -> Callable[[str], None]:
             summary.append(text)
 
     return report
+
+
+@pytest.fixture(scope="module")
+def applied(request: pytest.FixtureRequest, apply_pool: ApplyPool) -> Applied:
+    """The deployment the test module's `apply` marker names."""
+    marker = request.node.get_closest_marker("apply")
+    if marker is None or not marker.args:
+        pytest.fail(f"{request.node.name} has no apply marker naming its example")
+    return apply_pool.get(marker.args[0])
+
+
+@pytest.fixture(scope="module")
+def sdk_config(applied: Applied) -> str:
+    """`terraform output -raw sdk_config` of that deployment: what the SDK and CLI are given."""
+    return applied.deployment.output_raw("sdk_config")
 
 
 @pytest.fixture(scope="session")

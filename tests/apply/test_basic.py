@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from localaws import Deployment, Principal, matrix
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 from localaws.terraform import copy_configuration
 from sqstask import TaskSpec
 
@@ -26,13 +26,8 @@ SLOW_TASK_SECONDS = 4  # runs past the worker's 2 s visibility timeout: the hear
 
 
 @pytest.fixture(scope="module")
-def basic(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("basic")
-
-
-@pytest.fixture(scope="module")
-def sdk_config(basic: Applied) -> str:
-    return basic.deployment.output_raw("sdk_config")
+def basic(applied: Applied) -> Applied:
+    return applied
 
 
 @pytest.fixture(scope="module")

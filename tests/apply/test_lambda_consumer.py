@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from localaws import Principal, matrix, policy_arn
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 
 from apply.flows import cli, queue_as
 
@@ -22,18 +22,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lambda-consumer"
 
 
 @pytest.fixture(scope="module")
-def applied(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("lambda-consumer")
-
-
-@pytest.fixture(scope="module")
-def sdk_config(applied: Applied) -> str:
-    return applied.deployment.output_raw("sdk_config")
-
-
-@pytest.fixture(scope="module")
-def principals(applied: Applied) -> dict[str, Principal]:
-    name = json.loads(applied.deployment.output_raw("sdk_config"))["name"]
+def principals(applied: Applied, sdk_config: str) -> dict[str, Principal]:
+    name = json.loads(sdk_config)["name"]
     return {
         "producer": Principal.create(applied.server, "receipts-producer-user", policy_arns=[policy_arn(applied.server, f"{name}-producer")]),
         "lambda": Principal.create(applied.server, "receipts-lambda-user", policy_arns=[policy_arn(applied.server, f"{name}-lambda-receipts")]),

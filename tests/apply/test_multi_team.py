@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from localaws import Principal, matrix, policy_arn
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 
 pytestmark = pytest.mark.apply("multi-team")
 
@@ -21,11 +21,6 @@ FOREIGN_ACTIONS = [
 ]
 # What each role does on its own team: proves the principals work, so refusals mean something.
 OWN_ACTIONS = {"producer": ["queue:SendMessage"], "consumer": ["queue:ReceiveMessage", "table:UpdateItem"], "operator": ["dlq:ReceiveMessage", "table:GetItem"]}
-
-
-@pytest.fixture(scope="module")
-def applied(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("multi-team")
 
 
 @pytest.fixture(scope="module")

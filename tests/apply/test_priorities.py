@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 
 pytestmark = pytest.mark.apply("worker-tiers")
 
@@ -16,8 +16,8 @@ TIERS = ["urgent", "default", "bulk"]
 
 
 @pytest.fixture(scope="module")
-def tiers(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("worker-tiers")
+def tiers(applied: Applied) -> Applied:
+    return applied
 
 
 def test_each_tier_is_a_queue_that_dead_letters_into_the_shared_dlq(tiers: Applied) -> None:

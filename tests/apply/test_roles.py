@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 from localaws.principals import Principal, policy_arn
 
 from apply.role_cases import CASES, ROLES, run_matrix, table, unexpected
@@ -30,11 +30,6 @@ TEAM = "payments"
 OTHER = "search"
 
 ALLOWED = {case.name: case.allowed for case in CASES}
-
-
-@pytest.fixture(scope="module")
-def applied(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("multi-team")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 from localaws.principals import Principal, policy_arn
 
 from apply.role_cases import CASES, ROLES, run_matrix, table, unexpected
@@ -44,13 +44,8 @@ USES_THE_KEY = {
 
 
 @pytest.fixture(scope="module")
-def applied(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("worker-tiers")
-
-
-@pytest.fixture(scope="module")
-def config(applied: Applied) -> dict[str, Any]:
-    return json.loads(applied.deployment.output_raw("sdk_config"))
+def config(sdk_config: str) -> dict[str, Any]:
+    return json.loads(sdk_config)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,23 +10,13 @@ from pathlib import Path
 import pytest
 
 from localaws import Principal, policy_arn
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 
 from apply.flows import cli, queue_as
 
 pytestmark = pytest.mark.apply("worker")
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "worker"
-
-
-@pytest.fixture(scope="module")
-def applied(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("worker")
-
-
-@pytest.fixture(scope="module")
-def sdk_config(applied: Applied) -> str:
-    return applied.deployment.output_raw("sdk_config")
 
 
 def test_worker_role_trusts_ecs_tasks_and_holds_the_consumer_policy(applied: Applied, sdk_config: str) -> None:

@@ -10,14 +10,14 @@ import time
 import pytest
 
 from localaws import Principal
-from localaws.pool import Applied, ApplyPool
+from localaws.pool import Applied
 
 pytestmark = pytest.mark.apply("worker")
 
 
 @pytest.fixture(scope="module")
-def worker(apply_pool: ApplyPool) -> Applied:
-    return apply_pool.get("worker")
+def worker(applied: Applied) -> Applied:
+    return applied
 
 
 def test_a_batch_mode_worker_runs_and_records_tasks_with_the_modules_consumer_policies(worker: Applied) -> None:
