@@ -55,6 +55,18 @@ class OldestAge:
     note: str
 
 
+def _queue_fields(queue_name: str, depth: QueueDepth, oldest: OldestAge) -> dict[str, Any]:
+    """One queue's depth and oldest message, as the JSON views of the queue and of each tier show them."""
+    return {
+        "queue": queue_name,
+        "visible": depth.visible,
+        "in_flight": depth.in_flight,
+        "delayed": depth.delayed,
+        "oldest_message_age_seconds": oldest.seconds,
+        "oldest_message_age_note": oldest.note,
+    }
+
+
 @dataclass(frozen=True)
 class TierStatus:
     """Depth and oldest message of one priority tier's queue."""
@@ -66,15 +78,7 @@ class TierStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
-        return {
-            "priority": self.priority,
-            "queue": self.queue_name,
-            "visible": self.depth.visible,
-            "in_flight": self.depth.in_flight,
-            "delayed": self.depth.delayed,
-            "oldest_message_age_seconds": self.oldest.seconds,
-            "oldest_message_age_note": self.oldest.note,
-        }
+        return {"priority": self.priority, **_queue_fields(self.queue_name, self.depth, self.oldest)}
 
     def row(self) -> dict[str, Any]:
         """The row ``sqstask status`` prints for this tier."""
@@ -123,12 +127,7 @@ class QueueStatus:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return {
-            "queue": self.queue_name,
-            "visible": self.depth.visible,
-            "in_flight": self.depth.in_flight,
-            "delayed": self.depth.delayed,
-            "oldest_message_age_seconds": self.oldest.seconds,
-            "oldest_message_age_note": self.oldest.note,
+            **_queue_fields(self.queue_name, self.depth, self.oldest),
             "dlq": self.dlq_name,
             "dlq_visible": self.dlq_depth.visible if self.dlq_depth else None,
             "dlq_in_flight": self.dlq_depth.in_flight if self.dlq_depth else None,
