@@ -74,12 +74,26 @@ DESELECT = "not server and not written_by"
 # Mutants that survive because no behaviour can tell them apart from the original, keyed by
 # mutmut's mutant name, with the reason. Anything surviving that is not listed here is a gap.
 EQUIVALENT: dict[str, str] = {
+    # -- backoff --
+    "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
+        "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
+    ),
+    "sqstask.backoff.xǁBackoffǁceiling__mutmut_10": (
+        "'exponent >= 60' instead of '> 60': at exponent 60 both give the cap unless base < cap / 2**60 "
+        "(about a femtosecond); a zero base gives 0 either way."
+    ),
+    "sqstask.backoff.xǁBackoffǁceiling__mutmut_11": (
+        "'exponent > 61' instead of '> 60': at exponent 61 both give the cap unless base < cap / 2**61 "
+        "(below a femtosecond); a zero base gives 0 either way."
+    ),
+    # -- payloads --
     "sqstask.payloads.xǁPayloadStoreǁoffload__mutmut_9": 'encode("UTF-8"): codec names are case-insensitive.',
     "sqstask.payloads.xǁPayloadStoreǁresolve__mutmut_20": 'decode("UTF-8"): codec names are case-insensitive.',
     "sqstask.payloads.x_parse_pointer__mutmut_11": (
         "body[:121] instead of [:120]: a fast-path window; every pointer names its class at offset 2, so "
         "any window reaching past it accepts the same pointers."
     ),
+    # -- idempotency --
     "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_33": (
         "old.get('attempt', None): every record a claim wrote has an attempt, so the default is never used."
     ),
@@ -115,6 +129,16 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.idempotency.x_encode_result__mutmut_18": (
         "ensure_ascii=None is falsy, the same as ensure_ascii=False."
     ),
+    # -- handler --
+    # -- heartbeat --
+    # -- queue --
+    "sqstask.queue.x__region_from_url__mutmut_6": (
+        "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
+    ),
+    "sqstask.queue.xǁTaskQueueǁsend__mutmut_28": (
+        "task_id 'XXXX' instead of '' when the spec has none: validated() always assigns one first."
+    ),
+    # -- dlq --
     "sqstask.dlq.x__string_attribute__mutmut_11": (
         "'or True' on the value check: SQS returns a StringValue as a non-empty str or not at all, so the "
         "value is a str or None either way."
@@ -122,23 +146,7 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.dlq.x__string_attribute__mutmut_12": (
         "'isinstance(value, str) or value': SQS returns a StringValue as a non-empty str or not at all."
     ),
-    "sqstask.queue.x__region_from_url__mutmut_6": (
-        "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
-    ),
-    "sqstask.queue.xǁTaskQueueǁsend__mutmut_28": (
-        "task_id 'XXXX' instead of '' when the spec has none: validated() always assigns one first."
-    ),
-    "sqstask.backoff.xǁBackoffǁdelay__mutmut_5": (
-        "'if self.jitter or True': with jitter 0 the draw is uniform(0, 0) == 0, the same delay."
-    ),
-    "sqstask.backoff.xǁBackoffǁceiling__mutmut_10": (
-        "'exponent >= 60' instead of '> 60': at exponent 60 both give the cap unless base < cap / 2**60 "
-        "(about a femtosecond); a zero base gives 0 either way."
-    ),
-    "sqstask.backoff.xǁBackoffǁceiling__mutmut_11": (
-        "'exponent > 61' instead of '> 60': at exponent 61 both give the cap unless base < cap / 2**61 "
-        "(below a femtosecond); a zero base gives 0 either way."
-    ),
+    # -- worker --
 }
 
 # Functions that run only while their module is imported (to build a constant): mutmut switches
