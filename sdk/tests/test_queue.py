@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from sqstask import TaskQueue, TaskSpec
+from sqstask.config import QueueConfig
 from sqstask.exceptions import ConfigError, InvalidTaskError, PayloadTooLarge, SendError
 
 BOTH = pytest.mark.parametrize("aws", ["inproc", "server"], indirect=True)
@@ -149,6 +152,32 @@ def test_send_generates_a_task_id_when_none_is_given(make_team):
     assert a.task_id != b.task_id
     assert len(drain(queue, 2)) == 2
 
+
+
+def test_send_goes_to_the_queue_of_the_priority_s_tier(make_team):
+    base = make_team()
+    urgent_url = base.sqs.create_queue(QueueName="team-urgent.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    config = replace(base.config, priorities=("urgent", "default"), default_priority="default",
+                     priority_queue_urls={"urgent": urgent_url, "default": base.config.queue_url})
+    queue = TaskQueue(config=config, sqs_client=base.sqs)
+
+    queue.send("page", {"n": 1}, group_id="g", task_id="p-1", priority="urgent")
+
+    [message] = queue.receive(max_messages=10, wait_seconds=0, queue_url=urgent_url)
+    assert queue.to_task(message).task_id == "p-1"
+    assert message["MessageAttributes"]["sqstask-priority"]["StringValue"] == "urgent"
+    assert queue.receive(max_messages=10, wait_seconds=0) == []
+
+
+def test_build_message_stamps_the_given_creation_time(make_team):
+    queue = make_team()
+    created = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+
+    entry = queue.build_message(TaskSpec("x", {"k": 1}, "g", "t-1").validated(), created_at=created)
+
+    assert json.loads(entry["MessageBody"]) == {"v": 1, "id": "t-1", "type": "x", "payload": {"k": 1},
+                                                "created_at": "2030-01-02T03:04:05.678Z"}
+    assert (entry["MessageGroupId"], entry["MessageDeduplicationId"]) == ("g", "t-1")
 
 @pytest.mark.parametrize(
     ("kwargs", "error"),
@@ -449,12 +478,39 @@ def test_clients_are_created_lazily_once_and_injected_ones_win():
         ("https://sqs.ap-southeast-2.amazonaws.com/123456789012/q.fifo", "ap-southeast-2"),
         ("https://eu-central-1.queue.amazonaws.com/123456789012/q.fifo", "eu-central-1"),
         ("http://127.0.0.1:5000/123456789012/q.fifo", None),
+        ("https://sqs.local/123456789012/q.fifo", None),
+        ("https://eu.queue/123456789012/q.fifo", None),
+        ("https://sns.us-east-1.amazonaws.com/123456789012/q.fifo", None),
     ],
 )
 def test_the_region_is_taken_from_the_queue_url_when_not_configured(url, region):
     assert TaskQueue(queue_url=url).config.region == region
     assert TaskQueue(queue_url=url, region="us-west-1").config.region == "us-west-1"
 
+
+
+def test_from_env_reads_the_given_mapping_and_keyword_overrides_win(make_team):
+    team = make_team()
+    environ = {"SQSTASK_CONFIG": json.dumps({"queue_url": team.config.queue_url, "region": "us-east-1"}),
+               "SQSTASK_MAX_MESSAGE_SIZE": "2048"}
+
+    queue = TaskQueue.from_env(environ, sqs_client=team.sqs)
+
+    assert queue.sqs is team.sqs
+    assert (queue.config.queue_url, queue.config.max_message_size) == (team.config.queue_url, 2048)
+    queue.send("x", {"via": "mapping"}, group_id="g")
+    assert team.to_task(drain(team, 1)[0]).payload == {"via": "mapping"}
+
+
+def test_from_config_keeps_the_config_and_uses_the_injected_clients():
+    config = QueueConfig(queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/q.fifo", region="eu-west-1",
+                         payload_bucket="q-payloads", max_message_size=4096)
+    sqs = object()
+
+    queue = TaskQueue.from_config(config, sqs_client=sqs)
+
+    assert queue.config == config
+    assert queue.sqs is sqs
 
 @pytest.mark.parametrize("aws", ["server"], indirect=True)
 def test_from_env_reaches_the_queue_through_the_configured_endpoint(make_team, aws, monkeypatch):
@@ -611,6 +667,8 @@ def test_message_ids_are_read_from_sqs_messages_and_lambda_records_and_anything_
         message_id_of({"MessageId": ""})
     with pytest.raises(TypeError, match="Task: str"):
         message_id_of("m-3")
+    with pytest.raises(TypeError, match="Task: dict"):
+        message_id_of({"MessageId": 7})
 
 
 @pytest.mark.parametrize(("draw", "expected"), [("low", [0.5, 1.0, 2.0]), ("high", [1.0, 2.0, 4.0])])
@@ -626,3 +684,66 @@ def test_send_many_backs_off_exponentially_between_half_and_all_of_each_ceiling(
 
     assert queue.send_many(specs("a", 1)).ok
     assert sleeps == expected
+
+
+def test_send_many_fails_a_refused_call_whose_error_carries_no_http_status(make_team):
+    from botocore.exceptions import ClientError
+
+    base = make_team("rq")
+    sleeps: list[float] = []
+    queue = TaskQueue(config=base.config, sqs_client=base.sqs, sleep=sleeps.append)
+    failing_batch_calls(queue, ClientError({"Error": {"Code": "Unlisted", "Message": "m"}}, "SendMessageBatch"))
+
+    result = queue.send_many([TaskSpec("t", {}, "g", "r-1")])
+
+    assert result.sent == [] and result.failed == [(TaskSpec("t", {}, "g", "r-1"), "Unlisted: An error occurred (Unlisted) "
+                                                    "when calling the SendMessageBatch operation: m")]
+    assert sleeps == []
+
+
+# -- delayed sends ---------------------------------------------------------------------------
+
+SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/team-scheduler"
+NOW = datetime(2031, 5, 4, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def scheduling_team(make_team: Any, aws: Any) -> TaskQueue:
+    """The team's queue with its schedule group and scheduler role (as the module's sdk_config gives them)."""
+    base = make_team(table=False, payload_bucket=False)
+    aws.client("scheduler").create_schedule_group(Name="team")
+    config = base.config.with_overrides(schedule_group="team", scheduler_role_arn=SCHEDULER_ROLE)
+    return TaskQueue(config=config, sqs_client=base.sqs, scheduler_client=aws.client("scheduler"))
+
+
+def scheduled(queue: TaskQueue, name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(schedule expression, SendMessage request, task envelope) of a delayed send's schedule."""
+    schedule = queue.scheduler.get_schedule(Name=name, GroupName="team")
+    request = json.loads(schedule["Target"]["Input"])
+    return schedule["ScheduleExpression"], request, json.loads(request["MessageBody"])
+
+
+def test_send_at_schedules_exactly_the_given_task_for_the_given_time(make_team, aws):
+    queue = scheduling_team(make_team, aws)
+
+    sent = queue.send_at(datetime(2031, 5, 4, 15, 30, tzinfo=timezone.utc), "remind", {"user": 7},
+                         group_id="users", task_id="reminder-7", now=NOW)
+
+    expression, request, envelope = scheduled(queue, sent.schedule_name)
+    assert sent.task_id == "reminder-7"
+    assert expression == "at(2031-05-04T15:30:00)"
+    assert request["MessageGroupId"] == "users"
+    assert envelope == {"v": 1, "id": "reminder-7", "type": "remind", "payload": {"user": 7},
+                        "created_at": "2031-05-04T12:00:00.000Z"}
+
+
+def test_send_after_schedules_exactly_the_given_task_delay_seconds_from_now(make_team, aws):
+    queue = scheduling_team(make_team, aws)
+
+    sent = queue.send_after(90, "remind", {"user": 8}, group_id="users", task_id="reminder-8", now=NOW)
+
+    expression, request, envelope = scheduled(queue, sent.schedule_name)
+    assert sent.task_id == "reminder-8"
+    assert expression == "at(2031-05-04T12:01:30)"
+    assert request["MessageGroupId"] == "users"
+    assert envelope == {"v": 1, "id": "reminder-8", "type": "remind", "payload": {"user": 8},
+                        "created_at": "2031-05-04T12:00:00.000Z"}

@@ -122,7 +122,8 @@ def receipt_handle_of(message: Any) -> str:
 
 
 def _is_retryable_exception(exc: BaseException) -> bool:
-    """Throttling, server errors and connection problems are worth another try."""
+    """Whether a botocore error that refused a whole call is worth another try: throttling,
+    server errors and connection problems are."""
     code = error_code(exc)
     if code in RETRYABLE_CODES:
         return True
@@ -130,8 +131,9 @@ def _is_retryable_exception(exc: BaseException) -> bool:
     if isinstance(response, dict):
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return isinstance(status, int) and status >= 500
-    # botocore connection/endpoint errors carry no response
-    return type(exc).__module__.startswith(("botocore", "urllib3")) or isinstance(exc, (ConnectionError, TimeoutError))
+    # No response: the request never got an answer (botocore wraps urllib3's connection and
+    # timeout errors in its own, e.g. EndpointConnectionError, ReadTimeoutError).
+    return type(exc).__module__.startswith("botocore")
 
 
 def _region_from_url(url: str | None) -> str | None:
