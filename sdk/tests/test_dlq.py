@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -111,6 +112,17 @@ def test_peek_respects_the_limit(make_team):
     assert counts(queue, queue.config.dlq_url) == (8, 0)
 
 
+
+def test_peek_with_a_limit_receives_no_more_messages_than_the_limit(make_team):
+    queue = make_team()
+    bury(queue, *(TaskSpec("charge", {}, f"g{i}", f"t{i}") for i in range(15)))
+    dlq = silent_dlq(queue)
+
+    assert len(dlq.peek(limit=12)) == 12
+
+    # Every receive counts: the first peek touched exactly 12 messages, the second all 15.
+    assert sorted(letter.receive_count for letter in dlq.peek()) == [1] * 3 + [2] * 12
+
 def test_peek_shows_the_recorded_failure_from_the_task_table(make_team):
     queue = make_team()
     queue.send("charge", {"amount": 5}, group_id="acct-1", task_id="pay-1")
@@ -137,6 +149,100 @@ def test_a_letter_without_a_task_record_shows_the_error_the_sdk_attached_to_the_
     assert letters["pay-2"].record is None and letters["pay-2"].error == "RuntimeError: poison"
     assert letters["pay-3"].error is None
 
+
+
+def table_reads(queue: TaskQueue) -> list[str]:
+    """The task ids of every GetItem call the queue's DynamoDB client makes."""
+    reads: list[str] = []
+    queue.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: reads.append(params["Key"]["task_id"]["S"])
+    )
+    return reads
+
+
+def test_a_task_record_is_read_once_and_kept_for_later_lookups(make_team):
+    queue = make_team()
+    queue.send("charge", {"amount": 5}, group_id="acct-1", task_id="pay-1")
+    (message,) = queue.receive(max_messages=1, wait_seconds=0)
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    store.fail(store.claim(queue.to_task(message), lease_seconds=60), ValueError("card declined"))
+    bury(queue, TaskSpec("charge", {"amount": 5}, "acct-1", "pay-1"))
+    reads = table_reads(queue)
+    dlq = silent_dlq(queue)
+
+    (listed,) = dlq.peek()
+    found = dlq.find("pay-1")
+
+    assert listed.error == "ValueError: card declined"
+    assert found is not None and found.error == "ValueError: card declined"
+    assert reads == ["pay-1"]
+
+
+def test_find_reads_the_task_table_only_for_the_letter_it_returns(make_team):
+    queue = make_team()
+    bury(queue, *(TaskSpec("charge", {}, f"g{i}", f"t{i}") for i in range(4)))
+    reads = table_reads(queue)
+
+    found = silent_dlq(queue).find("t3")
+
+    assert found is not None and found.task_id == "t3"
+    assert reads == ["t3"]
+
+
+def test_a_task_table_that_cannot_be_read_is_noted_once_and_the_listing_still_works(make_team):
+    team = make_team()
+    bury(team, *tasks("a", 3, "alpha"))
+    queue = TaskQueue(config=team.config.with_overrides(idempotency_table="gone-tasks"), sqs_client=team.sqs,
+                      dynamodb_client=team.dynamodb)
+    reads = table_reads(queue)
+    dlq = silent_dlq(queue)
+
+    letters = dlq.peek()
+
+    assert sorted(letter.task_id for letter in letters) == ["a0", "a1", "a2"]
+    assert all(letter.record is None and letter.error is None for letter in letters)
+    assert dlq.warnings == ["task table gone-tasks could not be read (ResourceNotFoundException); errors are not shown"]
+    assert len(reads) == 1
+    assert dlq.record("a0") is None and len(reads) == 1
+
+
+def test_a_filter_on_the_recorded_error_fails_when_the_task_table_cannot_be_read(make_team):
+    from botocore.exceptions import ClientError
+
+    team = make_team()
+    bury(team, *tasks("a", 2, "alpha"))
+    queue = TaskQueue(config=team.config.with_overrides(idempotency_table="gone-tasks"), sqs_client=team.sqs,
+                      dynamodb_client=team.dynamodb)
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        silent_dlq(queue).redrive(RedriveFilter.build(error_contains="declined"))
+
+    assert counts(team, team.config.dlq_url) == (2, 0)
+
+
+def test_a_task_table_failure_that_is_not_an_aws_error_is_raised(make_team):
+    class BrokenDynamoDB:
+        def get_item(self, **_: Any) -> Any:
+            raise RuntimeError("bug")
+
+    team = make_team()
+    bury(team, *tasks("a", 1, "alpha"))
+    queue = TaskQueue(config=team.config, sqs_client=team.sqs, dynamodb_client=BrokenDynamoDB())
+
+    with pytest.raises(RuntimeError, match="bug"):
+        silent_dlq(queue).peek()
+    assert counts(team, team.config.dlq_url) == (1, 0)
+
+
+def test_without_a_task_table_letters_have_no_record_and_nothing_is_noted(make_team):
+    queue = make_team(table=False)
+    bury(queue, *tasks("a", 2, "alpha"))
+    dlq = silent_dlq(queue)
+
+    letters = dlq.peek()
+
+    assert [letter.record for letter in letters] == [None, None]
+    assert dlq.warnings == []
 
 def test_peek_keeps_a_malformed_message_with_its_reason(make_team):
     queue = make_team()
@@ -204,6 +310,22 @@ def test_a_discovered_dlq_is_looked_up_by_name_in_the_account_of_its_arn_once(ma
     account = team.config.dlq_arn.split(":")[4]
     assert calls[1][1] == {"QueueName": "team-dlq.fifo", "QueueOwnerAWSAccountId": account}
 
+
+
+def test_a_redrive_policy_naming_the_dlq_without_a_full_arn_is_looked_up_by_name_alone():
+    client = boto3.client("sqs", region_name="us-east-1")
+    queue = TaskQueue(config=QueueConfig(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/team.fifo"),
+                      sqs_client=client)
+    stub = Stubber(client)
+    stub.add_response("get_queue_attributes",
+                      {"Attributes": {"RedrivePolicy": json.dumps({"deadLetterTargetArn": "team-dlq.fifo"})}},
+                      {"QueueUrl": queue.config.queue_url, "AttributeNames": ["RedrivePolicy"]})
+    stub.add_response("get_queue_url", {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/team-dlq.fifo"},
+                      {"QueueName": "team-dlq.fifo"})
+
+    with stub:
+        assert DeadLetterQueue(queue).url == "https://sqs.us-east-1.amazonaws.com/123456789012/team-dlq.fifo"
+    stub.assert_no_pending_responses()
 
 def test_a_queue_without_a_dlq_or_redrive_policy_is_a_config_error_naming_the_setting(aws):
     sqs = aws.client("sqs")
@@ -568,6 +690,91 @@ def test_access_denied_on_the_move_task_is_not_mistaken_for_a_missing_api():
     assert not move_task_unsupported(caught.value)
 
 
+
+def test_with_only_urls_configured_the_move_task_runs_between_the_arns_sqs_reports():
+    client = boto3.client("sqs", region_name="us-east-1")
+    config = QueueConfig(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/team.fifo",
+                         dlq_url="https://sqs.us-east-1.amazonaws.com/123456789012/team-dlq.fifo")
+    queue, stub = TaskQueue(config=config, sqs_client=client), Stubber(client)
+    stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": DLQ_ARN}},
+                      {"QueueUrl": config.dlq_url, "AttributeNames": ["QueueArn"]})
+    stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": QUEUE_ARN}},
+                      {"QueueUrl": config.queue_url, "AttributeNames": ["QueueArn"]})
+    stub.add_response("get_queue_attributes", depth_response(3))
+    stub.add_response("start_message_move_task", {"TaskHandle": "h-1"},
+                      {"SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN, "MaxNumberOfMessagesPerSecond": 1})
+    stub.add_response("list_message_move_tasks", {"Results": [{"Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 3}]},
+                      {"SourceArn": DLQ_ARN, "MaxResults": 1})
+    clock = FakeClock()
+
+    with stub:
+        report = silent_dlq(queue, clock=clock, sleep=clock.sleep).redrive(rate=1)
+
+    stub.assert_no_pending_responses()
+    assert (report.method, report.moved, report.depth_before, report.ok) == ("move-task", 3, 3, True)
+
+
+def test_on_a_tiered_queue_the_move_task_returns_each_message_to_its_own_tier_at_most_500_per_second():
+    untiered, stub = stubbed_queue()
+    urls = {"urgent": untiered.config.queue_url.replace("team.fifo", "team-urgent.fifo"), "default": untiered.config.queue_url}
+    config = replace(untiered.config, priorities=("urgent", "default"), default_priority="default", priority_queue_urls=urls)
+    queue = TaskQueue(config=config, sqs_client=untiered.sqs)
+    stub.add_response("get_queue_attributes", depth_response(2))
+    stub.add_response("start_message_move_task", {"TaskHandle": "h-2"},
+                      {"SourceArn": DLQ_ARN, "MaxNumberOfMessagesPerSecond": 500})
+    stub.add_response("list_message_move_tasks", {"Results": [{"Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 2}]})
+    clock = FakeClock()
+
+    with stub:
+        report = silent_dlq(queue, clock=clock, sleep=clock.sleep).redrive(rate=5000)
+
+    stub.assert_no_pending_responses()
+    assert (report.moved, report.ok) == (2, True)
+
+
+def test_a_move_task_cancelled_without_counts_or_reason_is_reported_as_cancelled():
+    queue, stub = stubbed_queue()
+    stub.add_response("get_queue_attributes", depth_response(4))
+    stub.add_response("start_message_move_task", {"TaskHandle": "h-3"})
+    stub.add_response("list_message_move_tasks", {"Results": [{}]})  # nothing known yet
+    stub.add_response("list_message_move_tasks", {"Results": [{"Status": "CANCELLED"}]})
+    clock = FakeClock()
+    dlq = silent_dlq(queue, clock=clock, sleep=clock.sleep)
+
+    with stub:
+        report = dlq.redrive()
+
+    assert (report.moved, report.failed) == (0, [("*", "message move task cancelled: cancelled")])
+    assert dlq.lines == ["redrive: ?: moved 0", "redrive: cancelled: moved 0"]  # type: ignore[attr-defined]
+
+
+def test_a_move_task_that_sqs_no_longer_lists_is_an_error_naming_the_dlq():
+    queue, stub = stubbed_queue()
+    stub.add_response("get_queue_attributes", depth_response(4))
+    stub.add_response("start_message_move_task", {"TaskHandle": "h-4"})
+    stub.add_response("list_message_move_tasks", {"Results": []})
+    clock = FakeClock()
+
+    with stub, pytest.raises(DeadLetterError, match=r"^the message move task from team-dlq\.fifo is no longer listed by SQS$"):
+        silent_dlq(queue, clock=clock, sleep=clock.sleep).redrive()
+
+
+def test_interrupting_the_watch_leaves_the_move_task_running_and_says_how_to_cancel_it():
+    queue, stub = stubbed_queue()
+    stub.add_response("get_queue_attributes", depth_response(4))
+    stub.add_response("start_message_move_task", {"TaskHandle": "h-5"})
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    dlq = silent_dlq(queue, sleep=interrupted)
+    with stub, pytest.raises(KeyboardInterrupt):
+        dlq.redrive()
+
+    assert dlq.lines == [  # type: ignore[attr-defined]
+        "redrive: stopped watching; the move task keeps running in SQS (cancel it with CancelMessageMoveTask, handle h-5)"
+    ]
+
 # -- purge -----------------------------------------------------------------------------------
 
 
@@ -590,6 +797,8 @@ def client_error(code: str, status: int) -> Exception:
 
 
 def test_move_task_is_unsupported_on_an_unknown_operation_or_a_501_and_not_on_other_errors():
+    from botocore.exceptions import ClientError
+
     from sqstask.dlq import MOVE_TASK_UNSUPPORTED_CODES
 
     assert all(move_task_unsupported(client_error(code, 400)) for code in MOVE_TASK_UNSUPPORTED_CODES)
@@ -598,6 +807,9 @@ def test_move_task_is_unsupported_on_an_unknown_operation_or_a_501_and_not_on_ot
     assert not move_task_unsupported(client_error("AccessDenied", 403))
     assert not move_task_unsupported(client_error("InternalFailure", 500))
     assert not move_task_unsupported(RuntimeError("no response"))
+    # an error response without HTTP metadata is judged by its code alone
+    assert move_task_unsupported(ClientError({"Error": {"Code": "InvalidAction"}}, "StartMessageMoveTask"))
+    assert not move_task_unsupported(ClientError({"Error": {"Code": "AccessDenied"}}, "StartMessageMoveTask"))
 
 
 def letter(**fields: Any) -> Any:
@@ -684,3 +896,12 @@ def test_a_redrive_report_as_json_lists_what_failed_and_what_would_move():
         "fallback_reason": "no move task", "move_task_handle": "h",
     }
     assert not report.ok and RedriveReport("receive").ok
+
+
+def test_a_filter_by_priority_matches_only_letters_of_those_tiers():
+    flt = RedriveFilter.build(priorities=["urgent"])
+
+    assert not flt.empty
+    assert flt.matches(letter(priority="urgent"), 0.0)
+    assert not flt.matches(letter(priority="default"), 0.0)
+    assert not flt.matches(letter(), 0.0)

@@ -472,8 +472,8 @@ class DeadLetterQueue:
                 "(SQSTASK_DLQ_URL, or the module's sdk_config) or attach a redrive policy"
             )
         self._arn = target
-        parts = target.split(":")
-        name, account = parts[-1], parts[4] if len(parts) > 5 else None
+        parts = target.split(":")  # arn:partition:sqs:region:account:name
+        name, account = parts[-1], parts[4] if len(parts) == 6 else None
         kwargs: dict[str, Any] = {"QueueName": name}
         if account:
             kwargs["QueueOwnerAWSAccountId"] = account
@@ -622,7 +622,7 @@ class DeadLetterQueue:
                 letters.extend(self.decode(m) for m in batch)
         finally:
             hold.release_all()
-        return letters[:limit] if limit is not None else letters
+        return letters  # each receive asks for at most what the limit leaves room for
 
     def find(self, key: str, *, hold_seconds: int = DEFAULT_PEEK_HOLD_SECONDS) -> DeadLetter | None:
         """The DLQ message whose task id or message id is ``key`` (None when not reachable)."""
