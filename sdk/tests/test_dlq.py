@@ -332,7 +332,8 @@ def test_a_queue_without_a_dlq_or_redrive_policy_is_a_config_error_naming_the_se
     url = sqs.create_queue(QueueName="lonely.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     queue = TaskQueue(config=QueueConfig(queue_url=url, region="us-east-1"), sqs_client=sqs)
 
-    with pytest.raises(ConfigError, match=r"lonely\.fifo has no dead-letter queue: set dlq_url \(SQSTASK_DLQ_URL"):
+    with pytest.raises(ConfigError, match=r"lonely\.fifo has no dead-letter queue: set dlq_url \(SQSTASK_DLQ_URL, "
+                                          r"or the module's sdk_config\) or attach a redrive policy$"):
         DeadLetterQueue(queue).url
 
 
@@ -898,10 +899,12 @@ def test_a_redrive_report_as_json_lists_what_failed_and_what_would_move():
     assert not report.ok and RedriveReport("receive").ok
 
 
-def test_a_filter_by_priority_matches_only_letters_of_those_tiers():
-    flt = RedriveFilter.build(priorities=["urgent"])
+@pytest.mark.parametrize(("criterion", "field"), [("task_types", "task_type"), ("group_ids", "group_id"),
+                                                  ("task_ids", "task_id"), ("priorities", "priority")])
+def test_a_filter_on_one_field_matches_only_letters_with_one_of_the_given_values(criterion, field):
+    flt = RedriveFilter.build(**{criterion: ["x", "y"]})
 
     assert not flt.empty
-    assert flt.matches(letter(priority="urgent"), 0.0)
-    assert not flt.matches(letter(priority="default"), 0.0)
-    assert not flt.matches(letter(), 0.0)
+    assert flt.matches(letter(**{field: "y"}), 0.0)
+    assert not flt.matches(letter(**{field: "z"}), 0.0)
+    assert RedriveFilter.build(**{criterion: []}).matches(letter(**{field: "z"}), 0.0)

@@ -706,7 +706,7 @@ class DeadLetterQueue:
         try:
             while True:
                 self.sleep(self.poll_seconds)
-                results = sqs.list_message_move_tasks(SourceArn=self.arn, MaxResults=1).get("Results", [])
+                results = sqs.list_message_move_tasks(SourceArn=self.arn, MaxResults=1).get("Results")
                 if not results:
                     raise DeadLetterError(f"the message move task from {self.name} is no longer listed by SQS")
                 current = results[0]
