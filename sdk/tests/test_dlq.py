@@ -908,3 +908,44 @@ def test_a_filter_on_one_field_matches_only_letters_with_one_of_the_given_values
     assert flt.matches(letter(**{field: "y"}), 0.0)
     assert not flt.matches(letter(**{field: "z"}), 0.0)
     assert RedriveFilter.build(**{criterion: []}).matches(letter(**{field: "z"}), 0.0)
+
+
+def tiered_dlq(tiers: list[str]) -> DeadLetterQueue:
+    """A DeadLetterQueue of a queue whose module declared ``tiers`` (its default tier is "default")."""
+    queue, _ = stubbed_queue()
+    urls = {tier: queue.config.queue_url.replace("team.fifo", f"team-{tier}.fifo") for tier in tiers}
+    urls["default"] = queue.config.queue_url
+    return DeadLetterQueue(queue=TaskQueue(config=replace(queue.config, priorities=tuple(tiers), default_priority="default",
+                                                          priority_queue_urls=urls), sqs_client=queue.sqs))
+
+
+def dead(source_arn: str | None = None, priority: str | None = None) -> dict[str, Any]:
+    """A received DLQ message with the source queue SQS names and the tier attribute set at send time."""
+    message: dict[str, Any] = {"MessageId": "m", "Body": "{}", "Attributes": {}, "MessageAttributes": {}}
+    if source_arn:
+        message["Attributes"]["DeadLetterQueueSourceArn"] = source_arn
+    if priority:
+        message["MessageAttributes"]["sqstask-priority"] = {"DataType": "String", "StringValue": priority}
+    return message
+
+
+@pytest.mark.parametrize(
+    ("source", "attribute", "tier"),
+    [
+        ("arn:aws:sqs:us-east-1:123456789012:team-urgent.fifo", "bulk", "urgent"),  # SQS's word wins
+        (None, "bulk", "bulk"),
+        ("arn:aws:sqs:us-east-1:123456789012:elsewhere.fifo", "bulk", "bulk"),
+        (None, "no-such-tier", "default"),
+        (None, None, "default"),
+    ],
+)
+def test_a_dead_letter_s_tier_is_the_source_queue_sqs_names_else_the_sent_tier_else_the_default(source, attribute, tier):
+    dlq = tiered_dlq(["urgent", "default", "bulk"])
+
+    assert dlq.tier_of(dead(source, attribute)) == tier
+
+
+def test_a_dead_letter_of_a_queue_without_tiers_has_no_tier():
+    queue, _ = stubbed_queue()
+
+    assert DeadLetterQueue(queue).tier_of(dead("arn:aws:sqs:us-east-1:123456789012:team.fifo", "default")) is None
