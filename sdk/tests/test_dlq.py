@@ -949,3 +949,91 @@ def test_a_dead_letter_of_a_queue_without_tiers_has_no_tier():
     queue, _ = stubbed_queue()
 
     assert DeadLetterQueue(queue).tier_of(dead("arn:aws:sqs:us-east-1:123456789012:team.fifo", "default")) is None
+
+
+def test_a_redriven_copy_keeps_only_well_formed_attributes_and_gains_the_task_id():
+    queue, _ = stubbed_queue()
+    found = letter(task_id="dedup-7", group_id="g", body="raw body", message_attributes={
+        "odd": "not a map", "untyped": {"StringValue": "v"},
+        "blob": {"DataType": "Binary", "BinaryValue": b"\x01", "StringListValues": []},
+        "note": {"DataType": "String", "StringValue": "kept", "BinaryValue": None},
+    })
+
+    entry = DeadLetterQueue(queue).redrive_entry(found)
+
+    assert entry["MessageBody"] == "raw body" and entry["MessageGroupId"] == "g"
+    assert entry["MessageAttributes"] == {
+        "blob": {"DataType": "Binary", "BinaryValue": b"\x01"},
+        "note": {"DataType": "String", "StringValue": "kept"},
+        "sqstask-task-id": {"DataType": "String", "StringValue": "dedup-7"},
+    }
+    prefix, _, nonce = entry["MessageDeduplicationId"].rpartition(":")
+    assert prefix == "dedup-7:redrive" and len(nonce) == 32
+
+
+def test_a_redriven_copy_gains_the_task_id_attribute_only_while_sqs_s_10_attributes_allow():
+    queue, _ = stubbed_queue()
+    dlq = DeadLetterQueue(queue)
+
+    def attributes(count: int) -> dict[str, Any]:
+        return {f"a{i}": {"DataType": "String", "StringValue": "v"} for i in range(count)}
+
+    assert len(dlq.redrive_entry(letter(message_attributes=attributes(9)))["MessageAttributes"]) == 10
+    assert dlq.redrive_entry(letter(message_attributes=attributes(10)))["MessageAttributes"] == attributes(10)
+
+
+@pytest.mark.parametrize(("length", "hashed"), [(87, False), (88, True)])
+def test_a_redrive_deduplication_id_hashes_a_task_id_too_long_for_sqs_s_128_characters(length, hashed):
+    import hashlib
+
+    queue, _ = stubbed_queue()
+    task_id = "t" * length
+
+    dedup = DeadLetterQueue(queue).redrive_entry(letter(task_id=task_id))["MessageDeduplicationId"]
+
+    base = hashlib.sha256(task_id.encode("utf-8")).hexdigest() if hashed else task_id
+    assert dedup.startswith(base + ":redrive:") and len(dedup) == len(base) + len(":redrive:") + 32 <= 128
+
+
+def test_a_redriven_copy_for_a_standard_queue_has_no_group_or_deduplication_id():
+    config = QueueConfig(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/team",
+                         dlq_url="https://sqs.us-east-1.amazonaws.com/123456789012/team-dlq")
+    queue = TaskQueue(config=config, sqs_client=object())
+
+    entry = DeadLetterQueue(queue).redrive_entry(letter(group_id="g"))
+
+    assert set(entry) == {"MessageBody", "MessageAttributes"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"method": "fast"}, ValueError, "method must be auto, move-task or receive, got 'fast'"),
+        ({"max_messages": 0}, ValueError, "max_messages must be at least 1, got 0"),
+        ({"rate": 0}, ValueError, "rate must be above 0 messages per second, got 0"),
+        ({"dry_run": True, "method": "move-task"}, DeadLetterError,
+         "the SQS message move task moves everything: it cannot filter, limit or dry-run"),
+        ({"max_messages": 5, "method": "move-task"}, DeadLetterError,
+         "the SQS message move task moves everything: it cannot filter, limit or dry-run"),
+        ({"rate": 0.5, "method": "move-task"}, DeadLetterError,
+         "the SQS message move task moves at least 1 message per second; for --rate 0.5 use --method receive"),
+    ],
+)
+def test_a_redrive_that_cannot_be_carried_out_as_asked_is_refused_before_touching_sqs(kwargs, error, message):
+    queue, stub = stubbed_queue()
+
+    with stub, pytest.raises(error) as caught:
+        silent_dlq(queue).redrive(**kwargs)
+
+    assert str(caught.value) == message
+
+
+def test_a_redrive_slower_than_one_message_per_second_takes_the_selective_path(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+    clock = FakeClock()
+
+    report = silent_dlq(queue, clock=clock, sleep=clock.sleep).redrive(rate=0.5)
+
+    assert (report.method, report.moved, report.fallback_reason) == ("receive", 2, None)
+    assert clock.sleeps == [2.0, 2.0]  # one message per batch: 2 s before the second and before the final receive
