@@ -477,6 +477,27 @@ def test_a_message_whose_send_fails_stays_in_the_dlq(make_team):
     assert [queue.to_task(m).task_id for m in drain(queue, queue.config.dlq_url)] == ["a1"]
 
 
+
+def test_a_copy_sent_but_not_deleted_from_the_dlq_is_reported_and_left_visible_there(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 1, "beta"))
+    real_delete_many = queue.delete_many
+
+    def delete_many_refusing_a1(messages: Any, **kwargs: Any) -> list[str]:
+        refused = [m for m in messages if queue.to_task(m).task_id == "a1"]
+        failed = real_delete_many([m for m in messages if m not in refused], **kwargs)
+        return failed + [m["MessageId"] for m in refused]
+
+    queue.delete_many = delete_many_refusing_a1  # type: ignore[method-assign]
+    try:
+        report = silent_dlq(queue).redrive(method="receive")
+    finally:
+        del queue.delete_many
+
+    assert (report.moved, report.not_deleted, report.failed) == (4, ["a1"], [])
+    assert counts(queue, queue.config.dlq_url) == (1, 0)  # released by the hold: visible again at once
+    assert sorted(queue.to_task(m).task_id for m in drain(queue, queue.config.queue_url)) == ["a0", "a1", "a2", "b0"]
+
 def test_redrive_reports_progress_lines(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 12, "alpha"))
