@@ -532,6 +532,28 @@ def test_rate_limiter_waits_for_the_charge_of_the_previous_batch():
     assert clock.sleeps == [5.0]
 
 
+def test_rate_limiter_adds_up_charges_made_without_waiting():
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+
+    limiter.charge(4)
+    limiter.charge(6)
+    limiter.wait()
+
+    assert clock.sleeps == [5.0]
+
+
+def test_rate_limiter_works_with_a_clock_that_starts_at_zero():
+    clock = FakeClock()
+    clock.now = 0.0
+    limiter = RateLimiter(1, clock=clock, sleep=clock.sleep)
+
+    limiter.charge(1)
+    limiter.wait()
+
+    assert clock.sleeps == [1.0]
+
+
 def test_a_redrive_that_fails_midway_releases_the_messages_it_held(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 3, "beta"))
@@ -549,30 +571,60 @@ def test_a_redrive_that_fails_midway_releases_the_messages_it_held(make_team):
     assert counts(queue, queue.config.dlq_url) == (6, 0)
 
 
-def test_held_messages_are_extended_before_their_hold_lapses(make_team):
+def test_held_messages_are_extended_once_less_than_half_their_hold_is_left(make_team):
     from sqstask.dlq import _Hold
 
     queue = make_team()
     bury(queue, *tasks("a", 2, "alpha"))
     clock = FakeClock()
+    start = clock.now
     dlq = silent_dlq(queue, clock=clock, sleep=clock.sleep)
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[float, int, int, list[str]]] = []
     real = queue.change_visibility_many
 
     def spy(messages: Any, timeout: int, **kwargs: Any) -> list[str]:
         messages = list(messages)
-        calls.append((len(messages), timeout))
-        return real(messages, timeout, **kwargs)
+        failed = real(messages, timeout, **kwargs)
+        calls.append((clock.now - start, len(messages), timeout, failed))
+        return failed
 
     queue.change_visibility_many = spy  # type: ignore[method-assign]
     hold = _Hold(dlq, seconds=40, wait_seconds=0)
     assert hold.receive(10) is not None
-    hold.extend_due()
-    clock.sleep(25)
-    hold.extend_due()
+    for seconds in (0, 20, 5, 1):  # at 20 s half is left: not yet; at 25 s extended to 65 s; at 26 s nothing due
+        clock.sleep(seconds)
+        hold.extend_due()
     hold.release_all()
 
-    assert calls == [(2, 40), (2, 0)]
+    assert calls == [(25.0, 2, 40, []), (26.0, 2, 0, [])]
+
+
+def test_a_hold_that_cannot_be_released_leaves_the_messages_to_reappear_on_their_own(make_team):
+    from botocore.exceptions import ClientError
+
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+
+    def refuse(messages: Any, timeout: int, **kwargs: Any) -> list[str]:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ChangeMessageVisibilityBatch")
+
+    queue.change_visibility_many = refuse  # type: ignore[method-assign]
+    letters = silent_dlq(queue).peek(hold_seconds=30)
+
+    assert sorted(letter.task_id for letter in letters) == ["a0", "a1"]
+    assert counts(queue, queue.config.dlq_url) == (0, 2)  # still held: back when the 30 s lapse
+
+
+def test_a_release_that_fails_with_a_bug_is_raised(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 1, "alpha"))
+
+    def broken(messages: Any, timeout: int, **kwargs: Any) -> list[str]:
+        raise RuntimeError("bug")
+
+    queue.change_visibility_many = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="bug"):
+        silent_dlq(queue).peek()
 
 
 def test_real_dead_lettered_tasks_are_redriven_and_delivered_again(make_team):
