@@ -747,3 +747,142 @@ def test_send_after_schedules_exactly_the_given_task_delay_seconds_from_now(make
     assert request["MessageGroupId"] == "users"
     assert envelope == {"v": 1, "id": "reminder-8", "type": "remind", "payload": {"user": 8},
                         "created_at": "2031-05-04T12:00:00.000Z"}
+
+
+# -- batch calls and receiving, at their edges ---------------------------------------------------
+
+
+class BatchRecorder:
+    """A client whose ``delete_message_batch`` records each call and answers from ``answers`` in turn
+    (an exception to raise, or a response dict)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append((QueueUrl, Entries))
+        answer = self.answers.pop(0) if self.answers else {}
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_sqs_batch_calls_in_tens_and_reports_each_failure_against_its_message():
+    from botocore.exceptions import ClientError
+
+    from sqstask.queue import BatchFailure, sqs_batch
+
+    client = BatchRecorder(
+        {"Failed": [{"Id": "3", "Code": "ReceiptHandleIsInvalid", "Message": "stale", "SenderFault": True},
+                    {"Id": "7"}]},
+        ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "busy"}}, "DeleteMessageBatch"),
+        {"Failed": [{"Id": "2", "Code": "InternalError", "Message": "oops", "SenderFault": False}]},
+    )
+    entries = [{"ReceiptHandle": f"h{i}"} for i in range(23)]
+    ids = [f"m{i}" for i in range(23)]
+
+    failures = sqs_batch(client, "delete_message_batch", "https://q", entries, ids)
+
+    assert [(url, [e["Id"] for e in chunk]) for url, chunk in client.calls] == [
+        ("https://q", [str(i) for i in range(10)]), ("https://q", [str(i) for i in range(10)]),
+        ("https://q", ["0", "1", "2"])]
+    assert [e["ReceiptHandle"] for _, chunk in client.calls for e in chunk] == [e["ReceiptHandle"] for e in entries]
+    busy = "An error occurred (ServiceUnavailable) when calling the DeleteMessageBatch operation: busy"
+    assert failures == [
+        BatchFailure("m3", "ReceiptHandleIsInvalid", "stale", True),
+        BatchFailure("m7", "", "", False),
+        *(BatchFailure(f"m{i}", "ServiceUnavailable", busy, False) for i in range(10, 20)),
+        BatchFailure("m22", "InternalError", "oops", False),
+    ]
+
+
+def test_sqs_batch_raises_an_error_that_is_not_from_aws():
+    from sqstask.queue import sqs_batch
+
+    with pytest.raises(RuntimeError, match="bug"):
+        sqs_batch(BatchRecorder(RuntimeError("bug")), "delete_message_batch", "https://q", [{"ReceiptHandle": "h"}], ["m"])
+
+
+class UnevenSQS(FlakySQS):
+    """SendMessageBatch answers that SQS may give: a failure without code or message, or an entry in
+    neither list (``odd`` maps a task id to "bare" or "missing" for its next attempts)."""
+
+    def __init__(self, client: Any, odd: dict[str, list[str]]) -> None:
+        super().__init__(client)
+        self.odd = {k: list(v) for k, v in odd.items()}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.calls.append([e["MessageAttributes"]["sqstask-task-id"]["StringValue"] for e in Entries])
+        passed, failed = [], []
+        for entry in Entries:
+            task_id = entry["MessageAttributes"]["sqstask-task-id"]["StringValue"]
+            how = self.odd[task_id].pop(0) if self.odd.get(task_id) else None
+            if how == "bare":
+                failed.append({"Id": entry["Id"], "SenderFault": True})
+            elif how is None:
+                passed.append(entry)
+        response = self.client.send_message_batch(QueueUrl=QueueUrl, Entries=passed) if passed else {}
+        return {"Successful": list(response.get("Successful", [])), "Failed": failed}
+
+
+def test_an_entry_sqs_reports_neither_sent_nor_failed_is_retried_and_then_given_up(make_team):
+    base = make_team()
+    sleeps: list[float] = []
+    uneven = UnevenSQS(base.sqs, {"t-g-0": ["missing"], "t-h-0": ["missing", "missing"]})
+    queue = TaskQueue(config=base.config, sqs_client=uneven, sleep=sleeps.append)
+
+    result = queue.send_many(specs("g", 1) + specs("h", 1), max_attempts=2)
+
+    assert [r.task_id for r in result.sent] == ["t-g-0"]
+    assert [(spec.task_id, reason) for spec, reason in result.failed] == [
+        ("t-h-0", "SQS reported neither success nor failure (gave up after 2 attempts)")]
+    assert len(sleeps) == 1
+
+
+def test_a_failure_without_code_or_message_is_reported_as_unknown(make_team):
+    base = make_team()
+    queue = TaskQueue(config=base.config, sqs_client=UnevenSQS(base.sqs, {"t-g-0": ["bare"]}), sleep=lambda s: None)
+
+    result = queue.send_many(specs("g", 1))
+
+    assert [reason for _, reason in result.failed] == ["Unknown"]
+
+
+def test_receive_with_its_defaults_takes_up_to_10_messages_and_every_attribute(make_team):
+    queue = make_team()
+    queue.send_many([TaskSpec("x", i, f"g{i}", f"t{i}") for i in range(12)], raise_on_failure=True)
+    calls = record_calls(queue.sqs, "ReceiveMessage")
+
+    messages = queue.receive()  # messages are waiting, so the 20 s long poll returns at once
+
+    assert len(messages) == 10
+    assert calls == [{"QueueUrl": queue.config.queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 20,
+                      "MessageSystemAttributeNames": ["All"], "MessageAttributeNames": ["All"]}]
+
+
+@pytest.mark.parametrize(("max_messages", "wait_seconds"), [(1, 20), (10, 0)])
+def test_receive_accepts_the_ends_of_its_ranges(make_team, max_messages, wait_seconds):
+    queue = make_team()
+    queue.send("x", 1, group_id="g", task_id="t1")
+
+    assert [m["MessageId"] for m in queue.receive(max_messages=max_messages, wait_seconds=wait_seconds)]
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [({"max_messages": 0}, "max_messages must be 1..10, got 0"),
+                                               ({"wait_seconds": -1}, "wait_seconds must be 0..20, got -1")])
+def test_receive_refuses_just_outside_its_ranges(kwargs, error):
+    queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
+
+    with pytest.raises(ValueError, match=f"^{error}$"):
+        queue.receive(**kwargs)
+
+
+def test_receive_with_a_visibility_timeout_of_0_leaves_the_message_receivable_again(make_team):
+    queue = make_team(visibility_timeout=300)
+    queue.send("x", 1, group_id="g", task_id="t1")
+
+    [first] = queue.receive(max_messages=1, wait_seconds=0, visibility_timeout=0)
+    [again] = queue.receive(max_messages=1, wait_seconds=0)
+
+    assert again["MessageId"] == first["MessageId"]
