@@ -886,3 +886,87 @@ def test_receive_with_a_visibility_timeout_of_0_leaves_the_message_receivable_ag
     [again] = queue.receive(max_messages=1, wait_seconds=0)
 
     assert again["MessageId"] == first["MessageId"]
+
+
+# -- construction in full ------------------------------------------------------------------------
+
+URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/team.fifo"
+
+
+def test_every_constructor_keyword_reaches_the_config():
+    queue = TaskQueue(queue_url=URL, dlq_url=URL.replace("team", "team-dlq"), idempotency_table="team-tasks",
+                      payload_bucket="team-payloads", region="eu-west-2", endpoint_url="http://localhost:4566",
+                      visibility_timeout=45, max_message_size=4096, max_attempts=7)
+
+    config = queue.config
+    assert (config.queue_url, config.dlq_url, config.idempotency_table, config.payload_bucket) == (
+        URL, URL.replace("team", "team-dlq"), "team-tasks", "team-payloads")
+    assert (config.region, config.endpoint_url, config.visibility_timeout, config.max_message_size,
+            config.max_attempts) == ("eu-west-2", "http://localhost:4566", 45, 4096, 7)
+
+
+def test_keywords_given_with_a_config_override_it_and_absent_ones_keep_it():
+    config = QueueConfig(queue_url=URL, idempotency_table="team-tasks", max_message_size=4096, region="eu-west-1")
+
+    queue = TaskQueue(config=config, payload_bucket="other-payloads", max_message_size=2048)
+
+    assert (queue.config.idempotency_table, queue.config.payload_bucket, queue.config.max_message_size) == (
+        "team-tasks", "other-payloads", 2048)
+    assert queue.payloads is not None
+
+
+def test_every_injected_client_is_used_as_given():
+    clients = {name: object() for name in ("sqs", "dynamodb", "s3", "scheduler", "cloudwatch")}
+
+    queue = TaskQueue(queue_url=URL, **{f"{name}_client": client for name, client in clients.items()})
+
+    assert {name: getattr(queue, name) for name in clients} == clients
+
+
+def test_clients_it_creates_come_from_the_given_session_with_the_endpoint_and_the_sdk_s_client_config():
+    import boto3
+
+    made: list[str] = []
+    session = boto3.session.Session(region_name="us-west-2")
+    real_client = session.client
+    session.client = lambda service, **kwargs: made.append(service) or real_client(service, **kwargs)  # type: ignore[method-assign]
+    queue = TaskQueue(queue_url=URL, endpoint_url="http://localhost:4566", session=session)
+
+    sqs, dynamodb = queue.sqs, queue.dynamodb
+
+    assert made == ["sqs", "dynamodb"]
+    assert (sqs.meta.endpoint_url, sqs.meta.region_name) == ("http://localhost:4566", "eu-west-1")
+    assert sqs.meta.config.user_agent.startswith("sqstask/")
+    # The task table's client skips client-side validation (clients.py): a wrongly typed key gets through to
+    # the (here short-circuited) call instead of a ParamValidationError.
+    answered = type("Answered", (), {"status_code": 200, "headers": {}})()
+    dynamodb.meta.events.register("before-call.dynamodb.GetItem", lambda **_: (answered, {}))
+    assert dynamodb.get_item(TableName="team-tasks", Key={"task_id": {"S": 5}}) == {}
+
+
+def test_send_many_backs_off_from_a_tenth_of_a_second_to_at_most_5_seconds_by_default(make_team, monkeypatch):
+    import sqstask.queue
+
+    monkeypatch.setattr(sqstask.queue.random, "uniform", lambda low, high: high)
+    base = make_team()
+    sleeps: list[float] = []
+    flaky = FlakySQS(base.sqs, {"t-a-0": [("InternalError", False)] * 8})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=sleeps.append)
+
+    assert queue.send_many(specs("a", 1), max_attempts=9).ok
+    assert sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
+
+
+def test_send_many_fills_a_call_up_to_exactly_the_size_limit(make_team):
+    from sqstask.task import message_size
+
+    limit = 4096
+    queue = make_team(max_message_size=limit)
+    probe = queue.build_message(TaskSpec("x", "", "g0", "t-0").validated())
+    half = "y" * (limit // 2 - message_size(probe["MessageBody"], probe["MessageAttributes"]))
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+
+    result = queue.send_many([TaskSpec("x", half, f"g{i}", f"t-{i}") for i in range(5)])
+
+    assert result.ok
+    assert [len(c["Entries"]) for c in calls] == [2, 2, 1]  # two halves fill a call exactly
