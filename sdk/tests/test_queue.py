@@ -970,3 +970,39 @@ def test_send_many_fills_a_call_up_to_exactly_the_size_limit(make_team):
 
     assert result.ok
     assert [len(c["Entries"]) for c in calls] == [2, 2, 1]  # two halves fill a call exactly
+
+
+def test_a_large_task_whose_send_is_retried_is_offloaded_to_s3_once(make_team, aws):
+    base = make_team(max_message_size=2048)
+    flaky = FlakySQS(base.sqs, {"big-1": [("InternalError", False)] * 2})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, s3_client=base.s3, sleep=lambda s: None)
+
+    assert queue.send_many([TaskSpec("x", "y" * 4096, "g", "big-1")]).ok
+
+    objects = aws.client("s3").list_objects_v2(Bucket=base.config.payload_bucket).get("Contents", [])
+    assert len(flaky.calls) == 3 and len(objects) == 1
+    assert queue.to_task(drain(queue, 1)[0]).payload == "y" * 4096
+
+
+def test_send_many_tries_an_entry_5_times_by_default(make_team):
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-0": [("InternalError", False)] * 9})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+
+    result = queue.send_many(specs("g", 1))
+
+    assert [reason for _, reason in result.failed] == ["InternalError: injected InternalError (gave up after 5 attempts)"]
+    assert len(flaky.calls) == 5
+
+
+def test_send_many_with_a_single_attempt_does_not_retry_and_refuses_fewer(make_team):
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-0": [("InternalError", False)]})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+
+    result = queue.send_many(specs("g", 1), max_attempts=1)
+
+    assert [reason for _, reason in result.failed] == ["InternalError: injected InternalError (gave up after 1 attempts)"]
+    with pytest.raises(ValueError, match="^max_attempts must be at least 1$"):
+        queue.send_many(specs("h", 1), max_attempts=0)
+    assert len(flaky.calls) == 1

@@ -191,7 +191,6 @@ class _Pending:
     entry: dict[str, Any] | None
     size: int
     attempts: int = 0
-    offloaded: bool = False  # the large body is in S3 already
     queue_url: str = ""  # the queue of the task's priority tier; a batch call goes to one queue
 
 
@@ -456,7 +455,7 @@ class TaskQueue:
                 attempts=item.attempts,
                 error=reason,
             )
-            rest = groups.pop(item.spec.group_id, deque())
+            rest = groups.pop(item.spec.group_id)  # a failing task is its group's head, so the group is there
             for later in rest:
                 if later is not item:
                     failed[later.index] = (
@@ -468,8 +467,9 @@ class TaskQueue:
             heads: list[_Pending] = []
             for group, items in list(groups.items()):
                 item = items[0]
-                if item.size > self.config.max_message_size and not item.offloaded:
-                    # Offload a large body once, just before its first send (S3 failure fails the group).
+                if item.size > self.config.max_message_size:
+                    # Offload a large body just before its first send (S3 failure fails the group); the
+                    # pointer that replaces it is small, so a retry does not offload it again.
                     try:
                         item.entry = self._offload(item.entry or {})
                     except Exception as exc:
@@ -478,7 +478,6 @@ class TaskQueue:
                         fail_group(item, f"payload offload to S3 failed: {error_code(exc)}: {exc}")
                         continue
                     item.size = message_size(item.entry["MessageBody"], item.entry["MessageAttributes"])
-                    item.offloaded = True
                 heads.append(item)
             retry_needed = False
             for chunk in self._chunks(heads):
