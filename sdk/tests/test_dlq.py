@@ -441,6 +441,43 @@ def test_dry_run_moves_nothing_and_lists_what_would_move(make_team):
     assert counts(queue, queue.config.queue_url) == (0, 0)
 
 
+
+def test_a_dry_run_of_everything_looks_at_every_batch(make_team):
+    queue = make_team()
+    bury(queue, *(TaskSpec("charge", {}, f"g{i}", f"t{i}") for i in range(12)))
+
+    report = silent_dlq(queue).redrive(dry_run=True)
+
+    assert (report.scanned, len(report.would_move), report.unreached, report.behind) == (12, 12, 0, 0)
+
+
+def test_a_dry_run_of_everything_counts_the_messages_a_fifo_group_hides_as_behind(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 12, "alpha"))  # SQS hides a group's later messages while earlier ones are held
+
+    report = silent_dlq(queue).redrive(dry_run=True)
+
+    assert (report.scanned, report.unreached, report.behind) == (10, 0, 2)
+
+
+def test_a_filtered_dry_run_counts_the_messages_it_could_not_reach(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 12, "alpha"), *tasks("b", 2, "beta"))
+
+    report = silent_dlq(queue).redrive(RedriveFilter.build(group_ids=["beta"]), dry_run=True)
+
+    assert (report.scanned, report.matched, report.unreached, report.behind) == (12, 2, 2, 0)
+
+
+def test_max_spanning_batches_stops_scanning_once_reached(make_team):
+    queue = make_team()
+    bury(queue, *(TaskSpec("charge", {}, f"g{i}", f"t{i}") for i in range(25)))
+
+    report = silent_dlq(queue).redrive(max_messages=12)
+
+    assert (report.scanned, report.matched, report.moved, report.unreached) == (20, 12, 12, 0)
+    assert counts(queue, queue.config.dlq_url) == (13, 0)
+
 def test_max_stops_after_n_messages(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 7, "alpha"))

@@ -741,8 +741,7 @@ class DeadLetterQueue:
         log_event("redrive-started", method="receive", source=self.name, dry_run=dry_run)
         try:
             while max_messages is None or report.matched < max_messages:
-                if not dry_run:
-                    limiter.wait()
+                limiter.wait()  # a dry run charges nothing, so it never waits
                 batch = hold.receive(batch_size)
                 if batch is None:
                     break
