@@ -1147,3 +1147,97 @@ def test_a_redrive_slower_than_one_message_per_second_takes_the_selective_path(m
 
     assert (report.method, report.moved, report.fallback_reason) == ("receive", 2, None)
     assert clock.sleeps == [2.0, 2.0]  # one message per batch: 2 s before the second and before the final receive
+
+
+def test_older_than_matches_a_letter_exactly_that_old_and_never_one_without_a_sent_time():
+    from datetime import datetime, timezone
+
+    sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    flt = RedriveFilter.build(older_than=60)
+
+    assert flt.matches(letter(sent_at=sent), sent.timestamp() + 60)
+    assert not flt.matches(letter(sent_at=sent), sent.timestamp() + 59.5)
+    assert not flt.matches(letter(), sent.timestamp() + 60)
+
+
+@pytest.mark.parametrize(("fields", "matched"), [
+    ({"problem": "body is not JSON"}, True),
+    ({"record": {"error_type": "ValueError", "error": "payload is NOT JSON"}}, True),
+    ({"record": {"error_type": "ValueError", "error": "this is"}, "problem": "not JSON"}, False),  # not across the two
+    ({}, False),
+])
+def test_an_error_filter_looks_in_the_recorded_error_and_in_the_problem_each_ignoring_case(fields, matched):
+    assert RedriveFilter.build(error_contains="IS NOT json").matches(letter(**fields), 0.0) is matched
+
+
+def test_decode_reads_an_envelope_and_every_attribute_sqs_gives():
+    from datetime import datetime, timezone
+
+    queue, _ = stubbed_queue()
+    body = json.dumps({"v": 1, "id": "t-9", "type": "resize", "payload": {"w": 3}, "created_at": "2026-01-01T00:00:00.000Z"})
+    message = {"MessageId": "m-9", "ReceiptHandle": "h", "Body": body,
+               "Attributes": {"SentTimestamp": "1767225600123", "ApproximateFirstReceiveTimestamp": "1767225601000",
+                              "ApproximateReceiveCount": "3", "MessageGroupId": "img-1"},
+               "MessageAttributes": {"sqstask-task-id": {"DataType": "String", "StringValue": "t-9"}}}
+
+    found = DeadLetterQueue(queue).decode(message)
+
+    assert (found.message_id, found.task_id, found.task_type, found.group_id, found.receive_count) == (
+        "m-9", "t-9", "resize", "img-1", 3)
+    assert found.payload == {"w": 3} and found.envelope == json.loads(body) and found.problem is None
+    assert found.sent_at == datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=timezone.utc)
+    assert found.first_received_at == datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+    assert (found.attributes, found.message_attributes, found.message) == (
+        message["Attributes"], message["MessageAttributes"], message)
+    assert found.record is None and found.priority is None
+
+
+@pytest.mark.parametrize(("attributes", "message_attributes", "task_id", "task_type"), [
+    ({"MessageDeduplicationId": "dedup-1"}, {"sqstask-task-id": {"DataType": "String", "StringValue": "attr-1"},
+                                             "sqstask-task-type": {"DataType": "String", "StringValue": "charge"}},
+     "attr-1", "charge"),
+    ({"MessageDeduplicationId": "dedup-1"}, {}, "dedup-1", None),
+    ({}, {}, "m-1", None),
+])
+def test_an_undecodable_letter_takes_its_task_id_from_the_attribute_else_the_deduplication_id_else_the_message_id(
+        attributes, message_attributes, task_id, task_type):
+    queue, _ = stubbed_queue()
+    body = json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}})
+    message = {"MessageId": "m-1", "Body": body, "Attributes": {**attributes, "ApproximateReceiveCount": "many"},
+               "MessageAttributes": message_attributes}
+
+    found = DeadLetterQueue(queue).decode(message)
+
+    assert (found.task_id, found.task_type, found.payload, found.envelope) == (task_id, task_type, None, None)
+    assert "unsupported envelope version 99" in (found.problem or "")
+    assert found.body == body and found.receive_count == 0
+
+
+def test_a_letter_whose_body_is_not_text_reads_as_an_empty_body():
+    queue, _ = stubbed_queue()
+
+    found = DeadLetterQueue(queue).decode({"MessageId": "m-2", "Body": None})
+
+    assert (found.body, found.payload, found.task_id, found.sent_at, found.group_id) == ("", "", "m-2", None, None)
+
+
+def test_a_dlq_given_by_url_is_used_with_the_arn_sqs_reports_for_it():
+    queue, stub = stubbed_queue()
+    other = "https://sqs.us-east-1.amazonaws.com/123456789012/other-dlq.fifo"
+    stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": "arn:aws:sqs:us-east-1:123456789012:other-dlq.fifo"}},
+                      {"QueueUrl": other, "AttributeNames": ["QueueArn"]})
+    dlq = DeadLetterQueue(queue, dlq_url=other)
+
+    with stub:
+        assert (dlq.url, dlq.name, dlq.arn) == (other, "other-dlq.fifo", "arn:aws:sqs:us-east-1:123456789012:other-dlq.fifo")
+    stub.assert_no_pending_responses()
+
+
+def test_a_queue_without_a_payload_bucket_still_reads_payloads_offloaded_by_another_producer(make_team):
+    team = make_team(max_message_size=1024)
+    bury(team, TaskSpec("import", {"blob": "x" * 4000}, "g", "big-3"))
+    queue = TaskQueue(config=replace(team.config, payload_bucket=None), sqs_client=team.sqs, s3_client=team.s3)
+
+    found = silent_dlq(queue).find("big-3")
+
+    assert found is not None and found.offloaded and found.payload == {"blob": "x" * 4000}

@@ -278,8 +278,8 @@ class RedriveFilter:
             if age is None or age < self.older_than:
                 return False
         if self.error_contains:
-            text = " ".join(filter(None, [letter.error, letter.problem]))
-            if self.error_contains.lower() not in text.lower():
+            wanted = self.error_contains.lower()
+            if not any(wanted in text.lower() for text in (letter.error, letter.problem) if text):
                 return False
         return True
 
