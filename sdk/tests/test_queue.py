@@ -511,6 +511,8 @@ def test_from_config_keeps_the_config_and_uses_the_injected_clients():
 
     assert queue.config == config
     assert queue.sqs is sqs
+    assert repr(queue) == f"TaskQueue(queue_url={config.queue_url!r})"
+    assert queue.payloads is not None and TaskQueue(queue_url=config.queue_url).payloads is None
 
 @pytest.mark.parametrize("aws", ["server"], indirect=True)
 def test_from_env_reaches_the_queue_through_the_configured_endpoint(make_team, aws, monkeypatch):
