@@ -1241,3 +1241,30 @@ def test_a_queue_without_a_payload_bucket_still_reads_payloads_offloaded_by_anot
     found = silent_dlq(queue).find("big-3")
 
     assert found is not None and found.offloaded and found.payload == {"blob": "x" * 4000}
+
+
+def test_depth_counts_visible_in_flight_and_delayed_messages():
+    queue, stub = stubbed_queue()
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    stub.add_response("get_queue_attributes", {"Attributes": dict(zip(names, ["3", "4", "5"]))},
+                      {"QueueUrl": queue.config.dlq_url, "AttributeNames": names})
+    stub.add_response("get_queue_attributes", {"Attributes": {}}, {"QueueUrl": queue.config.dlq_url, "AttributeNames": names})
+
+    with stub:
+        depth, empty = DeadLetterQueue(queue).depth(), DeadLetterQueue(queue).depth()
+
+    assert (depth.visible, depth.in_flight, depth.delayed, depth.total) == (3, 4, 5, 12)
+    assert (empty.visible, empty.in_flight, empty.delayed) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("record", "attached", "error"), [
+    ({"error_type": "ValueError", "error": "declined"}, None, "ValueError: declined"),
+    ({"error_type": "ValueError"}, "RuntimeError: poison", "ValueError"),
+    ({"error": "declined"}, None, "declined"),
+    ({"status": "FAILED"}, "RuntimeError: poison", "RuntimeError: poison"),
+    (None, None, None),
+])
+def test_a_letter_s_error_is_the_task_table_s_else_the_one_attached_to_the_copy(record, attached, error):
+    attributes = {"sqstask-error": {"DataType": "String", "StringValue": attached}} if attached else {}
+
+    assert letter(record=record, message_attributes=attributes).error == error
