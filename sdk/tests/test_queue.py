@@ -673,6 +673,22 @@ def test_message_ids_are_read_from_sqs_messages_and_lambda_records_and_anything_
         message_id_of({"MessageId": 7})
 
 
+def test_receipt_handles_are_read_from_sqs_messages_lambda_records_and_tasks_and_a_missing_one_is_refused():
+    from sqstask import Task
+    from sqstask.queue import receipt_handle_of
+
+    task = Task("t", "x", {}, "g", 1, "m-3", None, receipt_handle="h-3")
+    assert receipt_handle_of({"MessageId": "m-1", "ReceiptHandle": "h-1"}) == "h-1"
+    assert receipt_handle_of({"messageId": "m-2", "receiptHandle": "h-2"}) == "h-2"
+    assert receipt_handle_of(task) == "h-3"
+    for unusable in ({"MessageId": "m-4"}, {"MessageId": "m-4", "ReceiptHandle": ""},
+                     {"MessageId": "m-4", "ReceiptHandle": 5}):
+        with pytest.raises(TypeError, match="^message m-4 has no receipt handle$"):
+            receipt_handle_of(unusable)
+    with pytest.raises(TypeError, match="^message m-5 has no receipt handle$"):
+        receipt_handle_of(Task("t", "x", {}, "g", 1, "m-5", None))
+
+
 @pytest.mark.parametrize(("draw", "expected"), [("low", [0.5, 1.0, 2.0]), ("high", [1.0, 2.0, 4.0])])
 def test_send_many_backs_off_exponentially_between_half_and_all_of_each_ceiling(make_team, monkeypatch, draw,
                                                                                  expected):
