@@ -31,6 +31,13 @@ def bury(queue: TaskQueue, *specs: TaskSpec) -> None:
         queue.sqs.send_message(QueueUrl=queue.config.dlq_url, **entry)
 
 
+def record_calls(client: Any, operation: str) -> list[dict[str, Any]]:
+    """The API parameters of every ``operation`` call the client makes (a botocore event hook)."""
+    calls: list[dict[str, Any]] = []
+    client.meta.events.register(f"provide-client-params.sqs.{operation}", lambda params, **_: calls.append(dict(params)))
+    return calls
+
+
 def counts(queue: TaskQueue, url: str) -> tuple[int, int]:
     """(visible, in flight) of a queue."""
     attrs = queue.sqs.get_queue_attributes(
@@ -344,9 +351,12 @@ def test_redrive_moves_everything_back_with_group_ids_and_task_ids(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 12, "beta"))
 
+    releases = record_calls(queue.sqs, "ChangeMessageVisibilityBatch")
+
     report = silent_dlq(queue).redrive(method="receive")
 
     assert (report.moved, report.failed) == (15, [])
+    assert releases == []  # every moved message was deleted, so nothing is left to hand back
     moved = drain(queue, queue.config.queue_url)
     assert sorted((queue.to_task(m).task_id, m["Attributes"]["MessageGroupId"]) for m in moved) == sorted(
         [(f"a{i}", "alpha") for i in range(3)] + [(f"b{i}", "beta") for i in range(12)]
@@ -957,6 +967,7 @@ def test_age_is_counted_from_the_sent_time_and_never_negative():
     assert letter(sent_at=sent).age_seconds(sent.timestamp() + 90) == 90.0
     assert letter(sent_at=sent).age_seconds(sent.timestamp() - 5) == 0.0
     assert letter().age_seconds(sent.timestamp()) is None
+    assert letter(sent_at=sent).summary(sent.timestamp())["age_seconds"] == 0
 
 
 def test_show_details_carry_the_row_of_list_and_everything_about_the_message():
@@ -982,6 +993,12 @@ def test_show_details_carry_the_row_of_list_and_everything_about_the_message():
     }
 
 
+def test_the_details_of_a_letter_read_without_an_envelope_show_its_payload_not_its_body():
+    details = letter(body='{"plain": true}', payload={"plain": True}).details(0.0)
+
+    assert (details["body"], details["payload"], details["envelope"]) == (None, {"plain": True}, None)
+
+
 def test_a_malformed_letter_shows_its_body_and_problem_and_a_row_without_priority_or_age():
     found = letter(body="not json", problem="body is not JSON")
 
@@ -994,16 +1011,20 @@ def test_a_malformed_letter_shows_its_body_and_problem_and_a_row_without_priorit
 
 
 def test_a_redrive_report_as_json_lists_what_failed_and_what_would_move():
+    from datetime import datetime, timezone
+
     from sqstask.dlq import RedriveReport
 
+    old = letter(sent_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     report = RedriveReport("receive", dry_run=True, scanned=5, matched=2, moved=1, failed=[("t1", "boom")],
-                           not_deleted=["t2"], would_move=[letter()], depth_before=7, unreached=1, behind=2,
+                           not_deleted=["t2"], would_move=[old], depth_before=7, unreached=1, behind=2,
                            fallback_reason="no move task", move_task_handle="h")
+    now = old.sent_at.timestamp() + 30  # type: ignore[union-attr]
 
-    assert report.to_dict(0.0) == {
+    assert report.to_dict(now) == {
         "method": "receive", "dry_run": True, "scanned": 5, "matched": 2, "moved": 1,
         "failed": [{"task_id": "t1", "reason": "boom"}], "sent_but_not_deleted": ["t2"],
-        "would_move": [letter().summary(0.0)], "depth_before": 7, "unreached": 1, "behind": 2,
+        "would_move": [{**old.summary(now), "age_seconds": 30}], "depth_before": 7, "unreached": 1, "behind": 2,
         "fallback_reason": "no move task", "move_task_handle": "h",
     }
     assert not report.ok and RedriveReport("receive").ok

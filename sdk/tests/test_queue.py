@@ -815,6 +815,13 @@ def test_sqs_batch_calls_in_tens_and_reports_each_failure_against_its_message():
     ]
 
 
+def test_sqs_batch_takes_a_response_without_a_failed_list_as_all_done():
+    from sqstask.queue import sqs_batch
+
+    assert sqs_batch(BatchRecorder({"Successful": [{"Id": "0"}]}), "delete_message_batch", "https://q",
+                     [{"ReceiptHandle": "h"}], ["m"]) == []
+
+
 def test_sqs_batch_raises_an_error_that_is_not_from_aws():
     from sqstask.queue import sqs_batch
 

@@ -397,9 +397,9 @@ class _Hold:
                 self.held[mid] = (message, now + self.seconds)
 
     def forget(self, message_ids: Iterable[str]) -> None:
-        """Stop tracking messages that were deleted."""
+        """Stop tracking messages that were deleted (each one this hold received)."""
         for mid in message_ids:
-            self.held.pop(mid, None)
+            del self.held[mid]
 
     def release_all(self) -> None:
         """Make every held message visible again now."""

@@ -176,7 +176,7 @@ def sqs_batch(
                     chunk_ids[index],
                     str(failed.get("Code", "")),
                     str(failed.get("Message", "")),
-                    bool(failed.get("SenderFault", False)),
+                    bool(failed.get("SenderFault")),
                 )
             )
     return failures
