@@ -545,6 +545,38 @@ def test_a_copy_sent_but_not_deleted_from_the_dlq_is_reported_and_left_visible_t
     assert counts(queue, queue.config.dlq_url) == (1, 0)  # released by the hold: visible again at once
     assert sorted(queue.to_task(m).task_id for m in drain(queue, queue.config.queue_url)) == ["a0", "a1", "a2", "b0"]
 
+
+def test_a_failure_sqs_reports_without_a_message_is_listed_by_its_code(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 1, "alpha"))
+
+    def send_batch_refusing(QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"Failed": [{"Id": e["Id"], "Code": "KMS.DisabledException", "Message": "", "SenderFault": True}
+                           for e in Entries]}
+
+    queue.sqs.send_message_batch = send_batch_refusing
+    try:
+        report = silent_dlq(queue).redrive(method="receive")
+    finally:
+        del queue.sqs.send_message_batch
+
+    assert (report.moved, report.failed) == (0, [("a0", "KMS.DisabledException")])
+
+
+def test_a_selective_redrive_returns_each_letter_to_the_queue_of_its_own_tier(make_team):
+    team = make_team()
+    urgent = team.sqs.create_queue(QueueName="team-urgent.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    config = replace(team.config, priorities=("urgent", "default"), default_priority="default",
+                     priority_queue_urls={"urgent": urgent, "default": team.config.queue_url})
+    queue = TaskQueue(config=config, sqs_client=team.sqs, dynamodb_client=team.dynamodb, s3_client=team.s3)
+    bury(queue, TaskSpec("page", {}, "g1", "u1", priority="urgent"), TaskSpec("mail", {}, "g2", "d1"))
+
+    report = silent_dlq(queue).redrive(method="receive")
+
+    assert report.moved == 2
+    assert [queue.to_task(m).task_id for m in drain(queue, urgent)] == ["u1"]
+    assert [queue.to_task(m).task_id for m in drain(queue, team.config.queue_url)] == ["d1"]
+
 def test_redrive_reports_progress_lines(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 12, "alpha"))

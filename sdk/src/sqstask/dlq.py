@@ -347,7 +347,7 @@ class RateLimiter:
 
     def charge(self, count: int) -> None:
         """Record that ``count`` items just went."""
-        if self.rate is None or count <= 0:
+        if self.rate is None:
             return
         start = max(self._clock(), self._next or 0.0)
         self._next = start + count / self.rate
