@@ -153,6 +153,7 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.dlq.x__parse_iso__mutmut_14": (
         "('z', 'z') instead of ('Z', 'z'): Python 3.11+ fromisoformat reads 'Z' itself (the rewrite is for 3.10)."
     ),
+    "sqstask.dlq.xǁDeadLetterQueueǁredrive_entry__mutmut_61": 'encode("UTF-8"): codec names are case-insensitive.',
     "sqstask.dlq.xǁDeadLetterQueueǁfind__mutmut_14": (
         "decode(with_record=None) instead of False: both are falsy, so no record is read either way."
     ),

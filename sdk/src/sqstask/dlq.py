@@ -30,7 +30,7 @@ from .deadletter import ERROR_ATTRIBUTE
 from .exceptions import ConfigError, MalformedMessage, SqstaskError, error_code
 from .payloads import PayloadStore, is_pointer
 from .priorities import PRIORITY_ATTRIBUTE
-from .queue import MAX_BATCH_ENTRIES, message_id_of, sqs_batch
+from .queue import MAX_BATCH_ENTRIES, failure_reason, message_id_of, sqs_batch
 from .task import DEFAULT_TASK_TYPE, TASK_ID_ATTRIBUTE, TASK_TYPE_ATTRIBUTE, deduplication_id, task_from_message
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -831,7 +831,7 @@ class DeadLetterQueue:
         for letter in letters:
             failure = failures.get(letter.message_id)
             if failure is not None:
-                report.failed.append((letter.task_id, f"{failure.code}: {failure.message}".rstrip(": ")))
+                report.failed.append((letter.task_id, failure_reason(failure.code, failure.message)))
                 log_event("redrive-failed", level=logging.WARNING, task_id=letter.task_id, message_id=letter.message_id, error_type=failure.code, error=failure.message)
         if not sent:
             return

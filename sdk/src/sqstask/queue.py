@@ -121,6 +121,11 @@ def receipt_handle_of(message: Any) -> str:
 
 
 
+def failure_reason(code: str, message: str) -> str:
+    """``Code: message`` for an entry a batch call did not apply, or the code alone without a message."""
+    return f"{code}: {message}" if message else code
+
+
 def _is_retryable_exception(exc: BaseException) -> bool:
     """Whether a botocore error that refused a whole call is worth another try: throttling,
     server errors and connection problems are."""
@@ -555,7 +560,7 @@ class TaskQueue:
             n = int(bad["Id"])
             code = str(bad.get("Code", "Unknown"))
             retryable = not bad.get("SenderFault", False) or code in RETRYABLE_CODES
-            by_id[n] = (False, f"{code}: {bad.get('Message', '')}".rstrip(": "), retryable, None)
+            by_id[n] = (False, failure_reason(code, str(bad.get("Message") or "")), retryable, None)
         for n, item in enumerate(chunk):
             ok_, reason, retryable, result = by_id.get(
                 n, (False, "SQS reported neither success nor failure", True, None)
