@@ -355,7 +355,7 @@ def test_redrive_moves_everything_back_with_group_ids_and_task_ids(make_team):
 
     report = silent_dlq(queue).redrive(method="receive")
 
-    assert (report.moved, report.failed) == (15, [])
+    assert (report.moved, report.failed, report.dry_run, report.depth_before) == (15, [], False, 15)
     assert releases == []  # every moved message was deleted, so nothing is left to hand back
     moved = drain(queue, queue.config.queue_url)
     assert sorted((queue.to_task(m).task_id, m["Attributes"]["MessageGroupId"]) for m in moved) == sorted(
@@ -443,10 +443,15 @@ def test_dry_run_moves_nothing_and_lists_what_would_move(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 3, "alpha"), *tasks("b", 2, "beta"))
 
-    report = silent_dlq(queue).redrive(RedriveFilter.build(group_ids=["beta"]), dry_run=True)
+    reads = table_reads(queue)
+    dlq = silent_dlq(queue)
+
+    report = dlq.redrive(RedriveFilter.build(group_ids=["beta"]), dry_run=True)
 
     assert sorted(letter.task_id for letter in report.would_move) == ["b0", "b1"]
-    assert report.moved == 0
+    assert (report.moved, report.dry_run, report.depth_before) == (0, True, 5)
+    assert dlq.lines[-1] == "redrive (dry run): would move 2 (scanned 5 of ~5)"  # type: ignore[attr-defined]
+    assert reads == []  # only an error filter needs the task table
     assert counts(queue, queue.config.dlq_url) == (5, 0)
     assert counts(queue, queue.config.queue_url) == (0, 0)
 

@@ -244,8 +244,12 @@ def test_send_many_with_25_tasks_in_10_groups_uses_3_batch_calls(make_team):
     assert result.ok
     assert [len(c["Entries"]) for c in calls] == [10, 10, 5]  # SQS's limit, asserted, not left to SQS
     assert [r.task_id for r in result.sent] == [f"t-{i}" for i in range(25)]
-    groups = payloads_by_group(queue, drain(queue, 25))
+    received = drain(queue, 25)
+    groups = payloads_by_group(queue, received)
     assert groups == {f"g{g}": [{"n": i} for i in range(g, 25, 10)] for g in range(10)}
+    # each SendResult names the message SQS stored, with its FIFO sequence number
+    stored = {queue.to_task(m).task_id: (m["MessageId"], m["Attributes"]["SequenceNumber"]) for m in received}
+    assert {r.task_id: (r.message_id, r.sequence_number) for r in result.sent} == stored
 
 
 def test_send_many_puts_at_most_one_task_of_a_group_in_each_call(make_team):

@@ -554,7 +554,7 @@ class TaskQueue:
         by_id: dict[int, tuple[bool, str, bool, Any]] = {}
         for ok in response.get("Successful", []):
             n = int(ok["Id"])
-            task_id = chunk[n].spec.task_id or ""
+            task_id = str(chunk[n].spec.task_id)  # validated: every spec has one
             by_id[n] = (True, "", False, SendResult(task_id, ok["MessageId"], ok.get("SequenceNumber")))
         for bad in response.get("Failed", []):
             n = int(bad["Id"])
