@@ -138,6 +138,12 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.queue.xǁTaskQueueǁsend__mutmut_28": (
         "task_id 'XXXX' instead of '' when the spec has none: validated() always assigns one first."
     ),
+    "sqstask.queue.xǁTaskQueueǁ_send_chunk__mutmut_43": (
+        "reason 'XXXX' instead of '' for an entry SQS accepted: send_many reads the reason of failed entries only."
+    ),
+    "sqstask.queue.xǁTaskQueueǁ_send_chunk__mutmut_44": (
+        "retryable True instead of False for an entry SQS accepted: send_many reads it for failed entries only."
+    ),
     # -- dlq --
     "sqstask.dlq.x__string_attribute__mutmut_11": (
         "'or True' on the value check: SQS returns a StringValue as a non-empty str or not at all, so the "
