@@ -849,6 +849,8 @@ class UnevenSQS(FlakySQS):
             how = self.odd[task_id].pop(0) if self.odd.get(task_id) else None
             if how == "bare":
                 failed.append({"Id": entry["Id"], "SenderFault": True})
+            elif how == "unattributed":  # no SenderFault member: not the sender's fault
+                failed.append({"Id": entry["Id"], "Code": "Odd", "Message": "m"})
             elif how is None:
                 passed.append(entry)
         response = self.client.send_message_batch(QueueUrl=QueueUrl, Entries=passed) if passed else {}
@@ -1036,3 +1038,25 @@ def test_send_many_with_a_single_attempt_does_not_retry_and_refuses_fewer(make_t
     with pytest.raises(ValueError, match="^max_attempts must be at least 1$"):
         queue.send_many(specs("h", 1), max_attempts=0)
     assert len(flaky.calls) == 1
+
+
+@pytest.mark.parametrize(("failure", "why"), [
+    (("ThrottlingException", True), "a throttling code is retried even when marked the sender's fault"),
+    (("SomethingOdd", False), "an unlisted code that is not the sender's fault is retried"),
+])
+def test_an_entry_is_retried_when_its_code_or_fault_says_so(make_team, failure, why):
+    base = make_team()
+    flaky = FlakySQS(base.sqs, {"t-g-0": [failure]})
+    queue = TaskQueue(config=base.config, sqs_client=flaky, sleep=lambda s: None)
+
+    assert queue.send_many(specs("g", 1)).ok, why
+    assert flaky.calls == [["t-g-0"], ["t-g-0"]]
+
+
+def test_a_failure_without_a_sender_fault_flag_is_retried(make_team):
+    base = make_team()
+    uneven = UnevenSQS(base.sqs, {"t-g-0": ["unattributed"]})
+    queue = TaskQueue(config=base.config, sqs_client=uneven, sleep=lambda s: None)
+
+    assert queue.send_many(specs("g", 1)).ok
+    assert uneven.calls == [["t-g-0"], ["t-g-0"]]

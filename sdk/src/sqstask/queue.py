@@ -559,7 +559,7 @@ class TaskQueue:
         for bad in response.get("Failed", []):
             n = int(bad["Id"])
             code = str(bad.get("Code", "Unknown"))
-            retryable = not bad.get("SenderFault", False) or code in RETRYABLE_CODES
+            retryable = not bad.get("SenderFault") or code in RETRYABLE_CODES
             by_id[n] = (False, failure_reason(code, str(bad.get("Message") or "")), retryable, None)
         for n, item in enumerate(chunk):
             ok_, reason, retryable, result = by_id.get(
