@@ -484,6 +484,14 @@ def test_a_filtered_dry_run_counts_the_messages_it_could_not_reach(make_team):
     assert (report.scanned, report.matched, report.unreached, report.behind) == (12, 2, 2, 0)
 
 
+def test_max_of_one_moves_one_message(make_team):
+    queue = make_team()
+    bury(queue, *tasks("a", 2, "alpha"))
+
+    assert silent_dlq(queue).redrive(max_messages=1).moved == 1
+    assert counts(queue, queue.config.dlq_url) == (1, 0)
+
+
 def test_max_spanning_batches_stops_scanning_once_reached(make_team):
     queue = make_team()
     bury(queue, *(TaskSpec("charge", {}, f"g{i}", f"t{i}") for i in range(25)))
@@ -614,6 +622,23 @@ def test_rate_limiter_waits_for_the_charge_of_the_previous_batch():
     limiter.wait()
 
     assert clock.sleeps == [5.0]
+
+
+def test_rate_limiter_does_not_sleep_when_the_next_slot_has_just_come():
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+
+    limiter.charge(2)
+    clock.sleep(1.0)  # exactly the charge's 1 s
+    limiter.wait()
+
+    assert clock.sleeps == [1.0]
+
+
+def test_rate_limiter_refuses_a_rate_that_is_not_positive():
+    with pytest.raises(ValueError, match="^rate must be positive, got 0$"):
+        RateLimiter(0, clock=FakeClock(), sleep=FakeClock().sleep)
+    assert RateLimiter(None, clock=FakeClock(), sleep=FakeClock().sleep).rate is None
 
 
 def test_rate_limiter_adds_up_charges_made_without_waiting():
@@ -1306,7 +1331,7 @@ def test_depth_counts_visible_in_flight_and_delayed_messages():
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
     stub.add_response("get_queue_attributes", {"Attributes": dict(zip(names, ["3", "4", "5"]))},
                       {"QueueUrl": queue.config.dlq_url, "AttributeNames": names})
-    stub.add_response("get_queue_attributes", {"Attributes": {}}, {"QueueUrl": queue.config.dlq_url, "AttributeNames": names})
+    stub.add_response("get_queue_attributes", {}, {"QueueUrl": queue.config.dlq_url, "AttributeNames": names})
 
     with stub:
         depth, empty = DeadLetterQueue(queue).depth(), DeadLetterQueue(queue).depth()

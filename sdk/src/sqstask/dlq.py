@@ -669,16 +669,15 @@ class DeadLetterQueue:
         unrestricted = flt.empty and not dry_run and max_messages is None
         if method == "move-task" and not unrestricted:
             raise DeadLetterError("the SQS message move task moves everything: it cannot filter, limit or dry-run")
-        if rate is not None and rate < 1:
-            # The move task takes whole messages per second (1..500); a slower rate is the selective path's.
-            if method == "move-task":
-                raise DeadLetterError(
-                    f"the SQS message move task moves at least 1 message per second; for --rate {rate:g} "
-                    "use --method receive"
-                )
-            unrestricted = False
+        # The move task takes whole messages per second (1..500); a slower rate is the selective path's.
+        slow = rate is not None and rate < 1
+        if method == "move-task" and slow:
+            raise DeadLetterError(
+                f"the SQS message move task moves at least 1 message per second; for --rate {rate:g} "
+                "use --method receive"
+            )
         fallback_reason = None
-        if method in ("auto", "move-task") and unrestricted:
+        if method in ("auto", "move-task") and unrestricted and not slow:
             try:
                 return self._redrive_move_task(rate)
             except Exception as exc:
