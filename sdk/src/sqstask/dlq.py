@@ -603,7 +603,7 @@ class DeadLetterQueue:
         if not tiers.tiered:
             return None
         source = (message.get("Attributes") or {}).get("DeadLetterQueueSourceArn")
-        tier = tiers.of_queue(source) if isinstance(source, str) and source else None
+        tier = tiers.of_queue(source) if source else None  # SQS gives attribute values as strings
         if tier is None:
             named = _string_attribute(message.get("MessageAttributes") or {}, PRIORITY_ATTRIBUTE)
             tier = named if named in tiers.urls else None
