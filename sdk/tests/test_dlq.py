@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -181,6 +182,8 @@ def test_a_task_record_is_read_once_and_kept_for_later_lookups(make_team):
     found = dlq.find("pay-1")
 
     assert listed.error == "ValueError: card declined"
+    assert listed.record is not None and listed.record["first_received_at"]  # the task table's time wins over SQS's
+    assert listed.first_received_at == datetime.fromisoformat(listed.record["first_received_at"].replace("Z", "+00:00"))
     assert found is not None and found.error == "ValueError: card declined"
     assert reads == ["pay-1"]
 
@@ -758,10 +761,13 @@ def test_auto_falls_back_when_the_endpoint_lacks_the_move_task_api(make_team):
     queue = make_team()
     bury(queue, *tasks("a", 3, "alpha"))
 
-    report = silent_dlq(queue).redrive()
+    dlq = silent_dlq(queue)
+
+    report = dlq.redrive()
 
     assert report.method == "receive" and report.moved == 3
-    assert "StartMessageMoveTask is not available" in (report.fallback_reason or "")
+    assert report.fallback_reason == "StartMessageMoveTask is not available on this endpoint (NotImplementedError)"
+    assert dlq.lines[0] == f"redrive: {report.fallback_reason}; moving messages one batch at a time"  # type: ignore[attr-defined]
 
 
 @SERVER
@@ -1314,6 +1320,49 @@ def test_a_dlq_given_by_url_is_used_with_the_arn_sqs_reports_for_it():
     with stub:
         assert (dlq.url, dlq.name, dlq.arn) == (other, "other-dlq.fifo", "arn:aws:sqs:us-east-1:123456789012:other-dlq.fifo")
     stub.assert_no_pending_responses()
+
+
+class GetDeniedS3:
+    """A real S3 client whose GetObject fails with ``error``."""
+
+    def __init__(self, client: Any, error: Exception) -> None:
+        self.client, self.error = client, error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_object(self, **_: Any) -> Any:
+        raise self.error
+
+
+@pytest.mark.parametrize("how", ["gone", "denied"])
+def test_a_letter_whose_payload_cannot_be_read_from_s3_is_kept_with_the_reason(make_team, how):
+    from botocore.exceptions import ClientError
+
+    team = make_team(max_message_size=1024)
+    bury(team, TaskSpec("import", {"blob": "x" * 4000}, "g", "big-4"))
+    s3: Any = team.s3
+    if how == "gone":
+        for item in team.s3.list_objects_v2(Bucket=team.config.payload_bucket)["Contents"]:
+            team.s3.delete_object(Bucket=team.config.payload_bucket, Key=item["Key"])
+    else:
+        s3 = GetDeniedS3(team.s3, ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject"))
+    queue = TaskQueue(config=team.config, sqs_client=team.sqs, s3_client=s3)
+
+    (found,) = silent_dlq(queue).peek()
+
+    assert (found.task_id, found.payload) == ("big-4", None)
+    expected = "payload object s3://" if how == "gone" else "payload could not be read from S3 (AccessDenied: "
+    assert (found.problem or "").startswith(expected), found.problem
+
+
+def test_a_payload_read_that_fails_with_a_bug_is_raised(make_team):
+    team = make_team(max_message_size=1024)
+    bury(team, TaskSpec("import", {"blob": "x" * 4000}, "g", "big-5"))
+    queue = TaskQueue(config=team.config, sqs_client=team.sqs, s3_client=GetDeniedS3(team.s3, RuntimeError("bug")))
+
+    with pytest.raises(RuntimeError, match="bug"):
+        silent_dlq(queue).peek()
 
 
 def test_a_queue_without_a_payload_bucket_still_reads_payloads_offloaded_by_another_producer(make_team):

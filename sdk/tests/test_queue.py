@@ -162,9 +162,10 @@ def test_send_goes_to_the_queue_of_the_priority_s_tier(make_team):
     queue = TaskQueue(config=config, sqs_client=base.sqs)
 
     queue.send("page", {"n": 1}, group_id="g", task_id="p-1", priority="urgent")
+    assert queue.send_many([TaskSpec("page", {"n": 2}, "h", "p-2", priority="urgent")]).ok
 
-    [message] = queue.receive(max_messages=10, wait_seconds=0, queue_url=urgent_url)
-    assert queue.to_task(message).task_id == "p-1"
+    message, batched = queue.receive(max_messages=10, wait_seconds=0, queue_url=urgent_url)
+    assert [queue.to_task(m).task_id for m in (message, batched)] == ["p-1", "p-2"]
     assert message["MessageAttributes"]["sqstask-priority"]["StringValue"] == "urgent"
     assert queue.receive(max_messages=10, wait_seconds=0) == []
 
@@ -1060,3 +1061,16 @@ def test_a_failure_without_a_sender_fault_flag_is_retried(make_team):
 
     assert queue.send_many(specs("g", 1)).ok
     assert uneven.calls == [["t-g-0"], ["t-g-0"]]
+
+
+def test_calls_of_offloaded_tasks_stay_within_the_size_limit_counting_their_attributes(make_team):
+    from sqstask.task import message_size
+
+    limit = 1024
+    queue = make_team(max_message_size=limit)
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+
+    assert queue.send_many([TaskSpec("x", "y" * 2000, f"g{i}", f"t-{i}") for i in range(6)]).ok
+
+    sizes = [sum(message_size(e["MessageBody"], e["MessageAttributes"]) for e in c["Entries"]) for c in calls]
+    assert len(calls) > 1 and max(sizes) <= limit, sizes

@@ -541,7 +541,6 @@ class DeadLetterQueue:
         message_id = message_id_of(message)
         body = message.get("Body") if isinstance(message.get("Body"), str) else ""
         problem: str | None = None
-        resolved = body
         try:
             resolved = self._reader.resolve(body)
         except MalformedMessage as exc:
