@@ -140,10 +140,6 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.queue.xǁTaskQueueǁsend__mutmut_28": (
         "task_id 'XXXX' instead of '' when the spec has none: validated() always assigns one first."
     ),
-    "sqstask.queue.xǁTaskQueueǁsend_many__mutmut_60": (
-        "'break' instead of 'continue' after a group's S3 offload fails: the groups not yet visited that round "
-        "join the next round instead, which sends the same entries in the same calls (an empty round sends nothing)."
-    ),
     "sqstask.queue.xǁTaskQueueǁ_send_chunk__mutmut_43": (
         "reason 'XXXX' instead of '' for an entry SQS accepted: send_many reads the reason of failed entries only."
     ),

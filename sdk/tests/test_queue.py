@@ -1074,3 +1074,15 @@ def test_calls_of_offloaded_tasks_stay_within_the_size_limit_counting_their_attr
 
     sizes = [sum(message_size(e["MessageBody"], e["MessageAttributes"]) for e in c["Entries"]) for c in calls]
     assert len(calls) > 1 and max(sizes) <= limit, sizes
+
+
+def test_an_s3_failure_does_not_hold_back_the_other_groups_of_the_same_call(make_team, aws):
+    queue = make_team(max_message_size=2048, s3_client=FailingS3(aws.client("s3"), b"lost-big"))
+    calls = record_calls(queue.sqs, "SendMessageBatch")
+
+    result = queue.send_many([TaskSpec("x", 0, "a", "a-0"), TaskSpec("x", "y" * 4096, "g", "lost-big"),
+                              TaskSpec("x", 0, "h", "h-0")])
+
+    assert [spec.task_id for spec, _ in result.failed] == ["lost-big"]
+    assert [[e["MessageAttributes"]["sqstask-task-id"]["StringValue"] for e in c["Entries"]] for c in calls] == [
+        ["a-0", "h-0"]]
