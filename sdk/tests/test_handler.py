@@ -608,3 +608,271 @@ def test_a_dead_letter_record_that_cannot_be_written_leaves_the_task_to_a_retry(
         "failed", task, unavailable, "ValueError: poison")
     assert isinstance(outcome.duration_ms, int) and outcome.claim is not None
     assert not outcome.dead_lettered and not outcome.ok and copies == []
+
+
+# -- what a run returns and leaves behind, read by the Worker, the metrics and the task table -----
+
+
+class StepClock:
+    """Stands in for the ``time`` module in sqstask.handler: each monotonic() reading is ``step``
+    seconds after the last, so every handler run lasts exactly ``step`` seconds."""
+
+    def __init__(self, step=1.25):
+        self.step = step
+        self.now = 100.0
+
+    def monotonic(self):
+        self.now += self.step
+        return self.now
+
+    @staticmethod
+    def time():
+        return time.time()
+
+
+@pytest.fixture
+def step_clock(monkeypatch):
+    """Handler runs of exactly 1250 ms."""
+    from sqstask import handler as handler_module
+
+    clock = StepClock()
+    monkeypatch.setattr(handler_module, "time", clock)
+    return clock
+
+
+def plain_task(queue, task_id, payload=None):
+    """Send ``task_id`` (in its own group) as an envelope without message attributes, so a DLQ
+    copy's task id and type attributes can only come from the SDK; returns it as received."""
+    body = encode_envelope(task_id, "t", payload if payload is not None else {"n": 1})
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageBody=body, MessageGroupId=f"g-{task_id}",
+                           MessageDeduplicationId=task_id)
+    [message] = receive_all(queue, 1)
+    return queue.to_task(message)
+
+
+def refuse(client, operation):
+    """Make ``operation`` calls of ``client`` fail from now on with AccessDenied (not retried)."""
+    from botocore.exceptions import ClientError
+
+    def deny(**_):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, operation)
+
+    client.meta.events.register(f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", deny)
+
+
+def copy_attributes(copy):
+    return {name: value["StringValue"] for name, value in copy["MessageAttributes"].items()}
+
+
+def dead_letter_deduplication_id(message_id):
+    import hashlib
+
+    return hashlib.sha256(f"dead-letter:{message_id}".encode()).hexdigest()
+
+
+class ScriptedStore:
+    """A task table whose claim() answers with ``claim``; records what the runner asks of it."""
+
+    def __init__(self, claim, *, complete_failures=0):
+        self.claim_answer = claim
+        self.complete_failures = complete_failures
+        self.calls = []
+
+    def claim(self, task, *, lease_seconds):
+        self.calls.append(("claim", task.task_id))
+        return self.claim_answer
+
+    def complete(self, claim, *, result, duration_ms, pending):
+        self.calls.append(("complete", result, duration_ms, pending))
+        if self.complete_failures:
+            self.complete_failures -= 1
+            raise ConnectionError("task table unreachable")
+
+    def fail(self, claim, error, *, duration_ms=None):
+        self.calls.append(("fail", error, duration_ms))
+        return True
+
+    def give_up(self, claim, error, *, duration_ms=None):
+        self.calls.append(("give_up", error, duration_ms))
+        return True
+
+    def follow_ups_sent(self, task_id):
+        self.calls.append(("follow_ups_sent", task_id))
+
+
+def refused_claim(task, **record):
+    from sqstask.idempotency import Claim
+
+    return Claim(task_id=task.task_id, acquired=False, attempt=int(record.get("attempt", 0)), record=record)
+
+
+def test_a_dead_lettered_task_delivered_again_is_copied_with_the_error_its_record_holds(queue):
+    from sqstask.handler import TaskRunner
+
+    copies = dlq_copies(queue)
+    records = {  # record fields -> the DLQ copy's error and attempts attributes
+        "d-1": ({"error_type": "ValueError", "error": "over the limit: MAX", "attempt": 2}, "ValueError: over the limit: MAX", "2"),
+        "d-2": ({"error_type": "ValueError", "attempt": 3}, "ValueError", "3"),
+        "d-3": ({}, "Error", "0"),  # a record without error fields or attempt count
+    }
+    for task_id, (fields, error, attempts) in records.items():
+        task = plain_task(queue, task_id)
+        claim = refused_claim(task, status="DEAD_LETTERED", message_id=task.message_id, **fields)
+        runs = []
+        runner = TaskRunner(queue, runs.append, store=ScriptedStore(claim))
+
+        outcome = runner.run(task, lease_seconds=60)
+
+        assert runs == []
+        assert (outcome.status, outcome.task, outcome.reason, outcome.claim, outcome.dead_lettered) == (
+            "duplicate", task, error, claim, True)
+        assert outcome.ok
+        copy = copies.pop()
+        assert copy_attributes(copy) == {"sqstask-task-id": task_id, "sqstask-task-type": "t",
+                                         "sqstask-error": error, "sqstask-attempts": attempts}
+        assert copy["MessageBody"] == task.raw["Body"]
+        assert copy["MessageDeduplicationId"] == dead_letter_deduplication_id(task.message_id)
+
+
+def test_a_dead_lettered_task_whose_copy_fails_again_is_handed_back_for_a_retry(queue):
+    from sqstask.handler import TaskRunner
+
+    task = plain_task(queue, "d-4")
+    claim = refused_claim(task, status="DEAD_LETTERED", message_id=task.message_id, error_type="E", attempt=1)
+    refuse(queue.sqs, "SendMessage")
+
+    outcome = TaskRunner(queue, lambda t: None, store=ScriptedStore(claim)).run(task, lease_seconds=60)
+
+    assert (outcome.status, outcome.task, outcome.reason, outcome.claim, outcome.dead_lettered) == (
+        "failed", task, "dead-lettered, but the copy to the DLQ failed", claim, False)
+    assert not outcome.ok
+
+
+def test_a_completed_task_delivered_again_is_a_duplicate_of_that_task(queue):
+    from sqstask.handler import TaskRunner
+
+    task = plain_task(queue, "c-1")
+    claim = refused_claim(task, status="COMPLETED", attempt=1)
+    store = ScriptedStore(claim)
+
+    outcome = TaskRunner(queue, lambda t: None, store=store).run(task, lease_seconds=60)
+
+    assert (outcome.status, outcome.task, outcome.claim, outcome.dead_lettered, outcome.chained) == (
+        "duplicate", task, claim, False, [])
+    assert store.calls == [("claim", "c-1")]
+
+
+def test_pending_follow_ups_of_a_completed_task_are_sent_then_forgotten(queue):
+    from sqstask.handler import TaskRunner
+
+    task = plain_task(queue, "c-2")
+    pending = [{"task_type": "next", "payload": {"n": 2}, "group_id": "g-c-2", "task_id": "c-2.then-0"}]
+    claim = refused_claim(task, status="COMPLETED", attempt=1, follow_ups_pending=json.dumps(pending))
+    store = ScriptedStore(claim)
+
+    outcome = TaskRunner(queue, lambda t: None, store=store).run(task, lease_seconds=60)
+
+    assert (outcome.status, outcome.task, outcome.claim) == ("duplicate", task, claim)
+    assert [sent.task_id for sent in outcome.chained] == ["c-2.then-0"]
+    assert store.calls == [("claim", "c-2"), ("follow_ups_sent", "c-2")]
+    queue.delete_many([task.raw])
+    [follow_up] = receive_all(queue, 1)
+    assert queue.to_task(follow_up).task_id == "c-2.then-0" and follow_up["MessageId"] == outcome.chained[0].message_id
+
+
+def test_pending_follow_ups_that_sqs_refuses_stay_pending_and_the_delivery_fails(queue):
+    from sqstask.exceptions import SendError
+    from sqstask.handler import TaskRunner
+
+    task = plain_task(queue, "c-3")
+    pending = [{"task_type": "next", "payload": {}, "group_id": "g-c-3", "task_id": "c-3.then-0"}]
+    claim = refused_claim(task, status="COMPLETED", attempt=1, follow_ups_pending=json.dumps(pending))
+    store = ScriptedStore(claim)
+    refuse(queue.sqs, "SendMessageBatch")
+
+    outcome = TaskRunner(queue, lambda t: None, store=store).run(task, lease_seconds=60)
+
+    assert (outcome.status, outcome.task, outcome.reason, outcome.claim) == (
+        "failed", task, "follow-up tasks could not be sent", claim)
+    assert isinstance(outcome.error, SendError) and not outcome.ok
+    assert store.calls == [("claim", "c-3")]  # not forgotten: the next delivery sends them
+
+
+def test_a_failed_run_that_is_not_the_last_is_recorded_failed_with_its_duration(queue, step_clock):
+    error = ValueError("poison")
+
+    def handle(task):
+        raise error
+
+    outcome, task, store = run_once(queue, handle, "f-2", max_attempts=2)
+
+    assert (outcome.status, outcome.task, outcome.error, outcome.reason, outcome.duration_ms) == (
+        "failed", task, error, "ValueError: poison", 1250)
+    assert outcome.attempts == 1 and not outcome.dead_lettered and not outcome.ok
+    record = store.get("f-2")
+    assert (record["status"], record["error_type"], record["error"], record["duration_ms"]) == (
+        "FAILED", "ValueError", "poison", 1250)
+
+
+def test_a_redriven_task_whose_fresh_budget_runs_out_is_copied_with_the_runs_of_that_budget(queue, step_clock):
+    from sqstask.handler import TaskRunner
+    from sqstask.idempotency import Claim
+
+    copies = dlq_copies(queue)
+    task = plain_task(queue, "r-1")
+    # Third claim of the task; the first two ran before it was dead-lettered and redriven.
+    claim = Claim(task_id="r-1", acquired=True, owner="me", attempt=3, record={"dead_lettered_attempt": 2})
+    store = ScriptedStore(claim)
+
+    def handle(task):
+        raise KeyError("gone")
+
+    outcome = TaskRunner(queue, handle, store=store, max_attempts=1).run(task, lease_seconds=60)
+
+    assert (outcome.status, outcome.reason, outcome.duration_ms, outcome.dead_lettered) == (
+        "failed", "KeyError: 'gone'", 1250, True)
+    assert [call[0] for call in store.calls] == ["claim", "give_up"] and store.calls[1][2] == 1250
+    [copy] = copies
+    assert copy_attributes(copy)["sqstask-attempts"] == "1"
+    assert copy_attributes(copy)["sqstask-error"] == "KeyError: 'gone'"
+
+
+def test_completing_a_task_is_retried_with_backoff_four_times_at_most(make_team, monkeypatch, step_clock):
+    from sqstask import handler as handler_module
+    from sqstask.handler import TaskRunner
+    from sqstask.idempotency import Claim
+
+    class Midpoint:
+        @staticmethod
+        def uniform(low, high):
+            return (low + high) / 2
+
+    monkeypatch.setattr(handler_module, "random", Midpoint)
+    sleeps = []
+    queue = make_team("retry", sleep=sleeps.append, retry_base=0.1, retry_cap=0.3)
+    task = plain_task(queue, "k-1")
+    claim = Claim(task_id="k-1", acquired=True, owner="me", attempt=1)
+
+    recovers = ScriptedStore(claim, complete_failures=2)
+    outcome = TaskRunner(queue, lambda t: {"ok": True}, store=recovers).run(task, lease_seconds=60)
+    assert outcome.status == "succeeded" and outcome.ok
+    assert recovers.calls[1:] == [("complete", {"ok": True}, 1250, None)] * 3
+    assert sleeps == pytest.approx([0.075, 0.15])  # half the ceiling plus a draw of up to half: 0.1, 0.2
+
+    sleeps.clear()
+    never = ScriptedStore(claim, complete_failures=10)
+    outcome = TaskRunner(queue, lambda t: None, store=never).run(task, lease_seconds=60)
+    assert outcome.status == "succeeded"  # the work is done: it is not run again
+    assert len(never.calls) == 1 + 4
+    assert sleeps == pytest.approx([0.075, 0.15, 0.225])  # the third ceiling is the 0.3 s cap, not 0.4
+
+
+def test_a_follow_up_id_is_the_parents_id_with_its_index_or_a_digest_when_that_is_too_long():
+    import hashlib
+
+    from sqstask.handler import child_task_id
+
+    longest = "p" * 121  # ".then-0" makes 128 characters, the most a task id may have
+    assert child_task_id(longest, 0) == longest + ".then-0"
+    too_long = "q" * 122
+    assert child_task_id(too_long, 3) == hashlib.sha256(too_long.encode()).hexdigest() + ".then-3"
