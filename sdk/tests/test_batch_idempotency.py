@@ -306,7 +306,9 @@ def test_follow_ups_are_sent_and_recorded_in_batch_mode(queue):
     assert json.loads(record_of(queue, "p")["result"]) == {"then": ["p.then-0"]}
 
 
-def test_an_unreadable_task_table_fails_the_batch_without_running_anything(queue, caplog):
+def test_an_unreadable_task_table_fails_the_batch_without_running_anything(queue, caplog, capsys):
+    from .test_metrics import by_type, emf_lines
+
     caplog.set_level("INFO", logger="sqstask")
     ran = []
 
@@ -315,22 +317,27 @@ def test_an_unreadable_task_table_fails_the_batch_without_running_anything(queue
         ran.append(task.task_id)
 
     messages, ids = send(queue, [("a", "A"), ("b", "B")])
+    capsys.readouterr()
     response = handle(event_for(queue, messages), Context(60_000))
 
     assert sorted(failed_ids(response)) == sorted(ids.values())
     assert ran == []
     assert all("task table unavailable" in e["reason"] for e in audit_events(caplog, "failed"))
+    metrics = by_type(emf_lines(capsys.readouterr().out))
+    assert set(metrics) == {"step"} and metrics["step"]["TasksFailed"] == 2  # counted as the tasks they are
 
 
 def test_batch_mode_is_refused_without_fifo_semantics(queue):
-    with pytest.raises(ConfigError, match=r"idempotency='batch' needs fifo=True on batch_handler"):
+    with pytest.raises(ConfigError, match=r"idempotency='batch' needs fifo=True on batch_handler: .* only where SQS "
+                       r"FIFO never hands a message group to two consumers at once; use idempotency=True with fifo=False$"):
         batch_handler(queue, fifo=False, idempotency="batch")
     from sqstask import TaskQueue
 
     standard = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/std", idempotency_table="t",
                          sqs_client=object(), dynamodb_client=object())
     handler = batch_handler(standard, idempotency="batch")(lambda task: None)
-    with pytest.raises(ConfigError, match=r"std is a standard queue \(no \.fifo suffix\)"):
+    with pytest.raises(ConfigError, match=r"std is a standard queue \(no \.fifo suffix\): a standard queue may "
+                       r"deliver one task to two consumers at once; use idempotency=True there$"):
         handler({"Records": []}, Context(60_000))
 
 
