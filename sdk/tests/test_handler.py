@@ -671,7 +671,7 @@ def dead_letter_deduplication_id(message_id):
 
 
 class ScriptedStore:
-    """A task table whose claim() answers with ``claim``; records what the runner asks of it."""
+    """A task table whose claim() answers with ``claim`` (or raises it); records what the runner asks of it."""
 
     def __init__(self, claim, *, complete_failures=0):
         self.claim_answer = claim
@@ -680,6 +680,8 @@ class ScriptedStore:
 
     def claim(self, task, *, lease_seconds):
         self.calls.append(("claim", task.task_id))
+        if isinstance(self.claim_answer, Exception):
+            raise self.claim_answer
         return self.claim_answer
 
     def complete(self, claim, *, result, duration_ms, pending):
@@ -876,3 +878,81 @@ def test_a_follow_up_id_is_the_parents_id_with_its_index_or_a_digest_when_that_i
     assert child_task_id(longest, 0) == longest + ".then-0"
     too_long = "q" * 122
     assert child_task_id(too_long, 3) == hashlib.sha256(too_long.encode()).hexdigest() + ".then-3"
+
+
+def test_a_task_leased_elsewhere_is_in_progress_until_that_lease_ends(queue):
+    from sqstask.exceptions import TaskInProgress
+    from sqstask.handler import TaskRunner
+
+    task = plain_task(queue, "l-1")
+    for lease_ends_in, retry_after in [(600, pytest.approx(600, abs=5)), (-5, 0.0), (None, None)]:
+        busy = TaskInProgress("task l-1 is being run by another consumer")
+        if lease_ends_in is not None:
+            busy.lease_expires_at = time.time() + lease_ends_in
+        runs = []
+
+        outcome = TaskRunner(queue, runs.append, store=ScriptedStore(busy)).run(task, lease_seconds=60)
+
+        assert runs == []
+        assert (outcome.status, outcome.task, outcome.error, outcome.reason, outcome.retry_after) == (
+            "in-progress", task, busy, "task l-1 is being run by another consumer", retry_after)
+        assert not outcome.ok
+
+
+def test_a_lease_mode_delivery_under_another_payload_is_copied_to_the_dlq_as_is(queue):
+    from sqstask.exceptions import PayloadMismatch
+    from sqstask.handler import TaskRunner
+
+    copies = dlq_copies(queue)
+    task = plain_task(queue, "x-3")
+    mismatch = PayloadMismatch("task x-3 was delivered again with a different payload")
+    runs = []
+
+    outcome = TaskRunner(queue, runs.append, store=ScriptedStore(mismatch)).run(task, lease_seconds=60)
+
+    assert runs == []
+    assert (outcome.status, outcome.task, outcome.error, outcome.reason, outcome.dead_lettered) == (
+        "failed", task, mismatch, str(mismatch), True)
+    [copy] = copies
+    assert copy["MessageBody"] == task.raw["Body"]
+    assert copy_attributes(copy) == {"sqstask-task-id": "x-3", "sqstask-task-type": "t",
+                                     "sqstask-error": f"PayloadMismatch: {mismatch}"}
+    assert copy["MessageDeduplicationId"] == dead_letter_deduplication_id(task.message_id)
+
+
+def test_a_task_table_that_cannot_be_reached_fails_the_delivery_without_running_it(queue):
+    from sqstask.handler import TaskRunner
+
+    task = plain_task(queue, "u-1")
+    unreachable = ConnectionError("no route to the table")
+    runs = []
+
+    outcome = TaskRunner(queue, runs.append, store=ScriptedStore(unreachable)).run(task, lease_seconds=60)
+
+    assert runs == []
+    assert (outcome.status, outcome.task, outcome.error, outcome.reason) == (
+        "failed", task, unreachable, "task table unavailable: ConnectionError: no route to the table")
+
+
+def test_a_task_whose_attempts_ran_out_earlier_is_dead_lettered_without_running_again(queue):
+    from sqstask.handler import TaskRunner
+    from sqstask.idempotency import Claim
+
+    copies = dlq_copies(queue)
+    for task_id, record, error in [("a-1", {"error": "poison"}, "RuntimeError: poison"),
+                                   ("a-2", {}, "RuntimeError: attempts exhausted")]:
+        task = plain_task(queue, task_id)
+        # The third claim with max_attempts=2: the second run failed, but giving up did not finish.
+        claim = Claim(task_id=task_id, acquired=True, owner="me", attempt=3, record=record)
+        store = ScriptedStore(claim)
+        runs = []
+
+        outcome = TaskRunner(queue, runs.append, store=store, max_attempts=2).run(task, lease_seconds=60)
+
+        assert runs == []
+        assert (outcome.status, outcome.task, outcome.reason, outcome.duration_ms, outcome.dead_lettered) == (
+            "failed", task, error, None, True)
+        [(name, recorded_error, duration)] = store.calls[1:]
+        assert (name, f"{type(recorded_error).__name__}: {recorded_error}", duration) == ("give_up", error, None)
+        assert outcome.error is recorded_error
+        assert copy_attributes(copies.pop())["sqstask-error"] == error
