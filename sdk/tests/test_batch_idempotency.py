@@ -422,9 +422,13 @@ def test_a_failed_batch_mode_run_counts_its_attempt_and_the_last_one_goes_to_the
         raise error
 
     runner = runner_for(queue, handle)
-    for task_id, attempt_before, status in [("e-1", 1, "FAILED"), ("e-2", 2, "DEAD_LETTERED")]:
+    # (task, its record's status and attempt count) -> the attempt this run is, and the status it records
+    for task_id, prior_status, attempt_before, attempt, status in [
+            ("e-1", "FAILED", 1, 2, "FAILED"),
+            ("e-2", "FAILED", 2, 3, "DEAD_LETTERED"),  # the last of 3 attempts
+            ("e-3", "DEAD_LETTERED", 3, 1, "FAILED")]:  # redriven: a fresh budget
         task = plain_task(queue, task_id)
-        prior = {"task_id": task_id, "status": "FAILED", "attempt": attempt_before, "message_id": "m0",
+        prior = {"task_id": task_id, "status": prior_status, "attempt": attempt_before, "message_id": "m0",
                  "payload_hash": task.payload_hash, "first_received_at": "2026-01-01T00:00:00.000Z"}
 
         outcome, finished = runner.run_known(task, prior)
@@ -435,12 +439,14 @@ def test_a_failed_batch_mode_run_counts_its_attempt_and_the_last_one_goes_to_the
         assert outcome.dead_lettered is last and outcome.ok is last
         record = recorded(runner, finished)
         assert (record["status"], record["attempt"], record["duration_ms"], record["error"]) == (
-            status, attempt_before + 1, 1250, "poison")
+            status, attempt, 1250, "poison")
         assert record["first_received_at"] == "2026-01-01T00:00:00.000Z"
-    [copy] = copies  # the last attempt only
-    assert copy_attributes(copy) == {"sqstask-task-id": "e-2", "sqstask-task-type": "t",
-                                     "sqstask-error": "ValueError: poison", "sqstask-attempts": "3"}
-    assert copy["MessageDeduplicationId"] == dead_letter_deduplication_id(task.message_id)
+        if last:
+            [copy] = copies
+            assert copy_attributes(copy) == {"sqstask-task-id": "e-2", "sqstask-task-type": "t",
+                                             "sqstask-error": "ValueError: poison", "sqstask-attempts": "3"}
+            assert copy["MessageDeduplicationId"] == dead_letter_deduplication_id(task.message_id)
+    assert len(copies) == 1  # the last attempt only
 
 
 def test_an_invalid_follow_up_fails_the_batch_mode_run_and_is_recorded_against_its_attempt(queue, step_clock):

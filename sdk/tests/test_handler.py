@@ -939,11 +939,12 @@ def test_a_task_whose_attempts_ran_out_earlier_is_dead_lettered_without_running_
     from sqstask.idempotency import Claim
 
     copies = dlq_copies(queue)
-    for task_id, record, error in [("a-1", {"error": "poison"}, "RuntimeError: poison"),
-                                   ("a-2", {}, "RuntimeError: attempts exhausted")]:
+    # max_attempts=2: the claim after the second run, which failed but could not finish giving up
+    for task_id, attempt, record, error in [
+            ("a-1", 3, {"error": "poison"}, "RuntimeError: poison"),
+            ("a-2", 5, {"dead_lettered_attempt": 2}, "RuntimeError: attempts exhausted")]:  # redriven before
         task = plain_task(queue, task_id)
-        # The third claim with max_attempts=2: the second run failed, but giving up did not finish.
-        claim = Claim(task_id=task_id, acquired=True, owner="me", attempt=3, record=record)
+        claim = Claim(task_id=task_id, acquired=True, owner="me", attempt=attempt, record=record)
         store = ScriptedStore(claim)
         runs = []
 
@@ -955,4 +956,5 @@ def test_a_task_whose_attempts_ran_out_earlier_is_dead_lettered_without_running_
         [(name, recorded_error, duration)] = store.calls[1:]
         assert (name, f"{type(recorded_error).__name__}: {recorded_error}", duration) == ("give_up", error, None)
         assert outcome.error is recorded_error
-        assert copy_attributes(copies.pop())["sqstask-error"] == error
+        copy = copy_attributes(copies.pop())
+        assert (copy["sqstask-error"], copy["sqstask-attempts"]) == (error, "2")  # the runs that failed

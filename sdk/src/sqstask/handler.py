@@ -429,7 +429,11 @@ class TaskRunner:
 
     def _give_up(self, task: Task, claim: Claim, exc: Exception, duration_ms: int | None, *,
                  ran: bool = True) -> Outcome:
-        """The task used its attempts: record DEAD_LETTERED, then copy the message to the DLQ."""
+        """The task used its attempts: record DEAD_LETTERED, then copy the message to the DLQ.
+
+        ``ran``: the handler ran in this delivery (False when an earlier delivery's run was the
+        last, and that delivery could not finish giving up); the copy says how many runs failed.
+        """
         store = self.store
         try:
             if not store.give_up(claim, exc, duration_ms=duration_ms):
@@ -441,7 +445,7 @@ class TaskRunner:
             return Outcome(FAILED, task, error=record_exc, reason=f"{type(exc).__name__}: {exc}",
                            duration_ms=duration_ms, claim=claim)
         reason = f"{type(exc).__name__}: {exc}"
-        moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=claim.attempts_used if ran else claim.attempt)
+        moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=claim.attempts_used - (0 if ran else 1))
         return Outcome(FAILED, task, error=exc, reason=reason, duration_ms=duration_ms, claim=claim,
                        dead_lettered=moved)
 
