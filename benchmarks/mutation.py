@@ -132,6 +132,39 @@ EQUIVALENT: dict[str, str] = {
         "ensure_ascii=None is falsy, the same as ensure_ascii=False."
     ),
     # -- handler --
+    **{f"sqstask.handler.x__receive_count__mutmut_{n}": (
+        "_receive_count only fills the attempt field of the 'malformed' audit line (a LOG_LINES call)."
+    ) for n in range(1, 7)},
+    "sqstask.handler.x_child_task_id__mutmut_8": 'encode("UTF-8"): codec names are case-insensitive.',
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_4": (
+        "_message_id(raw) instead of task.message_id: raw is the task's own message, whose id that is."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_5": (
+        "'if task or True': without a task the caller always passes message_id (parse), so the branch is not reached."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_6": (
+        "_message_id(None): without a task the caller always passes message_id (parse), so it is not evaluated."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_7": (
+        "'XXXX' instead of '' for a message without any id: Lambda events and SQS messages always carry one."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_record_failure__mutmut_1": (
+        "'if store.fail(...)' inverted: the FAILED record is written either way; only the lease-lost log line differs."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_4": (
+        "priors None instead of {}: read only after a lookup that succeeded (which sets them); a failed lookup "
+        "returns before."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_12": (
+        "type(None) in the lookup failure's reason: read only by the 'failed' log line and Outcome.reason, which "
+        "BatchProcessor does not read."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_15": (
+        "no error on the lookup failure's Outcome: read only by the 'failed' log line; BatchProcessor does not read it."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_18": (
+        "no error on the lookup failure's Outcome: read only by the 'failed' log line; BatchProcessor does not read it."
+    ),
     # -- heartbeat --
     # -- queue --
     "sqstask.queue.x__region_from_url__mutmut_6": (
