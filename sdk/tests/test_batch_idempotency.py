@@ -158,7 +158,9 @@ class Unprocessed:
         return {"UnprocessedItems": {table: left} if left else {}}
 
 
-def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_group(queue, caplog):
+def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_group(queue, caplog, capsys):
+    from .test_metrics import emf_lines
+
     caplog.set_level("INFO", logger="sqstask")
     sleeps: list[float] = []
     flaky = Unprocessed(queue.dynamodb, {"a0"})
@@ -169,6 +171,7 @@ def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_grou
     runner = TaskRunner(queue, lambda task: ran.append(task.task_id), idempotency="batch", batch_store=store)
     processor = BatchProcessor(runner, fifo=True, min_remaining_ms=1000)
     messages, ids = send(queue, [("a0", "A"), ("b0", "B"), ("a1", "A")])
+    capsys.readouterr()
 
     response = processor.process(event_for(queue, messages), Context(60_000))
 
@@ -178,6 +181,8 @@ def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_grou
     assert record_of(queue, "a1")["status"] == "COMPLETED"  # recorded: its redelivery is skipped
     [event] = audit_events(caplog, "record-failed")
     assert event["task_id"] == "a0" and "delivers it again" in event["reason"]
+    [metrics] = emf_lines(capsys.readouterr().out)
+    assert (metrics["TasksSucceeded"], metrics["TasksFailed"]) == (2, 1)  # a0 ran, but is not recorded
 
 
 def test_unprocessed_items_that_succeed_on_retry_are_written(queue):

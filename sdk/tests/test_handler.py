@@ -958,3 +958,41 @@ def test_a_task_whose_attempts_ran_out_earlier_is_dead_lettered_without_running_
         assert outcome.error is recorded_error
         copy = copy_attributes(copies.pop())
         assert (copy["sqstask-error"], copy["sqstask-attempts"]) == (error, "2")  # the runs that failed
+
+
+@pytest.mark.parametrize(("remaining_ms", "started"), [(2_250, 3), (2_249, 1)])
+def test_a_task_starts_only_while_min_remaining_plus_the_longest_task_so_far_is_left(queue, step_clock, remaining_ms,
+                                                                                     started):
+    ran = []
+
+    @batch_handler(queue, min_remaining_ms=1_000)
+    def handle(task):
+        ran.append(task.task_id)  # each run lasts 1250 ms on the step clock
+
+    for n in range(3):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
+    messages = receive_all(queue, 3)
+
+    response = handle(event_for(queue, messages), Context(remaining_ms))  # the same time left at every look
+
+    assert len(ran) == started
+    assert failed_ids(response) == [m["MessageId"] for m in messages[started:]]
+
+
+def test_a_lambda_claim_lasts_the_invocations_remaining_time_plus_a_margin_else_the_visibility_timeout(queue):
+    from sqstask.idempotency import TaskStore
+
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    leases = []
+
+    @batch_handler(queue)
+    def handle(task):
+        leases.append(store.get(task.task_id)["lease_expires_at"] - time.time())
+
+    queue.send("t", {}, group_id="g1", task_id="lease-1")
+    queue.send("t", {}, group_id="g2", task_id="lease-2")
+    [first, second] = sorted(receive_all(queue, 2), key=lambda m: queue.to_task(m).task_id)
+    handle(event_for(queue, [first]), Context(20_000))  # 20 s left: 20 + 5 s
+    handle(event_for(queue, [second]), None)  # no Lambda context: the queue's visibility timeout (30 s)
+
+    assert leases == [pytest.approx(25, abs=2), pytest.approx(30, abs=2)]
