@@ -996,3 +996,88 @@ def test_a_lambda_claim_lasts_the_invocations_remaining_time_plus_a_margin_else_
     handle(event_for(queue, [second]), None)  # no Lambda context: the queue's visibility timeout (30 s)
 
     assert leases == [pytest.approx(25, abs=2), pytest.approx(30, abs=2)]
+
+
+def test_a_run_returns_its_result_and_duration_and_records_them(queue, step_clock):
+    outcome, task, store = run_once(queue, lambda t: {"ok": 1}, "s-2")
+
+    assert (outcome.status, outcome.task, outcome.duration_ms, outcome.chained, outcome.result) == (
+        "succeeded", task, 1250, [], {"ok": 1})
+    assert outcome.claim.acquired and outcome.attempts == 1 and outcome.ok and outcome.error is None
+    record = store.get("s-2")
+    assert (record["status"], record["duration_ms"], json.loads(record["result"])) == ("COMPLETED", 1250, {"ok": 1})
+
+
+def test_follow_ups_sqs_refuses_part_way_are_recorded_pending_without_the_ones_sent(queue, step_clock):
+    from botocore.exceptions import ClientError
+
+    from sqstask.exceptions import SendError
+
+    calls = []
+
+    def second_call_refused(**_):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "SendMessageBatch")
+
+    queue.sqs.meta.events.register("before-call.sqs.SendMessageBatch", second_call_refused)
+    thens = [Then("a", {"n": 1}), Then("b", {"n": 2})]  # one group: one call each
+
+    outcome, task, store = run_once(queue, lambda t: thens, "p-3")
+
+    assert (outcome.status, outcome.task, outcome.reason, outcome.duration_ms, outcome.result) == (
+        "failed", task, "follow-up tasks could not be sent", 1250, thens)
+    assert isinstance(outcome.error, SendError) and outcome.claim.acquired
+    assert [sent.task_id for sent in outcome.chained] == ["p-3.then-0"]
+    record = store.get("p-3")
+    assert (record["status"], record["duration_ms"]) == ("COMPLETED", 1250)
+    assert json.loads(record["result"]) == {"then": ["p-3.then-0", "p-3.then-1"]}
+    assert [spec["task_id"] for spec in json.loads(record["follow_ups_pending"])] == ["p-3.then-1"]
+
+
+def test_follow_ups_sqs_refuses_leave_the_task_completed_with_them_pending(queue):
+    refuse(queue.sqs, "SendMessageBatch")
+
+    outcome, task, store = run_once(queue, lambda t: Then("a", {"n": 1}), "p-4")
+
+    assert outcome.status == "failed" and outcome.chained == [] and not outcome.ok
+    record = store.get("p-4")
+    assert record["status"] == "COMPLETED"
+    assert [spec["task_id"] for spec in json.loads(record["follow_ups_pending"])] == ["p-4.then-0"]
+
+
+def test_an_invalid_follow_up_fails_the_run_and_is_recorded_failed(queue, step_clock):
+    from sqstask.exceptions import InvalidTaskError
+
+    outcome, task, store = run_once(queue, lambda t: Then("next", {}, group_id="bad group id"), "i-2")
+
+    assert (outcome.status, outcome.task, outcome.duration_ms) == ("failed", task, 1250)
+    assert isinstance(outcome.error, InvalidTaskError) and outcome.reason.startswith("InvalidTaskError: ")
+    record = store.get("i-2")
+    assert (record["status"], record["error_type"], record["duration_ms"]) == ("FAILED", "InvalidTaskError", 1250)
+    assert queue.receive(wait_seconds=0) == []
+
+
+def test_the_claim_is_handed_over_before_the_handler_runs_and_its_lease_renewed_only_while_it_runs(queue):
+    from sqstask.handler import TaskRunner
+
+    events = []
+
+    class Leases:
+        def add(self, claim):
+            events.append(("add", claim.task_id))
+
+        def remove(self, claim):
+            events.append(("remove", claim.task_id))
+
+    def handle(task):
+        events.append(("run", task.task_id))
+        raise RuntimeError("fails")
+
+    queue.send("t", {}, group_id="g", task_id="o-4")
+    task = queue.to_task(receive_all(queue, 1)[0])
+    claims = []
+    outcome = TaskRunner(queue, handle).run(task, lease_seconds=60, on_claim=claims.append, leases=Leases())
+
+    assert [claim.task_id for claim in claims] == ["o-4"] and outcome.claim is claims[0]
+    assert events == [("add", "o-4"), ("run", "o-4"), ("remove", "o-4")]
