@@ -1081,3 +1081,77 @@ def test_the_claim_is_handed_over_before_the_handler_runs_and_its_lease_renewed_
 
     assert [claim.task_id for claim in claims] == ["o-4"] and outcome.claim is claims[0]
     assert events == [("add", "o-4"), ("run", "o-4"), ("remove", "o-4")]
+
+
+def test_a_handler_returns_follow_ups_as_one_then_or_a_list_or_tuple_of_them_and_nothing_else():
+    from sqstask.handler import follow_ups
+    from sqstask.task import Task, TaskSpec
+
+    task = Task(task_id="job", task_type="t", payload={}, group_id="g", receive_count=1, message_id="m", sent_at=None)
+
+    assert follow_ups(task, Then("a", {"n": 1})) == [TaskSpec("a", {"n": 1}, "g", "job.then-0")]
+    assert follow_ups(task, (Then("a", {}), Then("b", {}, group_id="other", task_id="mine"))) == [
+        TaskSpec("a", {}, "g", "job.then-0"), TaskSpec("b", {}, "other", "mine")]
+    assert [spec.task_id for spec in follow_ups(task, [Then("a", {}), Then("b", {})])] == ["job.then-0", "job.then-1"]
+    for result in ([], [Then("a", {}), "not a Then"], ["a"], {"then": "a"}, None, "done"):
+        assert follow_ups(task, result) is None, result
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"max_attempts": 0}, "max_attempts must be at least 1, got 0"),
+    ({"table": ""}, "table must be the task table's name, a non-empty string, got ''"),
+    ({"table": 7}, "table must be the task table's name, a non-empty string, got 7"),
+])
+def test_a_task_runner_refuses_settings_it_cannot_work_with(queue, kwargs, error):
+    from sqstask.handler import TaskRunner
+
+    with pytest.raises((ValueError, ConfigError), match=f"^{error}$"):
+        TaskRunner(queue, lambda t: None, **kwargs)
+    assert TaskRunner(queue, lambda t: None, max_attempts=1).max_attempts == 1
+
+
+def test_a_message_that_cannot_be_read_now_fails_and_counts_as_unreadable(queue, monkeypatch, capsys):
+    from .test_metrics import by_type, emf_lines
+
+    @batch_handler(queue)
+    def handle(task):
+        return None
+
+    queue.send("t", {}, group_id="g", task_id="r-1")
+    event = event_for(queue, receive_all(queue, 1))
+
+    def unreachable(record):
+        raise ConnectionError("S3 unreachable")
+
+    monkeypatch.setattr(queue, "to_task", unreachable)
+    capsys.readouterr()
+    response = handle(event, Context(60_000))
+
+    assert failed_ids(response) == [event["Records"][0]["messageId"]]
+    metrics = by_type(emf_lines(capsys.readouterr().out))
+    assert set(metrics) == {"(unreadable)"} and metrics["(unreadable)"]["TasksFailed"] == 1
+
+
+def test_a_malformed_message_is_copied_to_the_dlq_once_per_message(queue):
+    from sqstask.handler import TaskRunner
+
+    copies = dlq_copies(queue)
+    runner = TaskRunner(queue, lambda t: None)
+    body = json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}})
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageBody=body, MessageGroupId="bad",
+                           MessageDeduplicationId="bad-1")
+    [message] = receive_all(queue, 1)
+
+    outcome = runner.parse(message)
+
+    assert (outcome.status, outcome.task, outcome.dead_lettered) == ("malformed", None, True)
+    assert isinstance(outcome.error, MalformedMessage) and outcome.reason == outcome.error.reason
+    assert "unsupported envelope version 99" in outcome.reason and outcome.ok
+    [copy] = copies
+    assert copy["MessageBody"] == body and copy["MessageGroupId"] == "bad"
+    assert copy["MessageDeduplicationId"] == dead_letter_deduplication_id(message["MessageId"])
+    assert copy_attributes(copy)["sqstask-error"] == f"malformed: {outcome.reason}"
+
+    copies.refuse = True
+    outcome = runner.parse(message)
+    assert (outcome.status, outcome.dead_lettered, outcome.ok) == ("malformed", False, False)
