@@ -1155,3 +1155,81 @@ def test_a_malformed_message_is_copied_to_the_dlq_once_per_message(queue):
     copies.refuse = True
     outcome = runner.parse(message)
     assert (outcome.status, outcome.dead_lettered, outcome.ok) == ("malformed", False, False)
+
+
+@pytest.mark.parametrize("event", [["not", "an", "event"], {"Records": "none"}])
+def test_an_event_without_a_records_list_is_refused(queue, event):
+    handle = batch_handler(queue)(lambda task: None)
+
+    with pytest.raises(MalformedMessage, match="the event has no 'Records' list"):
+        handle(event, None)
+
+
+@pytest.mark.parametrize("message_id", [None, "", 7])
+def test_an_event_record_without_a_message_id_is_refused_before_anything_runs(queue, message_id):
+    ran = []
+    handle = batch_handler(queue)(ran.append)
+    queue.send("t", {}, group_id="g", task_id="n-1")
+    event = event_for(queue, receive_all(queue, 1))
+    event["Records"].append(dict(event["Records"][0], messageId=message_id))
+
+    with pytest.raises(MalformedMessage, match="an SQS event record has no messageId"):
+        handle(event, None)
+    assert ran == []
+
+
+def test_the_function_form_takes_the_same_settings_as_the_decorator(queue, monkeypatch, caplog):
+    monkeypatch.setenv("SQSTASK_QUEUE_URL", queue.config.queue_url)
+    monkeypatch.setenv("SQSTASK_DLQ_URL", queue.config.dlq_url)
+    ran = []
+
+    def poison(task):
+        ran.append(task.task_id)
+        raise RuntimeError("poison")
+
+    audit = logging.getLogger("team.audit")
+    handle = batch_handler(poison, table=queue.config.idempotency_table, max_attempts=1, logger=audit,
+                           min_remaining_ms=30_000)
+    for n in range(2):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"fn-{n}")
+    messages = receive_all(queue, 2)
+    with caplog.at_level(logging.INFO):
+        response = handle(event_for(queue, messages), Context(31_000, step=2_000))
+
+    assert ran == ["fn-0"]  # 29 s left at the second look: not started
+    assert failed_ids(response) == [messages[1]["MessageId"]]  # the first went to the DLQ after 1 attempt
+    [letter] = queue.sqs.receive_message(QueueUrl=queue.config.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert copy_attributes(letter)["sqstask-task-id"] == "fn-0"
+    assert {r.name for r in caplog.records if r.getMessage().startswith('{"event"')} == {"team.audit"}
+
+
+def test_the_function_form_without_fifo_or_a_task_table(queue, monkeypatch):
+    from sqstask import handler as handler_module
+
+    monkeypatch.setenv("SQSTASK_QUEUE_URL", queue.config.queue_url)  # no task table configured
+    lookups = []
+    monkeypatch.setattr(handler_module, "_max_receive_count_of", lambda q: lookups.append(q) or 5)
+    ran = []
+
+    def handle_task(task):
+        ran.append(task.task_id)
+        if task.task_id == "a1":
+            raise RuntimeError("a1 broke")
+
+    handle = batch_handler(handle_task, fifo=False, idempotency=False, max_receive_count=9)
+    for task_id in ("a1", "a2"):
+        queue.send("step", {}, group_id="A", task_id=task_id)
+    messages = receive_all(queue, 2)
+    response = handle(event_for(queue, messages), Context(60_000))
+
+    assert ran == ["a1", "a2"]  # fifo=False: the group's later task still runs
+    assert failed_ids(response) == [messages[0]["MessageId"]]
+    assert lookups == []  # max_receive_count given: the redrive policy is not read
+
+
+def test_a_handler_that_cannot_start_raises_for_every_invocation():
+    handle = batch_handler(lambda task: None)  # no queue configured in the environment
+
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            handle({"Records": []}, None)

@@ -863,9 +863,10 @@ def batch_handler(
             try:
                 current = processor()
             except Exception as exc:
-                records = event.get("Records") if isinstance(event, Mapping) else None
-                AuditLog(logger)("batch-failed", level=logging.ERROR, records=len(records or []),
-                                 reason="handler could not start; no record was run", **_describe(exc))
+                log = AuditLog(logger)
+                log("batch-failed", level=logging.ERROR,
+                    records=len(event.get("Records") or []) if isinstance(event, Mapping) else 0,
+                    reason="handler could not start; no record was run", **_describe(exc))
                 raise
             return current.process(event, context)
 
