@@ -151,6 +151,22 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.handler.xǁTaskRunnerǁ_record_failure__mutmut_1": (
         "'if store.fail(...)' inverted: the FAILED record is written either way; only the lease-lost log line differs."
     ),
+    "sqstask.handler.xǁTaskRunnerǁ_complete__mutmut_7": (
+        "range(1, _COMPLETE_TRIES + 2): the loop returns at attempt _COMPLETE_TRIES, so the longer range is never reached."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_handler_failed__mutmut_15": (
+        "_record_failure(..., task=None): the task only names the lease-lost / record-failed log lines there."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_handler_failed__mutmut_24": (
+        "_gave_up_if_last(task, None): the error only fills the gave-up log line's fields."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁrecord_batch__mutmut_2": (
+        "error '' instead of None when the write did not raise: it only picks the record-failed log line's fields."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁrun_known__mutmut_143": (
+        "specs '' instead of None before the try: only follow_ups() can raise before specs is set, and '' iterates "
+        "and tests false like None."
+    ),
     "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_4": (
         "priors None instead of {}: read only after a lookup that succeeded (which sets them); a failed lookup "
         "returns before."

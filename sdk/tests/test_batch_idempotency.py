@@ -608,14 +608,11 @@ def test_batch_mode_pending_follow_ups_sqs_refuses_again_fail_the_delivery_and_s
 def test_a_batch_whose_records_cannot_be_written_at_all_is_reported_failed(queue):
     from sqstask.handler import BatchProcessor, TaskRunner
 
-    class Refusing:
-        def __getattr__(self, name):
-            return getattr(queue.dynamodb, name)
-
-        def batch_write_item(self, **_):
+    class Unwritable(BatchTaskStore):
+        def record(self, finished):
             raise ConnectionError("task table unreachable")
 
-    store = BatchTaskStore(Refusing(), queue.config.idempotency_table, sleep=lambda _: None)
+    store = Unwritable(queue.dynamodb, queue.config.idempotency_table)
     runner = TaskRunner(queue, lambda task: None, idempotency="batch", batch_store=store)
     messages, ids = send(queue, [("w0", "A"), ("w1", "B")])
 
@@ -623,3 +620,12 @@ def test_a_batch_whose_records_cannot_be_written_at_all_is_reported_failed(queue
 
     assert sorted(failed_ids(response)) == sorted(ids.values())
     assert record_of(queue, "w0") is None
+
+
+def test_a_batch_mode_run_returns_the_follow_ups_it_sent(queue):
+    task = plain_task(queue, "f-9")
+
+    outcome, finished = runner_for(queue, lambda t: Then("next", {"n": 1})).run_known(task, None)
+
+    assert outcome.status == "succeeded" and [sent.task_id for sent in outcome.chained] == ["f-9.then-0"]
+    assert json.loads(recorded(runner_for(queue, None), finished)["result"]) == {"then": ["f-9.then-0"]}

@@ -1233,3 +1233,10 @@ def test_a_handler_that_cannot_start_raises_for_every_invocation():
     for _ in range(2):
         with pytest.raises(ConfigError):
             handle({"Records": []}, None)
+
+
+def test_a_run_returns_the_follow_ups_it_sent(queue):
+    outcome, task, store = run_once(queue, lambda t: Then("next", {"n": 1}), "f-8")
+
+    assert outcome.status == "succeeded" and [sent.task_id for sent in outcome.chained] == ["f-8.then-0"]
+    assert json.loads(store.get("f-8")["result"]) == {"then": ["f-8.then-0"]}

@@ -349,7 +349,7 @@ class TaskRunner:
             return self._handler_failed(task, claim, exc, duration_ms, "invalid follow-up tasks")
         except Exception as exc:  # the work is done: record it, keep the follow-ups to send later
             send_error = exc
-            chained = list(getattr(exc, "sent", []) or [])
+            chained = list(getattr(exc, "sent", ()))  # a SendError lists what was sent
             sent_ids = {sent.task_id for sent in chained}
             unsent = [spec for spec in specs or () if spec.task_id not in sent_ids]
         for sent in chained:
@@ -538,7 +538,7 @@ class TaskRunner:
             return self._batch_failed(task, prior, attempt, exc, duration_ms)
         except Exception as exc:  # the work is done: record it, keep the follow-ups to send later
             send_error = exc
-            chained = list(getattr(exc, "sent", []) or [])
+            chained = list(getattr(exc, "sent", ()))  # a SendError lists what was sent
             sent_ids = {sent.task_id for sent in chained}
             unsent = [spec for spec in specs or () if spec.task_id not in sent_ids]
         for sent in chained:
