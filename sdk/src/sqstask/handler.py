@@ -597,7 +597,7 @@ class TaskRunner:
         error: Exception | None = None
         try:
             unwritten = self.batch_store.record(finished)
-        except Exception as exc:  # e.g. no permission: nothing was written
+        except Exception as exc:  # record() fails unwritable chunks itself; anything raised writes nothing
             unwritten, error = list(finished), exc
         for entry in unwritten:
             self.log("record-failed", entry.task, level=logging.ERROR,
