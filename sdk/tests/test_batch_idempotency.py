@@ -629,3 +629,16 @@ def test_a_batch_mode_run_returns_the_follow_ups_it_sent(queue):
 
     assert outcome.status == "succeeded" and [sent.task_id for sent in outcome.chained] == ["f-9.then-0"]
     assert json.loads(recorded(runner_for(queue, None), finished)["result"]) == {"then": ["f-9.then-0"]}
+
+
+def test_a_malformed_record_in_a_batch_mode_batch_is_copied_to_the_dlq_once(queue):
+    copies = dlq_copies(queue)
+    ran = []
+    handle = batch_handler(queue, idempotency="batch")(lambda task: ran.append(task.task_id))
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageBody='{"v": 99, "id": "x", "type": "t"}',
+                           MessageGroupId="bad", MessageDeduplicationId="bad-1")
+    queue.send("t", {}, group_id="good", task_id="ok-1")
+    messages = receive_all(queue, 2)
+
+    assert failed_ids(handle(event_for(queue, messages), Context(60_000))) == []
+    assert ran == ["ok-1"] and len(copies) == 1
