@@ -167,6 +167,14 @@ EQUIVALENT: dict[str, str] = {
         "specs '' instead of None before the try: only follow_ups() can raise before specs is set, and '' iterates "
         "and tests false like None."
     ),
+    **{f"sqstask.handler.xǁBatchProcessorǁprocess__mutmut_{n}": (
+        "another reason for a failed record (None, 'XX..XX', upper case): it only fills the reasons count of the "
+        "batch-done / batch-failed log line; the record is reported failed the same."
+    ) for n in (58, 61, 62, 67, 70, 71, 81, 84, 85, 95, 160, 163, 164)},
+    **{f"sqstask.handler.xǁBatchProcessorǁprocess__mutmut_{n}": (
+        "another reason on a success whose record was not written: BatchProcessor reads only its status (for the "
+        "metrics) afterwards."
+    ) for n in (133, 137, 138)},
     "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_4": (
         "priors None instead of {}: read only after a lookup that succeeded (which sets them); a failed lookup "
         "returns before."
