@@ -1244,3 +1244,39 @@ def test_a_run_returns_the_follow_ups_it_sent(queue):
 
     assert outcome.status == "succeeded" and [sent.task_id for sent in outcome.chained] == ["f-8.then-0"]
     assert json.loads(store.get("f-8")["result"]) == {"then": ["f-8.then-0"]}
+
+
+def test_a_message_that_cannot_be_read_now_is_a_failure_saying_why(queue, monkeypatch):
+    from sqstask.handler import TaskRunner
+
+    unreachable = ConnectionError("S3 unreachable")
+
+    def to_task(record):
+        raise unreachable
+
+    monkeypatch.setattr(queue, "to_task", to_task)
+
+    outcome = TaskRunner(queue, lambda t: None).parse({"messageId": "m-1", "body": "{}"})
+
+    assert (outcome.status, outcome.task, outcome.error, outcome.reason, outcome.dead_lettered) == (
+        "failed", None, unreachable, "could not read the message: ConnectionError: S3 unreachable", False)
+
+
+def test_the_decorator_with_settings_only_reads_the_queue_from_the_environment_once(queue, monkeypatch):
+    from sqstask import handler as handler_module
+
+    monkeypatch.setenv("SQSTASK_QUEUE_URL", queue.config.queue_url)
+    lookups = []
+    monkeypatch.setattr(handler_module, "_max_receive_count_of", lambda q: lookups.append(q) or 5)
+
+    @batch_handler(idempotency=False)
+    def handle(task):
+        raise RuntimeError("poison")
+
+    for n in range(2):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"once-{n}")
+    messages = receive_all(queue, 2)
+    for message in messages:  # two invocations
+        assert failed_ids(handle(event_for(queue, [message]), Context(60_000))) == [message["MessageId"]]
+
+    assert len(lookups) == 1  # one queue, one runner: the redrive policy is read once
