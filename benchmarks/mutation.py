@@ -175,6 +175,36 @@ EQUIVALENT: dict[str, str] = {
         "another reason on a success whose record was not written: BatchProcessor reads only its status (for the "
         "metrics) afterwards."
     ) for n in (133, 137, 138)},
+    "sqstask.handler.xǁTaskRunnerǁrun__mutmut_84": (
+        "ran=None instead of False: _give_up only tests it for truth."
+    ),
+    **{f"sqstask.handler.xǁTaskRunnerǁrun__mutmut_{n}": (
+        "another reason text for _handler_failed (None, 'XX..XX', upper case): it only fills the failed log line."
+    ) for n in (113, 119, 120, 146, 152, 153)},
+    "sqstask.handler.xǁTaskRunnerǁrun__mutmut_129": (
+        "specs '' instead of None before the try: only follow_ups() can raise before specs is set, and '' iterates "
+        "and tests false like None."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁrun__mutmut_180": (
+        "_complete(..., task=None): the task only names the record-failed log line there."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁparse__mutmut_3": (
+        "'exc.message_id and _message_id(record)': the parser sets exc.message_id from the same record."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁparse__mutmut_4": (
+        "_message_id(None) as the fallback: the parser sets exc.message_id whenever the record has an id."
+    ),
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "the send_many check (other name, None): a TaskQueue is not callable, so the check only ever sees "
+        "functions, which have no such attribute."
+    ) for n in (15, 19, 20)},
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "another key in the lock-free first check: it only skips the fast path; the check under the lock decides."
+    ) for n in (39, 40)},
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "another 'where' in the refusal at first invocation: fifo=False is refused at decoration, so only the "
+        "standard-queue message (which does not name it) can be raised there."
+    ) for n in (52, 56, 57)},
     "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_4": (
         "priors None instead of {}: read only after a lookup that succeeded (which sets them); a failed lookup "
         "returns before."
