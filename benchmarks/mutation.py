@@ -205,6 +205,23 @@ EQUIVALENT: dict[str, str] = {
         "another 'where' in the refusal at first invocation: fifo=False is refused at decoration, so only the "
         "standard-queue message (which does not name it) can be raised there."
     ) for n in (52, 56, 57)},
+    "sqstask.handler.xǁTaskRunnerǁ__init____mutmut_25": (
+        "a given max_receive_count dropped (None, still 'known'): it only decides the gave-up log line without a "
+        "task table."
+    ),
+    **{f"sqstask.handler.x__attributes__mutmut_{n}": (
+        "the SQS message spelling 'Attributes' (a Worker's messages): read there only for the group and receive "
+        "count of the 'malformed' log line; Lambda records use 'attributes'."
+    ) for n in (3, 10, 11, 12, 13)},
+    **{f"sqstask.handler.x__message_id__mutmut_{n}": (
+        "the SQS message spelling 'MessageId': only a fallback behind the parser's own message id, and for log lines."
+    ) for n in (6, 7, 8, 9)},
+    **{f"sqstask.handler.xǁAuditLogǁ__call____mutmut_{n}": (
+        "which level or logger decides whether an audit line is built: the line, when written, is the same."
+    ) for n in (3, 5)},
+    **{f"sqstask.handler.x__describe__mutmut_{n}": (
+        "_describe's error text (key spelling, None, one more character): it only fills log lines."
+    ) for n in (4, 5, 6, 7)},
     "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_4": (
         "priors None instead of {}: read only after a lookup that succeeded (which sets them); a failed lookup "
         "returns before."

@@ -383,7 +383,9 @@ def test_missing_task_table_is_a_config_error_naming_the_setting(make_team):
     def handle(task):
         return None
 
-    with pytest.raises(ConfigError, match="SQSTASK_IDEMPOTENCY_TABLE"):
+    with pytest.raises(ConfigError, match=r"^idempotency needs a task table: set SQSTASK_IDEMPOTENCY_TABLE \(or "
+                       r"idempotency_table in SQSTASK_CONFIG\), pass table=\.\.\., or pass idempotency=False to run "
+                       r"without it$"):
         handle({"Records": []}, None)
 
 

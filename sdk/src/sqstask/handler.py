@@ -194,7 +194,6 @@ class TaskRunner:
     ) -> None:
         self.queue = queue
         self.handle = handle
-        self.idempotency = idempotency
         self.mode = idempotency_mode(idempotency)
         self._batch_store = batch_store
         self.log = AuditLog(logger)
