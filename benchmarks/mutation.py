@@ -188,6 +188,9 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.handler.xǁTaskRunnerǁrun__mutmut_180": (
         "_complete(..., task=None): the task only names the record-failed log line there."
     ),
+    **{f"sqstask.handler.xǁTaskRunnerǁparse__mutmut_{n}": (
+        "no message_id passed for a malformed message's DLQ copy: _move_to_dlq then reads the same id from the record."
+    ) for n in (8, 12)},
     "sqstask.handler.xǁTaskRunnerǁparse__mutmut_3": (
         "'exc.message_id and _message_id(record)': the parser sets exc.message_id from the same record."
     ),
