@@ -1282,3 +1282,23 @@ def test_the_decorator_with_settings_only_reads_the_queue_from_the_environment_o
         assert failed_ids(handle(event_for(queue, [message]), Context(60_000))) == [message["MessageId"]]
 
     assert len(lookups) == 1  # one queue, one runner: the redrive policy is read once
+
+
+def test_records_without_a_message_group_are_not_held_back_by_a_failure(queue):
+    ran = []
+
+    @batch_handler(queue, idempotency=False)  # fifo=True by default, on records of a standard queue
+    def handle(task):
+        ran.append(task.task_id)
+        raise RuntimeError("broke")
+
+    for task_id in ("s1", "s2"):
+        queue.send("t", {}, group_id=f"g-{task_id}", task_id=task_id)
+    event = event_for(queue, receive_all(queue, 2))
+    for record in event["Records"]:
+        del record["attributes"]["MessageGroupId"]
+
+    response = handle(event, Context(60_000))
+
+    assert sorted(ran) == ["s1", "s2"]
+    assert failed_ids(response) == [record["messageId"] for record in event["Records"]]
