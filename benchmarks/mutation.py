@@ -45,7 +45,8 @@ MODULES: dict[str, list[str]] = {
     "heartbeat": ["tests/test_heartbeat.py"],
     "queue": ["tests/test_queue.py", "tests/test_payloads.py"],
     "dlq": ["tests/test_dlq.py"],
-    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py"],
+    # priority tiers (_poll_order, _next_ready) are exercised by the Worker tests of test_priorities.
+    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py", "tests/test_priorities.py"],
 }
 
 # Tests left out of one module's runs: slow (real-time waits on SQS visibility) where faster
@@ -54,6 +55,11 @@ SLOW: dict[str, list[str]] = {
     "heartbeat": [
         "test_a_heartbeat_keeps_a_message_invisible_for_3x_its_visibility_timeout_then_lets_go",
         "test_messages_can_be_added_and_removed_while_it_runs",
+    ],
+    "worker": [
+        # tasks must outlast a 2 s visibility timeout; the lease window and interval, the retry
+        # delay of a task another consumer holds, and duplicate skipping have fast tests.
+        "test_two_workers_never_run_the_same_task_concurrently",
     ],
 }
 

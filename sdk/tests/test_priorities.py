@@ -163,7 +163,7 @@ def test_high_tier_tasks_sent_after_low_tier_tasks_run_first(make_team, aws):
 
     # One task at a time, nothing prefetched: each receive round picks the next task, so the
     # order shows the worker's choice; share 0 serves strictly by priority.
-    worker = Worker(queue, handle, concurrency=1, prefetch=0, wait_seconds=1, lower_tier_share=0)
+    worker = Worker(queue, handle, concurrency=1, prefetch=0, wait_seconds=0, lower_tier_share=0)
     with Running(worker):
         assert first_started.wait(WAIT_LIMIT), "the worker did not start a low-tier task"
         for n in range(5):
@@ -181,7 +181,7 @@ def test_lower_tiers_still_progress_while_a_higher_tier_is_busy(make_team, aws):
     queue.send_many([TaskSpec("t", {}, f"l{n}", f"low{n:02d}") for n in range(6)])
     ran: list[str] = []
 
-    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, prefetch=0, wait_seconds=1,
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, prefetch=0, wait_seconds=0,
                     lower_tier_share=0.25)
     with Running(worker):
         wait_for(lambda: len(ran) == 30, "all 30 tasks to run")
@@ -197,7 +197,7 @@ def test_a_worker_serving_one_tier_acknowledges_on_that_tier(make_team, aws):
     queue.send("t", {}, group_id="g", task_id="u1", priority="urgent")
     queue.send("t", {}, group_id="g", task_id="d1")
     ran: list[str] = []
-    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=1,
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0,
                         priorities=["urgent"], ack_interval=0)):
         wait_for(lambda: ran == ["u1"] and visible(queue, "urgent") == 0, "the urgent task to run")
     attrs = queue.sqs.get_queue_attributes(

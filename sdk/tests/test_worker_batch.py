@@ -35,7 +35,7 @@ def test_batch_mode_runs_each_task_once_with_one_read_per_receive_and_batched_wr
                      for n in range(10)], raise_on_failure=True)
 
     with Running(Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=4,
-                        wait_seconds=1)):
+                        wait_seconds=0)):
         wait_for(lambda: queue_empty(queue) and len(ran) == 10, "every task to run and be deleted")
 
     assert sorted(ran) == sorted(f"t{n}" for n in range(10))
@@ -52,7 +52,7 @@ def test_batch_mode_skips_a_task_that_already_completed(make_team):
     ran = []
     queue.send("t", {"n": 1}, group_id="g", task_id="once")
     with Running(Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=1,
-                        wait_seconds=1)):
+                        wait_seconds=0)):
         wait_for(lambda: queue_empty(queue) and ran, "the first run")
         queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="g", MessageDeduplicationId="again",
                                MessageBody=json.dumps({"v": 1, "id": "once", "type": "t", "payload": {"n": 1},
@@ -73,8 +73,8 @@ def test_batch_mode_records_a_failure_and_retries_the_task(make_team):
             raise RuntimeError("first run fails")
 
     queue.send("t", {}, group_id="g", task_id="flaky")
-    with Running(Worker(queue, handle, idempotency="batch", concurrency=1, wait_seconds=1,
-                        backoff=Backoff(base=1, jitter=0))):
+    with Running(Worker(queue, handle, idempotency="batch", concurrency=1, wait_seconds=0,
+                        backoff=Backoff(base=0, cap=0, jitter=0))):
         wait_for(lambda: queue_empty(queue) and len(runs) == 2, "the retry to succeed")
     record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("flaky")
     assert record["status"] == "COMPLETED" and record["attempt"] == 2
@@ -102,9 +102,10 @@ def test_a_worker_without_long_polling_does_not_spin_on_an_empty_queue(make_team
     worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0)
     with Running(worker):
         stop = threading.Event()
-        stop.wait(1.6)  # pauses 0.05 + 0.1 + 0.2 + 0.4 + 0.8 = 1.55 s after five empty receives
+        stop.wait(0.8)  # pauses 0.05 + 0.1 + 0.2 + 0.4 = 0.75 s after four empty receives
         count = receives.count("ReceiveMessage")
-    assert 2 <= count <= 8, f"{count} receives in 1.6 s"
+    # Without the doubling pause: ~16 receives at a steady 0.05 s, hundreds without any pause.
+    assert 2 <= count <= 7, f"{count} receives in 0.8 s"
 
 
 def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_still_dead_letters_malformed_ones(
