@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -11,8 +13,8 @@ import pytest
 
 from sqstask import TaskQueue
 from sqstask.backoff import Backoff
-from sqstask.handler import batch_handler
-from sqstask.idempotency import TaskStore
+from sqstask.handler import IN_PROGRESS, Outcome, batch_handler
+from sqstask.idempotency import Claim, TaskStore
 from sqstask.task import encode_envelope, task_attributes
 from sqstask.worker import EXIT_ABANDONED, Worker
 
@@ -490,3 +492,127 @@ def test_run_returns_exit_abandoned_when_a_task_outlives_the_shutdown_deadline(m
         assert queue_counts(queue) == (1, 0)  # given back for another consumer at once
         assert worker.stats.released == 1
         gate.open()
+
+
+class SignalsSaved:
+    """Installs a recording SIGTERM/SIGINT handler for the test (the "previous" handler a worker
+    must restore) and puts the original handlers back afterwards."""
+
+    def __enter__(self):
+        self.received = []
+        self.saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+        for signum in self.saved:
+            signal.signal(signum, self.previous)
+        return self
+
+    def previous(self, signum, _frame):
+        self.received.append(signum)
+
+    def __exit__(self, *exc):
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+
+def test_a_first_signal_drains_the_worker_which_returns_0_and_restores_the_previous_handlers(make_team):
+    queue = make_team("w19", visibility_timeout=60)
+    for n in range(3):
+        queue.send("t", {}, group_id="g", task_id=f"s{n}")  # s1 and s2 wait behind s0
+    ran = []
+
+    def handle(task):
+        ran.append(task.task_id)
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait_for(lambda: worker.stopping, "the signal to stop the worker", timeout=5)
+
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0)
+    with SignalsSaved() as signals:
+        assert worker.run() == 0
+        assert signal.getsignal(signal.SIGTERM) == signals.previous
+        assert signal.getsignal(signal.SIGINT) == signals.previous
+    assert signals.received == []  # the worker's handler took it, not the previous one
+    assert ran == ["s0"]  # the running task finished; nothing new started
+    assert queue_counts(queue) == (2, 0)  # s0 deleted, s1 and s2 given back at once
+
+
+def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(make_team):
+    queue = make_team("w20", visibility_timeout=60)
+    queue.send("t", {}, group_id="g", task_id="slow")
+    release = threading.Event()
+
+    def handle(task):
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait_for(lambda: worker.stopping, "the first signal to stop the worker", timeout=5)
+        os.kill(os.getpid(), signal.SIGINT)
+        release.wait(10)
+
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, shutdown_timeout=30)
+    with SignalsSaved() as signals:
+        started = time.monotonic()
+        with pytest.raises(SystemExit) as exited:
+            worker.run()
+        took = time.monotonic() - started
+        assert signal.getsignal(signal.SIGTERM) == signals.previous
+        assert signal.getsignal(signal.SIGINT) == signals.previous
+    release.set()
+    assert exited.value.code == 128 + signal.SIGINT
+    assert took < 10, f"the second signal took {took:.1f} s to end the worker (shutdown_timeout 30 s)"
+    assert queue_counts(queue) == (1, 0)  # the running task's message is visible again for another consumer
+
+
+def test_a_worker_run_off_the_main_thread_leaves_the_signal_handlers_alone(make_team):
+    queue = make_team("w21")
+    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0, idle_exit=0.1)
+    results = []
+    with SignalsSaved() as signals:
+        thread = threading.Thread(target=lambda: results.append(worker.run()))
+        thread.start()
+        thread.join(10)
+        assert signal.getsignal(signal.SIGTERM) == signals.previous
+    assert results == [0]
+
+
+def test_a_retry_backs_off_over_handler_runs_or_receives_and_a_task_held_elsewhere_waits_out_its_lease(make_team):
+    queue = make_team("w22")
+    worker = Worker(queue, lambda task: None, backoff=Backoff(base=1, cap=600, jitter=0))
+    fifth_receive = {"MessageId": "m", "Attributes": {"ApproximateReceiveCount": "5"}}
+    ran_three_times = Claim("t", True, attempt=3)
+
+    # Over the task's handler runs when it ran: 1 * 2**(3-1).
+    assert worker.retry_delay(fifth_receive, Outcome("failed", claim=ran_three_times)) == 4
+    assert worker.retry_delay(fifth_receive, Outcome("failed", claim=ran_three_times, retry_after=100.0)) == 4
+    # Over the message's receives when nothing ran (e.g. the task table was unavailable).
+    assert worker.retry_delay(fifth_receive, Outcome("failed")) == 16
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS)) == 16
+    for unknown in ({"MessageId": "m"}, {"MessageId": "m", "Attributes": None},
+                    {"MessageId": "m", "Attributes": {"ApproximateReceiveCount": "many"}}):
+        assert worker.retry_delay(unknown, Outcome("failed")) == 1  # counted as a first receive
+    # Held by another consumer: back one second after its lease ends, within SQS's limits.
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=4.2)) == 6
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=0.0)) == 1
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=-3.0)) == 1
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=1e9)) == 43200
+
+
+def test_a_task_s_lease_grows_with_its_age_like_the_heartbeat_window_up_to_its_cap(make_team):
+    queue = make_team("w23")
+    worker = Worker(queue, lambda task: None, visibility_timeout=30, heartbeat_max_window=120)
+
+    assert [worker._lease_window(age) for age in (0, 10, 90, 1000)] == [30, 40, 120, 120]
+    # Renewed when a third of the first window's headroom is left: 30 - 20 s into each window.
+    assert [worker._lease_interval(age) for age in (0, 10, 1000)] == [10, 20, 100]
+
+
+def test_a_running_task_s_lease_is_renewed_on_the_given_schedule_with_the_growing_window(make_team):
+    queue = make_team("w24", visibility_timeout=30)
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    left = []
+
+    def handle(task):
+        time.sleep(1.2)  # a renewal after the first second grants 31 s, not the first 30
+        left.append(float(store.get(task.task_id)["lease_expires_at"]) - time.time())
+
+    queue.send("t", {}, group_id="g", task_id="long")
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, lease_schedule=lambda age: 0.05)
+    with Running(worker):
+        wait_for(lambda: left, "the task to finish")
+    assert left[0] > 30.0, f"the lease ended {left[0]:.2f} s after the task's second second"
