@@ -139,3 +139,41 @@ def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_s
         wait_for(lambda: queue_empty(queue) and ran, "the task to run once the table is back", timeout=10)
 
     assert ran == ["later"]
+
+
+def test_batch_mode_retries_a_success_whose_record_could_not_be_written_and_deletes_it_once_recorded(make_team):
+    from sqstask.backoff import Backoff
+
+    queue = make_team("wb6")
+    refused = []
+
+    def refuse_first_write(**_):
+        if not refused:
+            refused.append("BatchWriteItem")
+            raise RuntimeError("table throttled")
+
+    queue.dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", refuse_first_write)
+    ran = []
+    queue.send("t", {}, group_id="g", task_id="unrecorded")
+    worker = Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=1,
+                    wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and len(ran) == 2, "the run after the unwritten record", timeout=10)
+
+    # Not deleted while unrecorded: SQS delivered it again, it ran again and its record was written.
+    assert ran == ["unrecorded", "unrecorded"]
+    assert (worker.stats.failed, worker.stats.succeeded) == (1, 1)
+    assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("unrecorded")["status"] == "COMPLETED"
+
+
+def test_batch_mode_deletes_at_once_when_the_last_records_are_written_and_nothing_else_is_held(make_team):
+    queue = make_team("wb7", visibility_timeout=600)
+    ran = []
+    for n in range(3):
+        queue.send("t", {}, group_id=f"g{n}", task_id=f"q{n}")
+    # ack_interval 60: only running out of work can send the partial delete batch this soon.
+    worker = Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=2,
+                    wait_seconds=0, ack_interval=60)
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue), "the three deletes without waiting for a full batch", timeout=5)
+        assert sorted(ran) == ["q0", "q1", "q2"]
