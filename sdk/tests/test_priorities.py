@@ -18,7 +18,10 @@ from sqstask.config import QueueConfig
 from sqstask.dlq import DeadLetterQueue, RedriveFilter
 from sqstask.exceptions import ConfigError
 from sqstask.priorities import PRIORITY_ATTRIBUTE, PriorityTiers, UnknownPriority, tier_for_level
+from sqstask.queue import QUEUE_URL_KEY
 from sqstask.worker import Worker
+
+from .test_worker import ScriptedReceives
 
 WAIT_LIMIT = 60.0
 
@@ -377,3 +380,49 @@ def test_a_follow_up_goes_to_the_tier_it_names(make_team, aws):
     urgent = [queue.to_task(m).task_type for m in queue.receive(wait_seconds=0, queue_url=queue.tiers.url("urgent"))]
     default = [queue.to_task(m).task_type for m in queue.receive(wait_seconds=0)]
     assert (urgent, default) == (["next"], ["later"])
+
+
+def test_the_starvation_guard_starts_receive_rounds_at_each_lower_tier_in_turn(make_team, aws):
+    queue = tiered_team(make_team, aws, "p12", ["urgent", "high", "default"])
+    worker = Worker(queue, lambda task: None, lower_tier_share=0.5)
+
+    rounds = [[tier for tier, _ in worker._poll_order()] for _ in range(6)]
+
+    # Every second round (share 0.5) starts at the next lower tier, then asks the rest highest first.
+    urgent_first = ["urgent", "high", "default"]
+    assert rounds == [urgent_first, ["high", "urgent", "default"], urgent_first, ["default", "urgent", "high"],
+                      urgent_first, ["high", "urgent", "default"]]
+    strict = Worker(queue, lambda task: None, lower_tier_share=0)
+    assert [strict._poll_order()[0][0] for _ in range(4)] == ["urgent"] * 4
+    always = Worker(queue, lambda task: None, lower_tier_share=1)
+    assert [always._poll_order()[0][0] for _ in range(4)] == ["high", "default", "high", "default"]
+
+
+def test_a_receive_round_short_polls_each_tier_highest_first_then_long_polls_the_highest(make_team, aws):
+    base = tiered_team(make_team, aws, "p13", ["urgent", "high", "default"])
+    base.send("t", {}, group_id="g", task_id="h1", priority="high")
+    high = base.receive(wait_seconds=0, queue_url=base.tiers.url("high"))
+    nothing = list
+    # Round 1: every tier empty. Round 2: the urgent tier empty, the high tier has h1.
+    sqs = ScriptedReceives(aws.client("sqs"), [nothing, nothing, nothing, nothing, nothing, lambda: high])
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    worker = Worker(queue, lambda task: None, visibility_timeout=50, lower_tier_share=0)
+    urls = {tier: queue.tiers.url(tier) for tier in ("urgent", "high", "default")}
+
+    assert worker._receive(4, 7) == []
+    assert [(c["QueueUrl"], c["MaxNumberOfMessages"], c["WaitTimeSeconds"], c["VisibilityTimeout"])
+            for c in sqs.calls] == [(urls["urgent"], 4, 0, 50), (urls["high"], 4, 0, 50),
+                                    (urls["default"], 4, 0, 50), (urls["urgent"], 4, 7, 50)]
+    assert worker.stats.receive_calls == 4
+
+    sqs.calls.clear()
+    messages = worker._receive(4, 7)
+    # The first tier with messages wins; the round stops there, each message tagged with its queue.
+    assert [queue.to_task(m).task_id for m in messages] == ["h1"]
+    assert [m[QUEUE_URL_KEY] for m in messages] == [urls["high"]]
+    assert [c["QueueUrl"] for c in sqs.calls] == [urls["urgent"], urls["high"]]
+    assert worker.stats.by_priority == {"high": 1}
+
+    worker.stop()
+    sqs.calls.clear()
+    assert worker._receive(4, 0) == [] and sqs.calls == []  # a stopping worker asks no tier

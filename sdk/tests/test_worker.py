@@ -395,16 +395,19 @@ def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch
 
 class ScriptedReceives:
     """A real SQS client whose first ReceiveMessage answers come from ``steps`` (callables
-    returning messages); after them it answers with no messages."""
+    returning messages); after them it answers with no messages. ``calls`` holds each
+    ReceiveMessage's arguments."""
 
     def __init__(self, client, steps):
         self.client = client
         self.steps = list(steps)
+        self.calls = []
 
     def __getattr__(self, name):
         return getattr(self.client, name)
 
     def receive_message(self, **kwargs):
+        self.calls.append(kwargs)
         if self.steps:
             return {"Messages": self.steps.pop(0)()}
         time.sleep(min(0.2, kwargs.get("WaitTimeSeconds", 0)))
@@ -616,3 +619,19 @@ def test_a_running_task_s_lease_is_renewed_on_the_given_schedule_with_the_growin
     with Running(worker):
         wait_for(lambda: left, "the task to finish")
     assert left[0] > 30.0, f"the lease ended {left[0]:.2f} s after the task's second second"
+
+
+def test_one_receive_round_long_polls_the_queue_for_what_fits_with_the_worker_s_visibility_timeout(make_team, aws):
+    base = make_team("w25", visibility_timeout=45)
+    base.send("t", {}, group_id="g", task_id="r1")
+    waiting = base.receive(wait_seconds=0)
+    sqs = ScriptedReceives(aws.client("sqs"), [lambda: waiting])
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    worker = Worker(queue, lambda task: None, visibility_timeout=50)
+
+    messages = worker._receive(3, 7)
+
+    assert [queue.to_task(m).task_id for m in messages] == ["r1"]
+    assert [(c["QueueUrl"], c["MaxNumberOfMessages"], c["WaitTimeSeconds"], c["VisibilityTimeout"])
+            for c in sqs.calls] == [(base.config.queue_url, 3, 7, 50)]
+    assert worker.stats.receive_calls == 1
