@@ -16,7 +16,8 @@ from sqstask.backoff import Backoff
 from sqstask.handler import IN_PROGRESS, Outcome, batch_handler
 from sqstask.idempotency import Claim, TaskStore
 from sqstask.task import encode_envelope, task_attributes
-from sqstask.worker import EXIT_ABANDONED, Worker
+from sqstask.queue import QUEUE_URL_KEY
+from sqstask.worker import EXIT_ABANDONED, Worker, _Acker
 
 WAIT_LIMIT = 15.0
 
@@ -635,3 +636,105 @@ def test_one_receive_round_long_polls_the_queue_for_what_fits_with_the_worker_s_
     assert [(c["QueueUrl"], c["MaxNumberOfMessages"], c["WaitTimeSeconds"], c["VisibilityTimeout"])
             for c in sqs.calls] == [(base.config.queue_url, 3, 7, 50)]
     assert worker.stats.receive_calls == 1
+
+
+class AckLog:
+    """Stands in for a TaskQueue and a Heartbeat: records what an _Acker sends and takes off the heartbeat."""
+
+    def __init__(self, queue_url="https://sqs.example/q.fifo"):
+        self.config = type("Config", (), {"queue_url": queue_url})()
+        self.sqs = self
+        self.calls = []  # ("delete", ids) / ("change", url, [(receipt, timeout), ...]) / ("unbeat", id), in order
+        self.fail_deletes = 0
+
+    def delete_many(self, messages):
+        if self.fail_deletes:
+            self.fail_deletes -= 1
+            raise RuntimeError("SQS unavailable")
+        self.calls.append(("delete", [m["MessageId"] for m in messages]))
+
+    def change_message_visibility_batch(self, QueueUrl, Entries):
+        self.calls.append(("change", QueueUrl, [(e["ReceiptHandle"], e["VisibilityTimeout"]) for e in Entries]))
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+    def remove(self, message):
+        self.calls.append(("unbeat", message["MessageId"]))
+
+    def sent(self, kind):
+        return [call for call in self.calls if call[0] == kind]
+
+
+def acked(n, prefix="m", **extra):
+    return [dict({"MessageId": f"{prefix}{i}", "ReceiptHandle": f"r-{prefix}{i}"}, **extra) for i in range(n)]
+
+
+def test_the_acker_takes_full_batches_at_once_and_the_partial_rest_once_its_oldest_entry_is_due():
+    acker = _Acker(AckLog(), deadline=60.0)
+    before = time.monotonic()
+    for message in acked(12):
+        acker.delete(message)
+    for message in acked(3, "c"):
+        acker.change_visibility(message, 7)
+    after = time.monotonic()
+
+    assert before + 60 <= acker._next_due() <= after + 60  # the oldest entry's deadline
+    deletes, changes = acker._take_due(after)
+    assert [m["MessageId"] for m in deletes] == [f"m{i}" for i in range(10)] and changes == []
+    assert acker._take_due(after + 30) == ([], [])  # the partial rest waits for its deadline
+    deletes, changes = acker._take_due(after + 60)
+    assert [m["MessageId"] for m in deletes] == ["m10", "m11"]
+    assert [(m["MessageId"], t) for m, t in changes] == [("c0", 7), ("c1", 7), ("c2", 7)]
+    assert acker._next_due() is None
+
+
+def test_flush_soon_sends_a_partial_batch_at_once_only_when_something_is_queued():
+    acker = _Acker(AckLog(), deadline=60.0)
+    acker.flush_soon()  # nothing queued: no effect on what comes later
+    acker.delete(acked(1)[0])
+    assert acker._take_due(time.monotonic()) == ([], [])
+    acker.flush_soon()
+    assert [m["MessageId"] for m in acker._take_due(time.monotonic())[0]] == ["m0"]
+    acker.change_visibility(acked(1, "c")[0], 3)
+    acker.flush_soon()
+    assert [(m["MessageId"], t) for m, t in acker._take_due(time.monotonic())[1]] == [("c0", 3)]
+
+
+def test_the_acker_takes_a_message_off_the_heartbeat_just_before_deleting_it_and_changes_each_on_its_own_queue():
+    log = AckLog("https://sqs.example/default.fifo")
+    acker = _Acker(log, deadline=60.0, heartbeat=log)
+    other = "https://sqs.example/urgent.fifo"
+
+    acker._send(acked(2), [(acked(1, "d")[0], 5.9), (acked(1, "u", **{QUEUE_URL_KEY: other})[0], 12)])
+
+    assert log.calls == [
+        ("unbeat", "m0"), ("unbeat", "m1"), ("delete", ["m0", "m1"]),
+        ("change", "https://sqs.example/default.fifo", [("r-d0", 5)]),
+        ("change", other, [("r-u0", 12)]),
+    ]
+
+
+def test_the_acker_thread_sends_full_batches_at_once_the_rest_at_its_deadline_and_everything_left_on_stop():
+    log = AckLog()
+    acker = _Acker(log, deadline=0.3)
+    acker.start()
+    try:
+        queued = time.monotonic()
+        for message in acked(11):
+            acker.delete(message)
+        wait_for(lambda: log.sent("delete") == [("delete", [f"m{i}" for i in range(10)])], "the full batch",
+                 timeout=5, interval=0.01)
+        wait_for(lambda: len(log.sent("delete")) == 2, "the partial batch at its deadline", timeout=5, interval=0.01)
+        assert time.monotonic() - queued >= 0.3
+        assert log.sent("delete")[1] == ("delete", ["m10"])
+        log.fail_deletes = 1  # a failed call does not stop the thread
+        acker.delete(acked(1, "x")[0])
+        acker.flush_soon()
+        wait_for(lambda: log.fail_deletes == 0, "the failing delete", timeout=5, interval=0.01)
+        acker.delete(acked(1, "y")[0])
+        acker.flush_soon()
+        wait_for(lambda: ("delete", ["y0"]) in log.calls, "the next delete after a failed one", timeout=5)
+    finally:
+        acker.deadline = 60.0
+        acker.change_visibility(acked(1, "z")[0], 4)
+        acker.stop()
+    assert log.calls[-1] == ("change", log.config.queue_url, [("r-z0", 4)])  # stop sends what is left
