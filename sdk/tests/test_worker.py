@@ -738,3 +738,78 @@ def test_the_acker_thread_sends_full_batches_at_once_the_rest_at_its_deadline_an
         acker.change_visibility(acked(1, "z")[0], 4)
         acker.stop()
     assert log.calls[-1] == ("change", log.config.queue_url, [("r-z0", 4)])  # stop sends what is left
+
+
+OUT_OF_RANGE = [
+    ({"concurrency": 0}, r"^concurrency must be at least 1, got 0$"),
+    ({"wait_seconds": -1}, r"^wait_seconds must be 0\.\.20 \(SQS long polling\), got -1$"),
+    ({"wait_seconds": 21}, r"^wait_seconds must be 0\.\.20 \(SQS long polling\), got 21$"),
+    ({"visibility_timeout": 0}, r"^visibility_timeout must be 1\.\.43200 seconds, got 0$"),
+    ({"visibility_timeout": 43201}, r"^visibility_timeout must be 1\.\.43200 seconds, got 43201$"),
+    ({"ack_interval": -0.5}, r"^ack_interval must be 0 or more seconds, got -0\.5$"),
+    ({"ack_interval": float("nan")}, r"^ack_interval must be 0 or more seconds, got nan$"),
+    ({"lower_tier_share": -0.1}, r"^lower_tier_share must be 0\.\.1, got -0\.1$"),
+    ({"lower_tier_share": 1.5}, r"^lower_tier_share must be 0\.\.1, got 1\.5$"),
+]
+
+
+def test_a_worker_option_out_of_range_is_refused_with_what_is_allowed(make_team):
+    queue = make_team("w27")
+    for option, error in OUT_OF_RANGE:
+        with pytest.raises(ValueError, match=error):
+            Worker(queue, lambda task: None, **option)
+
+
+def test_worker_options_at_their_limits_are_accepted(make_team):
+    queue = make_team("w28")
+    for option in ({"concurrency": 1}, {"wait_seconds": 0}, {"wait_seconds": 20}, {"visibility_timeout": 1},
+                   {"visibility_timeout": 43200}, {"ack_interval": 0}, {"lower_tier_share": 0},
+                   {"lower_tier_share": 1}):
+        Worker(queue, lambda task: None, **option)
+    assert Worker(queue, lambda task: None).visibility_timeout == 30  # the queue's
+
+
+def test_a_worker_asks_for_a_full_batch_once_it_fits_and_for_less_only_when_a_thread_has_nothing_to_run(make_team):
+    queue = make_team("w29")
+
+    def receive_size(worker, held, running=0, ready=()):
+        worker._held = {f"m{n}": None for n in range(held)}
+        worker._running = running
+        worker._ready.clear()
+        worker._ready.extend(ready)
+        return worker._receive_size()
+
+    two = Worker(queue, lambda task: None, concurrency=2)  # holds 2 running + 10 prefetched
+    assert receive_size(two, held=0) == 10
+    assert receive_size(two, held=2, running=2) == 10
+    assert receive_size(two, held=3, running=2) == 0  # 9 fit: wait for a full batch
+    assert receive_size(two, held=3, running=1) == 9  # ... unless a thread is idle
+    assert receive_size(two, held=3, running=1, ready=["group:g"]) == 0  # it has something to run
+    assert receive_size(two, held=12) == 0
+    many = Worker(queue, lambda task: None, concurrency=20)  # prefetch defaults to the concurrency
+    assert receive_size(many, held=29, running=20) == 10 and receive_size(many, held=31, running=20) == 0
+    no_prefetch = Worker(queue, lambda task: None, concurrency=2, prefetch=0)
+    assert receive_size(no_prefetch, held=0) == 2
+    assert receive_size(no_prefetch, held=1, running=1) == 1
+    assert receive_size(no_prefetch, held=2, running=2) == 0
+    negative = Worker(queue, lambda task: None, concurrency=2, prefetch=-3)  # no prefetch either
+    assert receive_size(negative, held=0) == 2
+    five = Worker(queue, lambda task: None, concurrency=2, prefetch=5)
+    assert receive_size(five, held=0) == 7  # 2 + 5 fit: a batch of 7 is the full batch
+    assert receive_size(five, held=1, running=1) == 6 and receive_size(five, held=2, running=2) == 0
+
+
+def test_the_first_stop_request_sets_the_deadline_and_later_ones_do_not_move_it(make_team):
+    queue = make_team("w30")
+    worker = Worker(queue, lambda task: None, shutdown_timeout=40)
+    assert not worker.stopping
+    before = time.monotonic()
+    worker.stop()
+    after = time.monotonic()
+    assert worker.stopping
+    assert before + 40 <= worker._stop_deadline <= after + 40
+    worker.stop(timeout=500)
+    assert worker._stop_deadline <= after + 40
+    other = Worker(queue, lambda task: None, shutdown_timeout=40)
+    other.stop(timeout=3)
+    assert other._stop_deadline <= time.monotonic() + 3

@@ -1,4 +1,4 @@
-"""Worker(idempotency="batch") and the Worker's pause after empty receives."""
+"""Worker(idempotency="batch") and the Worker's pauses after empty or failed receives."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import threading
 
 import pytest
 
+import sqstask.worker as worker_module
+from sqstask import TaskQueue
 from sqstask.exceptions import ConfigError
 from sqstask.idempotency import TaskStore
-from sqstask.worker import Worker, empty_receive_pause
+from sqstask.worker import Worker, empty_receive_pause, receive_error_pause
 
-from .test_worker import Running, queue_empty, wait_for
+from .test_worker import Running, ScriptedReceives, queue_empty, wait_for
 
 
 def count_calls(client, service):
@@ -94,6 +96,37 @@ def test_empty_receive_pauses_double_up_to_a_cap_only_without_long_polling():
     assert [empty_receive_pause(n, 0) for n in range(1, 8)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
     assert empty_receive_pause(0, 0) == 0.0
     assert empty_receive_pause(3, 20) == 0.0
+
+
+def test_failed_receives_pause_1_2_4_8_then_16_seconds_each():
+    assert [receive_error_pause(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 16, 16, 16]
+
+
+def test_the_receive_loop_counts_failed_and_empty_receives_in_a_row_and_starts_over_after_messages(
+        make_team, aws, monkeypatch):
+    base = make_team("wb8")
+    base.send("t", {}, group_id="g", task_id="e1")
+    waiting = base.receive(wait_seconds=0)
+
+    def unavailable():
+        raise RuntimeError("SQS unavailable")
+
+    sqs = ScriptedReceives(aws.client("sqs"), [unavailable, unavailable, list, list, lambda: waiting, list,
+                                               unavailable])
+    pauses = []
+    monkeypatch.setattr(worker_module, "receive_error_pause", lambda n: pauses.append(("failed", n)) or 0.0)
+    monkeypatch.setattr(worker_module, "empty_receive_pause", lambda n, wait: pauses.append(("empty", n, wait)) or 0.0)
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=3)
+    with Running(worker):
+        wait_for(lambda: len(pauses) >= 8, "eight pauses", timeout=10, interval=0.01)
+
+    assert ran == ["e1"]
+    # A receive that answers (even empty) ends a run of failures; only messages end a run of empty
+    # receives. After its script ScriptedReceives answers empty (0.2 s each).
+    assert pauses[:8] == [("failed", 1), ("failed", 2), ("empty", 1, 3), ("empty", 2, 3),
+                          ("empty", 1, 3), ("failed", 1), ("empty", 2, 3), ("empty", 3, 3)]
 
 
 def test_a_worker_without_long_polling_does_not_spin_on_an_empty_queue(make_team):

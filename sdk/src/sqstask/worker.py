@@ -64,7 +64,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .queue import TaskQueue
     from .task import Task
 
-_RECEIVE_ERROR_PAUSE_CAP = 30.0
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
 EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
@@ -72,6 +71,11 @@ EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
 # the first pause up to the cap, so an idle worker does not spin on ReceiveMessage.
 _EMPTY_RECEIVE_PAUSE = 0.05
 _EMPTY_RECEIVE_PAUSE_CAP = 2.0
+
+
+def receive_error_pause(errors_in_a_row: int) -> float:
+    """Seconds to pause after ``errors_in_a_row`` failed receives: 1, 2, 4, 8, then 16 each."""
+    return 2.0 ** min(errors_in_a_row, 5) / 2
 
 
 def empty_receive_pause(empty_in_a_row: int, wait_seconds: int) -> float:
@@ -435,7 +439,7 @@ class Worker:
                 errors = 0
             except Exception as exc:
                 errors += 1
-                pause = min(_RECEIVE_ERROR_PAUSE_CAP, 2.0 ** min(errors, 5) / 2)
+                pause = receive_error_pause(errors)
                 self.log("receive-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc),
                          retry_in_s=pause)
                 self._stop.wait(pause)
