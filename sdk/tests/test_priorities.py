@@ -325,7 +325,7 @@ def test_threads_start_higher_tier_tasks_first_with_the_guard_s_share_for_the_ol
     # Held and ready, oldest first: four low-tier groups, then four high-tier groups.
     for n, rank in enumerate([1, 1, 1, 1, 0, 0, 0, 0]):
         key = f"group:{'default' if rank else 'high'}/g{n}"
-        worker._groups[key] = deque([_Held({"MessageId": f"m{n}"}, key, float(n), rank=rank)])
+        worker._groups[key] = deque([_Held({"MessageId": f"m{n}"}, key, rank=rank)])
         worker._ready.append(key)
     picked = [worker._next_ready() for _ in range(8)]
     # Every fourth start is the guard's: the oldest ready group, whatever its tier.

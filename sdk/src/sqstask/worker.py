@@ -60,7 +60,6 @@ from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .batch_idempotency import BatchRecorder, Finished
-    from .idempotency import Claim
     from .queue import TaskQueue
     from .task import Task
 
@@ -91,8 +90,6 @@ class _Held:
 
     message: dict[str, Any]
     group: str
-    received_at: float
-    claim: Claim | None = None
     started: bool = False
     # batch mode: the task parsed at receive (or why not) and its stored record, read per receive
     parsed: Task | Outcome | None = None
@@ -505,7 +502,6 @@ class Worker:
         return 0
 
     def _dispatch(self, messages: list[dict[str, Any]]) -> None:
-        now = time.monotonic()
         looked_up = self._look_up(messages) if self.runner.mode == BATCH_MODE else None
         ranks = {url: rank for rank, (_, url) in enumerate(self.tiers)}
         with self._cond:
@@ -517,7 +513,7 @@ class Worker:
                     key = f"group:{self.tiers[rank][0]}/{group}" if len(self.tiers) > 1 else f"group:{group}"
                 else:
                     key = f"message:{message['MessageId']}"
-                held = _Held(message, key, now, rank=rank)
+                held = _Held(message, key, rank=rank)
                 if looked_up is not None:
                     held.parsed, held.prior = looked_up[held.message_id]
                 self._held[held.message_id] = held
@@ -591,11 +587,7 @@ class Worker:
         if isinstance(parsed, Outcome):
             outcome = parsed
         else:
-            def remember(claim: Claim) -> None:
-                held.claim = claim
-
-            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember,
-                                      leases=self._leases)
+            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, leases=self._leases)
         self._settle(held, outcome)
 
     def _settle(self, held: _Held, outcome: Outcome) -> None:
@@ -735,11 +727,13 @@ class Worker:
                 self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Flush acks, stop the heartbeat, lease renewals and metrics, release whatever is still held.
+        """Write pending records, send queued acks, stop the heartbeat, leases and metrics, release what is held.
 
         Each step runs even when an earlier one fails, so held messages are always released.
         """
         steps = (
+            # pending records first: writing them queues the deletes of the tasks they record
+            ("records", self._recorder.stop if self._recorder is not None else None),
             ("acknowledgements", self._acker.stop if self._acker is not None else None),
             ("heartbeat", self._heartbeat.stop if self._heartbeat is not None else None),
             ("lease renewals", self._leases.stop if self._leases is not None else None),
@@ -759,15 +753,7 @@ class Worker:
                  dead_lettered=self.stats.dead_lettered, released=self.stats.released)
 
     def _release_leftover(self) -> None:
-        """Write pending records, flush acks, stop the heartbeat, release whatever is still held."""
-        if self._recorder is not None:
-            self._recorder.stop()
-        if self._acker is not None:
-            self._acker.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
-        if self.metrics is not None:
-            self.metrics.stop()  # writes the last, partial interval
+        """Make whatever is still held visible again at once; count it as abandoned."""
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._abandoned = len(leftover)
