@@ -813,3 +813,74 @@ def test_the_first_stop_request_sets_the_deadline_and_later_ones_do_not_move_it(
     other = Worker(queue, lambda task: None, shutdown_timeout=40)
     other.stop(timeout=3)
     assert other._stop_deadline <= time.monotonic() + 3
+
+
+def test_without_fifo_order_tasks_of_one_group_run_in_parallel(make_team):
+    queue = make_team("w31")
+    for n in range(2):
+        queue.send("t", {}, group_id="same", task_id=f"p{n}")
+    both_running = threading.Barrier(2, timeout=3)  # broken (the task fails) unless both run at once
+    ran = []
+
+    def handle(task):
+        both_running.wait()
+        ran.append(task.task_id)
+
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0, fifo=False)
+    with Running(worker):
+        wait_for(lambda: len(ran) == 2 or worker.stats.failed, "both tasks of the group")
+    assert sorted(ran) == ["p0", "p1"] and worker.stats.failed == 0
+
+
+def visibility_changes(queue):
+    """Every VisibilityTimeout the queue's client sets in a ChangeMessageVisibilityBatch, in call order."""
+    seen = []
+    queue.sqs.meta.events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch",
+                                   lambda params, **_: seen.extend(e["VisibilityTimeout"] for e in params["Entries"]))
+    return seen
+
+
+def test_an_error_inside_the_worker_hands_the_message_back_for_a_retry_and_the_thread_goes_on(make_team):
+    queue = make_team("w32", visibility_timeout=60)
+    queue.send("t", {}, group_id="g", task_id="e1")
+    queue.send("t", {}, group_id="g", task_id="e2")
+    queue.send("t", {}, group_id="h", task_id="e3")
+    changes = visibility_changes(queue)
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0,
+                    backoff=Backoff(base=7, jitter=0))
+    run = worker.runner.run
+
+    def broken_once(task, **kwargs):
+        if task.task_id == "e1":
+            raise RuntimeError("a bug outside the handler")
+        return run(task, **kwargs)
+
+    worker.runner.run = broken_once
+    with Running(worker):
+        wait_for(lambda: ran == ["e3"] and queue_counts(queue) == (1, 1), "e3 to run on the same thread")
+
+    # e1 waits out its backoff (first receive: 7 s); e2, behind it in its group, is visible again at once.
+    assert changes == [7, 0] or changes == [0, 7]
+    assert (worker.stats.released, worker.stats.succeeded) == (1, 1)
+
+
+def test_a_failing_shutdown_step_does_not_stop_the_others_held_messages_are_still_given_back(make_team):
+    queue = make_team("w33", visibility_timeout=60)
+    gate = Gate("slow")
+    queue.send("t", {}, group_id="g", task_id="slow")
+    worker = Worker(queue, gate, concurrency=1, wait_seconds=0)
+    runner = Running(worker)
+    with runner:
+        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+
+        def broken():
+            raise RuntimeError("cannot flush")
+
+        worker._acker.stop = broken
+        worker.stop(timeout=0.1)
+        runner.thread.join(30)
+        assert runner.result == EXIT_ABANDONED
+        assert queue_counts(queue) == (1, 0)  # released even though the acknowledgements step failed
+        assert len(worker._heartbeat) == 0 and not worker._heartbeat.running
+        gate.open()
