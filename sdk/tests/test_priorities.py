@@ -426,3 +426,20 @@ def test_a_receive_round_short_polls_each_tier_highest_first_then_long_polls_the
     worker.stop()
     sqs.calls.clear()
     assert worker._receive(4, 0) == [] and sqs.calls == []  # a stopping worker asks no tier
+
+
+def test_the_same_group_id_in_two_tiers_is_two_groups_that_run_in_parallel(make_team, aws):
+    queue = tiered_team(make_team, aws, "p14", ["urgent", "default"])
+    queue.send("t", {}, group_id="g", task_id="u1", priority="urgent")
+    queue.send("t", {}, group_id="g", task_id="d1")
+    both_running = threading.Barrier(2, timeout=3)  # broken (the task fails) unless both run at once
+    ran: list[str] = []
+
+    def handle(task):
+        both_running.wait()
+        ran.append(task.task_id)
+
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0)
+    with Running(worker):
+        wait_for(lambda: len(ran) == 2 or worker.stats.failed, "both tasks")
+    assert sorted(ran) == ["d1", "u1"] and worker.stats.failed == 0

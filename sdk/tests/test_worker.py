@@ -71,10 +71,12 @@ def test_worker_runs_every_task_once_and_deletes_it(make_team):
     for n in range(5):
         queue.send("t", {"n": n}, group_id=f"g{n % 2}", task_id=f"t{n}")
 
-    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=0)):
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=0)
+    with Running(worker):
         wait_for(lambda: len(ran) >= 5, "all 5 tasks to run")
     # Stopping flushes the pending deletes: a wrong count or a leftover message fails here at once.
     assert queue_empty(queue)
+    assert (worker.stats.received, worker.stats.succeeded, worker.stats.by_status) == (5, 5, {"succeeded": 5})
     assert sorted(ran) == [f"t{n}" for n in range(5)]
     store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
     assert all(store.get(f"t{n}")["status"] == "COMPLETED" for n in range(5))
@@ -143,6 +145,9 @@ def test_failing_task_is_retried_with_growing_delays_then_moved_to_the_dlq(make_
 
     assert attempts == [1, 2, 3, 4]
     assert delays == [1, 2, 4]  # exponential over attempts; the last attempt goes to the DLQ, not back
+    stats = worker.stats
+    assert (stats.received, stats.succeeded, stats.failed, stats.dead_lettered) == (4, 0, 4, 1)
+    assert stats.by_status == {"failed": 4}
     record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("p1")
     assert record["status"] == "DEAD_LETTERED" and record["error"] == "always broken" and record["attempt"] == 4
     gave_up = [json.loads(r.getMessage()) for r in caplog.records if '"gave-up"' in r.getMessage()]
@@ -477,6 +482,7 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
 
     assert ran == ["d1"]
     assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (1, 0, 0)
+    assert second.stats.by_status == {"duplicate": 1} and second.stats.dead_lettered == 0
     assert deleted == [1]
     assert queue_counts(queue) == (0, 0)
 
