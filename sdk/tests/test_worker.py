@@ -890,3 +890,31 @@ def test_a_failing_shutdown_step_does_not_stop_the_others_held_messages_are_stil
         assert queue_counts(queue) == (1, 0)  # released even though the acknowledgements step failed
         assert len(worker._heartbeat) == 0 and not worker._heartbeat.running
         gate.open()
+
+
+def test_a_malformed_message_goes_to_the_dlq_and_is_deleted_without_running_anything(make_team):
+    queue = make_team("w34")
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="g", MessageDeduplicationId="bad",
+                           MessageBody=json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}}))
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task), concurrency=1, wait_seconds=0)
+    with Running(worker):
+        wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the message in the DLQ")
+        wait_for(lambda: queue_empty(queue), "the original to be deleted")
+    assert ran == []
+    assert (worker.stats.dead_lettered, worker.stats.failed, worker.stats.by_status) == (1, 1, {"malformed": 1})
+
+
+def test_the_heartbeat_extends_a_running_task_s_message_every_heartbeat_interval_unless_turned_off(make_team):
+    for enabled in (True, False):
+        queue = make_team(f"w35-{enabled}", visibility_timeout=30)
+        extended = visibility_changes(queue)
+        queue.send("t", {}, group_id="g", task_id="beat")
+        worker = Worker(queue, lambda task: time.sleep(0.35), concurrency=1, wait_seconds=0, heartbeat=enabled,
+                        heartbeat_interval=0.1)
+        with Running(worker):
+            wait_for(lambda: worker.stats.succeeded == 1, "the task")
+        if enabled:
+            assert extended and set(extended) == {30}, extended  # the window of a task under a second old
+        else:
+            assert extended == [] and worker._heartbeat is None
