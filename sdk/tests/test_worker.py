@@ -918,3 +918,41 @@ def test_the_heartbeat_extends_a_running_task_s_message_every_heartbeat_interval
             assert extended and set(extended) == {30}, extended  # the window of a task under a second old
         else:
             assert extended == [] and worker._heartbeat is None
+
+
+def test_idle_exit_counts_only_time_without_held_messages(make_team):
+    queue = make_team("w36")
+    queue.send("t", {}, group_id="a", task_id="long")
+    second_ran = threading.Event()
+    ran = []
+
+    def handle(task):
+        if task.task_id == "long":
+            time.sleep(0.3)  # longer than idle_exit: a worker holding a task is not idle
+            queue.send("t", {}, group_id="b", task_id="later")
+            second_ran.wait(5)
+        else:
+            second_ran.set()
+        ran.append(task.task_id)
+
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0, idle_exit=0.2)
+    assert worker.run(install_signal_handlers=False) == 0
+    assert ran == ["later", "long"] and queue_empty(queue)
+
+
+def test_messages_received_while_a_stop_was_requested_are_given_back_unrun(make_team, aws):
+    base = make_team("w37", visibility_timeout=60)
+    base.send("t", {}, group_id="g", task_id="late")
+    waiting = base.receive(wait_seconds=0)
+
+    def stop_then_answer():
+        worker.stop()
+        return waiting
+
+    sqs = ScriptedReceives(aws.client("sqs"), [stop_then_answer])
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0)
+    assert worker.run(install_signal_handlers=False) == 0
+    assert ran == [] and worker.stats.released == 1 and worker.stats.received == 0
+    assert queue_counts(base) == (1, 0)  # visible again at once
