@@ -956,3 +956,31 @@ def test_messages_received_while_a_stop_was_requested_are_given_back_unrun(make_
     assert worker.run(install_signal_handlers=False) == 0
     assert ran == [] and worker.stats.released == 1 and worker.stats.received == 0
     assert queue_counts(base) == (1, 0)  # visible again at once
+
+
+def test_the_worker_writes_per_interval_how_busy_it_was_what_it_holds_and_each_outcome(make_team, capsys):
+    from .test_metrics import emf_lines
+
+    queue = make_team("w38")
+    gate = Gate("slow")
+    queue.send("a", {}, group_id="g1", task_id="slow")
+    queue.send("b", {}, group_id="g2", task_id="quick")
+    worker = Worker(queue, gate, concurrency=1, wait_seconds=0, metrics_interval=0.1)
+    capsys.readouterr()
+    docs = []
+
+    def written():
+        docs.extend(emf_lines(capsys.readouterr().out))
+        return docs
+
+    with Running(worker):
+        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        # While the one thread runs "slow" and "quick" waits: fully busy, two messages held.
+        wait_for(lambda: any(d.get("WorkerUtilization") == 100.0 and d["TasksInFlight"] == 2 for d in written()),
+                 "an interval with the thread busy throughout and both messages held", timeout=5, interval=0.05)
+        gate.open()
+        wait_for(lambda: worker.stats.succeeded == 2, "both tasks")
+    written()
+    succeeded = {d["TaskType"]: d["TasksSucceeded"] for d in docs if "TaskType" in d}
+    assert succeeded == {"a": 1, "b": 1}
+    assert docs[-1]["TasksInFlight"] == 0 and docs[-1]["WorkerUtilization"] < 100.0
