@@ -32,6 +32,16 @@ def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def wait_until(condition, timeout, interval=0.02):
+    """Poll ``condition`` for up to ``timeout`` seconds; return whether it came true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
 class Running:
     """Runs a Worker on a thread; stops it and joins on exit."""
 
@@ -532,11 +542,16 @@ def test_a_first_signal_drains_the_worker_which_returns_0_and_restores_the_previ
     def handle(task):
         ran.append(task.task_id)
         os.kill(os.getpid(), signal.SIGTERM)
-        wait_for(lambda: worker.stopping, "the signal to stop the worker", timeout=5)
+        if not stopped_in_time.wait(5):
+            stop()  # so that run() returns and the test fails below instead of hanging
 
+    stopped_in_time = threading.Event()
     worker = Worker(queue, handle, concurrency=1, wait_seconds=0)
+    stop = worker.stop
+    worker.stop = lambda timeout=None: (stopped_in_time.set(), stop(timeout))
     with SignalsSaved() as signals:
         assert worker.run() == 0
+        assert stopped_in_time.is_set(), "SIGTERM did not stop the worker"
         assert signal.getsignal(signal.SIGTERM) == signals.previous
         assert signal.getsignal(signal.SIGINT) == signals.previous
     assert signals.received == []  # the worker's handler took it, not the previous one
@@ -551,9 +566,11 @@ def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(mak
 
     def handle(task):
         os.kill(os.getpid(), signal.SIGTERM)
-        wait_for(lambda: worker.stopping, "the first signal to stop the worker", timeout=5)
+        if not wait_until(lambda: worker.stopping, 5):
+            worker.stop(0)  # so that run() returns and the test fails below instead of hanging
+            return
         os.kill(os.getpid(), signal.SIGINT)
-        release.wait(10)
+        release.wait(5)
 
     worker = Worker(queue, handle, concurrency=1, wait_seconds=0, shutdown_timeout=30)
     with SignalsSaved() as signals:
