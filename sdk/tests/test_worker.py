@@ -1001,3 +1001,29 @@ def test_the_worker_writes_per_interval_how_busy_it_was_what_it_holds_and_each_o
     succeeded = {d["TaskType"]: d["TasksSucceeded"] for d in docs if "TaskType" in d}
     assert succeeded == {"a": 1, "b": 1}
     assert docs[-1]["TasksInFlight"] == 0 and docs[-1]["WorkerUtilization"] < 100.0
+
+
+def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_mates_twice(make_team):
+    queue = make_team("w39", visibility_timeout=60)
+    for n in range(2):
+        queue.send("t", {}, group_id="g", task_id=f"d{n}")
+    started, fail_now = threading.Event(), threading.Event()
+
+    def handle(task):
+        started.set()
+        assert fail_now.wait(10), "the test never let the task fail"
+        raise RuntimeError("fails during the drain")
+
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
+    runner = Running(worker)
+    with runner:
+        assert started.wait(WAIT_LIMIT), "d0 did not start"
+        wait_for(lambda: len(worker._held) == 2, "d1 held behind d0")
+        worker.stop(timeout=10)
+        wait_for(lambda: worker.stats.released == 1, "d1 given back as unstarted")
+        fail_now.set()
+        runner.thread.join(30)
+    assert runner.result == 0
+    assert worker.stats.released == 1 and worker.stats.failed == 1
+    assert not worker._held and not worker._groups  # nothing left behind
+    assert queue_counts(queue) == (2, 0)
