@@ -1027,3 +1027,13 @@ def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_
     assert worker.stats.released == 1 and worker.stats.failed == 1
     assert not worker._held and not worker._groups  # nothing left behind
     assert queue_counts(queue) == (2, 0)
+
+
+def test_the_worker_s_threads_are_named_daemons_so_a_hung_task_never_keeps_the_process_alive(make_team):
+    queue = make_team("w40")
+    worker = Worker(queue, lambda task: None, concurrency=2, wait_seconds=0)
+    with Running(worker):
+        wait_for(lambda: worker._threads and worker._acker is not None, "the worker to start")
+        threads = {t.name: t for t in threading.enumerate() if t.name.startswith("sqstask-")}
+        assert {"sqstask-worker-0", "sqstask-worker-1", "sqstask-acker"} <= set(threads)
+        assert all(t.daemon for t in threads.values())
