@@ -142,7 +142,9 @@ def test_a_worker_without_long_polling_does_not_spin_on_an_empty_queue(make_team
 
 
 def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_still_dead_letters_malformed_ones(
-        make_team):
+        make_team, capsys):
+    from .test_metrics import emf_lines
+
     from sqstask.backoff import Backoff
 
     queue = make_team("wb9")
@@ -156,7 +158,7 @@ def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_s
             raise RuntimeError("table unavailable")
 
     queue.dynamodb.meta.events.register("before-call.dynamodb.BatchGetItem", refuse)
-    queue.send("t", {"n": 1}, group_id="g", task_id="later")
+    queue.send("report", {"n": 1}, group_id="g", task_id="later")
     queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="h", MessageDeduplicationId="bad",
                            MessageBody=json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}}))
     ran = []
@@ -172,6 +174,12 @@ def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_s
         wait_for(lambda: queue_empty(queue) and ran, "the task to run once the table is back", timeout=10)
 
     assert ran == ["later"]
+    by_status = worker.stats.by_status
+    assert by_status["malformed"] == 1 and by_status["succeeded"] == 1 and by_status["failed"] >= 1
+    assert set(by_status) == {"malformed", "succeeded", "failed"}
+    # The unrun task's failures count under its own task type.
+    failed = [d["TasksFailed"] for d in emf_lines(capsys.readouterr().out) if d.get("TaskType") == "report"]
+    assert sum(failed) == by_status["failed"]
 
 
 def test_batch_mode_retries_a_success_whose_record_could_not_be_written_and_deletes_it_once_recorded(make_team):

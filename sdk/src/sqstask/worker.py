@@ -619,11 +619,10 @@ class Worker:
             try:
                 priors = self.runner.batch_store.lookup(task_ids)
             except Exception as exc:  # run nothing of this receive; the messages are retried later
-                reason = f"task table unavailable: {type(exc).__name__}: {exc}"
-                self.log("failed", level=logging.ERROR, reason=reason, records=len(task_ids),
-                         error_type=type(exc).__name__, error=str(exc)[:1000])
-                failure = Outcome(FAILED, error=exc, reason=reason)
-                return {mid: (p if isinstance(p, Outcome) else failure, None) for mid, p in parsed.items()}
+                self.log("failed", level=logging.ERROR, reason=f"task table unavailable: {type(exc).__name__}: {exc}",
+                         records=len(task_ids), error_type=type(exc).__name__, error=str(exc)[:1000])
+                # each task failed unrun: counted (and its metrics written) under its own task type
+                return {mid: (p if isinstance(p, Outcome) else Outcome(FAILED, p), None) for mid, p in parsed.items()}
         return {mid: (p, None if isinstance(p, Outcome) else priors.get(p.task_id)) for mid, p in parsed.items()}
 
     def _process_batched(self, held: _Held) -> None:
