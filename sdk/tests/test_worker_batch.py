@@ -218,3 +218,18 @@ def test_batch_mode_deletes_at_once_when_the_last_records_are_written_and_nothin
     with Running(worker):
         wait_for(lambda: queue_empty(queue), "the three deletes without waiting for a full batch", timeout=5)
         assert sorted(ran) == ["q0", "q1", "q2"]
+
+
+def test_batch_mode_dead_letters_a_malformed_message_and_runs_the_rest_of_its_receive(make_team):
+    queue = make_team("wb10")
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="h", MessageDeduplicationId="bad",
+                           MessageBody=json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}}))
+    queue.send("t", {}, group_id="g", task_id="good")
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=1, wait_seconds=0)
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and ran, "the good task to run and both messages to be deleted")
+    assert ran == ["good"]
+    assert worker.stats.by_status == {"malformed": 1, "succeeded": 1} and worker.stats.dead_lettered == 1
+    assert queue.sqs.get_queue_attributes(QueueUrl=queue.config.dlq_url, AttributeNames=[
+        "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1"
