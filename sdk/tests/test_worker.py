@@ -391,6 +391,22 @@ def test_ack_deadline_stays_well_inside_the_visibility_timeout(make_team):
     assert Worker(queue, lambda task: None).ack_deadline == 1.0
     assert Worker(queue, lambda task: None, visibility_timeout=8, ack_interval=30).ack_deadline == 2.0
     assert Worker(queue, lambda task: None, visibility_timeout=8, heartbeat_interval=6).ack_deadline == 1.0
+    # A retried message is off the heartbeat: its change must go out before what one beat left runs out.
+    assert Worker(queue, lambda task: None, visibility_timeout=8, heartbeat_interval=7,
+                  ack_interval=30).ack_deadline == 0.5
+    assert Worker(queue, lambda task: None, ack_interval=0).ack_deadline == 0.0
+
+
+def test_a_worker_s_defaults_are_the_documented_ones(make_team):
+    from sqstask.handler import LEASE_MODE
+
+    queue = make_team("w41", visibility_timeout=600)
+    worker = Worker(queue, lambda task: None)
+    assert (worker.concurrency, worker.wait_seconds, worker.shutdown_timeout, worker.ack_interval) == (4, 20, 30.0, 1.0)
+    assert (worker.fifo, worker.heartbeat_enabled, worker.lower_tier_share) == (True, True, 0.1)
+    assert worker.runner.mode == LEASE_MODE and worker.visibility_timeout == 600
+    assert worker.backoff == Backoff()  # 5 s doubling up to 900 s, half jittered
+    assert worker.max_held == 4 + 10  # concurrency plus a full receive batch prefetched
 
 
 def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch_fits(make_team):

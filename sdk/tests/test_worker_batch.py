@@ -84,7 +84,9 @@ def test_batch_mode_records_a_failure_and_retries_the_task(make_team):
 
 @pytest.mark.parametrize(("kwargs", "error"), [
     ({"fifo": False}, r"idempotency='batch' needs fifo=True on Worker"),
-    ({"heartbeat": False}, r"idempotency='batch' needs the Worker's heartbeat \(heartbeat=True\)"),
+    ({"heartbeat": False}, r"idempotency='batch' needs the Worker's heartbeat \(heartbeat=True\): batch mode takes "
+                           r"no lease, so a task that outlived its visibility timeout could run on another consumer "
+                           r"at the same time$"),
 ])
 def test_batch_mode_is_refused_where_a_task_could_run_twice_at_once(make_team, kwargs, error):
     queue = make_team("wb4")
