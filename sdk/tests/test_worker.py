@@ -1053,3 +1053,17 @@ def test_the_worker_s_threads_are_named_daemons_so_a_hung_task_never_keeps_the_p
         threads = {t.name: t for t in threading.enumerate() if t.name.startswith("sqstask-")}
         assert {"sqstask-worker-0", "sqstask-worker-1", "sqstask-acker"} <= set(threads)
         assert all(t.daemon for t in threads.values())
+
+
+def test_with_idle_exit_a_long_poll_waits_no_longer_than_the_idle_time_left(make_team, aws):
+    base = make_team("w42")
+    for wait_seconds, idle_exit, expected in ((20, 1.1, {2, 1}), (0, 0.3, {0})):
+        sqs = ScriptedReceives(aws.client("sqs"), [])  # every receive empty, after min(0.2 s, its wait)
+        queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+        worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=wait_seconds, idle_exit=idle_exit)
+        assert worker.run(install_signal_handlers=False) == 0
+        waits = [call["WaitTimeSeconds"] for call in sqs.calls]
+        assert set(waits) == expected, waits
+        if wait_seconds:
+            # 1.1 s left rounds up to 2 s at first; after the first 0.2 s empty receive, 1 s at most.
+            assert waits[0] == 2 and set(waits[1:]) == {1}, waits
