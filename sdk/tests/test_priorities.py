@@ -23,7 +23,7 @@ from sqstask.worker import Worker
 
 from .test_worker import ScriptedReceives
 
-WAIT_LIMIT = 60.0
+WAIT_LIMIT = 15.0
 
 
 def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.02):
@@ -443,3 +443,28 @@ def test_the_same_group_id_in_two_tiers_is_two_groups_that_run_in_parallel(make_
     with Running(worker):
         wait_for(lambda: len(ran) == 2 or worker.stats.failed, "both tasks")
     assert sorted(ran) == ["d1", "u1"] and worker.stats.failed == 0
+
+
+def test_a_thread_starts_a_held_higher_tier_task_before_an_older_lower_tier_one(make_team, aws):
+    queue = tiered_team(make_team, aws, "p15", ["urgent", "default"])
+    queue.send("t", {}, group_id="a", task_id="first")
+    started, go_on = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def handle(task):
+        if task.task_id == "first":
+            started.set()
+            assert go_on.wait(WAIT_LIMIT), "the test never let the first task finish"
+        ran.append(task.task_id)
+
+    # prefetch 20: a full receive batch still fits while three messages are held
+    worker = Worker(queue, handle, concurrency=1, prefetch=20, wait_seconds=0, lower_tier_share=0)
+    with Running(worker):
+        assert started.wait(WAIT_LIMIT), "the first task did not start"
+        queue.send("t", {}, group_id="b", task_id="older-default")
+        wait_for(lambda: len(worker._held) == 2, "the default-tier task held")
+        queue.send("t", {}, group_id="c", task_id="newer-urgent", priority="urgent")
+        wait_for(lambda: len(worker._held) == 3, "the urgent task held")
+        go_on.set()
+        wait_for(lambda: len(ran) == 3, "all three tasks")
+    assert ran == ["first", "newer-urgent", "older-default"]
