@@ -1048,11 +1048,17 @@ def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_
 def test_the_worker_s_threads_are_named_daemons_so_a_hung_task_never_keeps_the_process_alive(make_team):
     queue = make_team("w40")
     worker = Worker(queue, lambda task: None, concurrency=2, wait_seconds=0)
-    with Running(worker):
+    # run from a non-daemon thread: threads made without daemon=True would inherit False
+    runner = threading.Thread(target=worker.run, kwargs={"install_signal_handlers": False}, daemon=False)
+    runner.start()
+    try:
         wait_for(lambda: worker._threads and worker._acker is not None, "the worker to start")
         threads = {t.name: t for t in threading.enumerate() if t.name.startswith("sqstask-")}
         assert {"sqstask-worker-0", "sqstask-worker-1", "sqstask-acker"} <= set(threads)
         assert all(t.daemon for t in threads.values())
+    finally:
+        worker.stop(timeout=5)
+        runner.join(30)
 
 
 def test_with_idle_exit_a_long_poll_waits_no_longer_than_the_idle_time_left(make_team, aws):
@@ -1067,3 +1073,15 @@ def test_with_idle_exit_a_long_poll_waits_no_longer_than_the_idle_time_left(make
         if wait_seconds:
             # 1.1 s left rounds up to 2 s at first; after the first 0.2 s empty receive, 1 s at most.
             assert waits[0] == 2 and set(waits[1:]) == {1}, waits
+
+
+def test_the_heartbeat_grants_windows_no_longer_than_heartbeat_max_window(make_team):
+    queue = make_team("w43", visibility_timeout=2)
+    extended = visibility_changes(queue)
+    queue.send("t", {}, group_id="g", task_id="capped")
+    # Past its first second a task would get 3 s windows; the cap keeps them at 2 s.
+    worker = Worker(queue, lambda task: time.sleep(1.3), concurrency=1, wait_seconds=0, heartbeat_interval=0.1,
+                    heartbeat_max_window=2)
+    with Running(worker):
+        wait_for(lambda: worker.stats.succeeded == 1, "the task")
+    assert len(extended) >= 3 and set(extended) == {2}, extended
