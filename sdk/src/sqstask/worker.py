@@ -125,10 +125,12 @@ class _Acker:
     is sent, so it stays invisible however long it waits.
     """
 
-    def __init__(self, queue: TaskQueue, deadline: float, heartbeat: Heartbeat | None = None) -> None:
+    def __init__(self, queue: TaskQueue, deadline: float, heartbeat: Heartbeat | None = None,
+                 log: AuditLog | None = None) -> None:
         self.queue = queue
         self.deadline = deadline
         self.heartbeat = heartbeat
+        self.log = log or AuditLog()
         self._deletes: deque[tuple[float, dict[str, Any]]] = deque()
         self._changes: deque[tuple[float, dict[str, Any], int]] = deque()
         self._cond = threading.Condition()
@@ -203,8 +205,8 @@ class _Acker:
                            for m in messages]
                 ids = [m["MessageId"] for m in messages]
                 for failure in sqs_batch(self.queue.sqs, "change_message_visibility_batch", url, entries, ids):
-                    AuditLog()("visibility-failed", message_id=failure.message_id, error_type=failure.code,
-                               error=failure.message)
+                    self.log("visibility-failed", message_id=failure.message_id, error_type=failure.code,
+                             error=failure.message)
 
     def _run(self) -> None:
         while True:
@@ -221,7 +223,7 @@ class _Acker:
             try:
                 self._send(deletes, changes)
             except Exception as exc:  # keep acking; the messages reappear after their timeout
-                AuditLog()("ack-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc))
+                self.log("ack-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc))
 
 
 class Worker:
@@ -375,7 +377,7 @@ class Worker:
             if self.heartbeat_enabled:
                 self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
                                             interval=self.heartbeat_interval, max_window=self.heartbeat_max_window)
-            self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
+            self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat, self.log)
             store = self.runner.store
             if store is not None:
                 self._leases = LeaseKeeper(store, lease_seconds=self.visibility_timeout,
