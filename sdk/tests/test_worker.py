@@ -675,6 +675,7 @@ def test_one_receive_round_long_polls_the_queue_for_what_fits_with_the_worker_s_
     assert [(c["QueueUrl"], c["MaxNumberOfMessages"], c["WaitTimeSeconds"], c["VisibilityTimeout"])
             for c in sqs.calls] == [(base.config.queue_url, 3, 7, 50)]
     assert worker.stats.receive_calls == 1
+    assert worker._receive(10, 0) == [] and worker.stats.receive_calls == 2  # empty ones count too
 
 
 class AckLog:
@@ -1045,34 +1046,28 @@ def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_
     assert queue_counts(queue) == (2, 0)
 
 
-def test_the_worker_s_threads_are_named_daemons_so_a_hung_task_never_keeps_the_process_alive(make_team):
+@pytest.mark.parametrize("idempotency", [True, "batch"])
+def test_the_worker_s_threads_are_named_daemons_and_all_end_when_it_returns(make_team, idempotency):
     queue = make_team("w40")
-    worker = Worker(queue, lambda task: None, concurrency=2, wait_seconds=0)
+    queue.send("t", {}, group_id="g", task_id="one")
+    worker = Worker(queue, lambda task: None, concurrency=2, wait_seconds=0, idempotency=idempotency,
+                    metrics_interval=30)
+    before = set(threading.enumerate())
     # run from a non-daemon thread: threads made without daemon=True would inherit False
     runner = threading.Thread(target=worker.run, kwargs={"install_signal_handlers": False}, daemon=False)
     runner.start()
     try:
-        wait_for(lambda: worker._threads and worker._acker is not None, "the worker to start")
-        threads = {t.name: t for t in threading.enumerate() if t.name.startswith("sqstask-")}
-        assert {"sqstask-worker-0", "sqstask-worker-1", "sqstask-acker"} <= set(threads)
-        assert all(t.daemon for t in threads.values())
+        wait_for(lambda: worker.stats.succeeded == 1, "the task")
+        threads = {t.name: t for t in set(threading.enumerate()) - before if t.name.startswith("sqstask-")}
+        expected = {"sqstask-worker-0", "sqstask-worker-1", "sqstask-acker", "sqstask-heartbeat",
+                    "sqstask-metrics", "sqstask-leases" if idempotency is True else "sqstask-recorder"}
+        assert expected <= set(threads), sorted(threads)
+        assert all(t.daemon for t in threads.values())  # a hung task never keeps the process alive
     finally:
         worker.stop(timeout=5)
         runner.join(30)
-
-
-def test_with_idle_exit_a_long_poll_waits_no_longer_than_the_idle_time_left(make_team, aws):
-    base = make_team("w42")
-    for wait_seconds, idle_exit, expected in ((20, 1.1, {2, 1}), (0, 0.3, {0})):
-        sqs = ScriptedReceives(aws.client("sqs"), [])  # every receive empty, after min(0.2 s, its wait)
-        queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
-        worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=wait_seconds, idle_exit=idle_exit)
-        assert worker.run(install_signal_handlers=False) == 0
-        waits = [call["WaitTimeSeconds"] for call in sqs.calls]
-        assert set(waits) == expected, waits
-        if wait_seconds:
-            # 1.1 s left rounds up to 2 s at first; after the first 0.2 s empty receive, 1 s at most.
-            assert waits[0] == 2 and set(waits[1:]) == {1}, waits
+    wait_for(lambda: not [name for name, t in threads.items() if t.is_alive()], "every worker thread to end",
+             timeout=5)
 
 
 def test_the_heartbeat_grants_windows_no_longer_than_heartbeat_max_window(make_team):
