@@ -270,7 +270,7 @@ def test_stop_finishes_running_tasks_and_releases_unstarted_ones(make_team):
         release.set()
         runner.thread.join(30)
 
-    assert runner.result == 0
+    assert runner.result == 0 and worker.stats.released == 3
     assert sorted(finished) == sorted(started) and len(finished) == 2
     assert queue_counts(queue) == (3, 0)  # finished ones deleted, unstarted ones visible
 
@@ -493,23 +493,24 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
     queue.send("t", {"n": 1}, group_id="g", task_id="d1")
     first = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
     assert first.run(install_signal_handlers=False) == 0
-    # The same task again (as after a redrive), past SQS's deduplication.
-    queue.sqs.send_message(
-        QueueUrl=queue.config.queue_url,
-        MessageBody=encode_envelope("d1", "t", {"n": 1}),
-        MessageAttributes=task_attributes("d1", "t"),
-        MessageGroupId="g",
-        MessageDeduplicationId="d1-again",
-    )
+    # The same task twice again (as after redrives), past SQS's deduplication.
+    for copy in ("again", "once-more"):
+        queue.sqs.send_message(
+            QueueUrl=queue.config.queue_url,
+            MessageBody=encode_envelope("d1", "t", {"n": 1}),
+            MessageAttributes=task_attributes("d1", "t"),
+            MessageGroupId="g",
+            MessageDeduplicationId=f"d1-{copy}",
+        )
     deleted = record_batches(queue, "DeleteMessageBatch", "Entries")
 
     second = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
     assert second.run(install_signal_handlers=False) == 0
 
     assert ran == ["d1"]
-    assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (1, 0, 0)
-    assert second.stats.by_status == {"duplicate": 1} and second.stats.dead_lettered == 0
-    assert deleted == [1]
+    assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (2, 0, 0)
+    assert second.stats.by_status == {"duplicate": 2} and second.stats.dead_lettered == 0
+    assert sum(deleted) == 2
     assert queue_counts(queue) == (0, 0)
 
 
@@ -928,15 +929,17 @@ def test_a_failing_shutdown_step_does_not_stop_the_others_held_messages_are_stil
 
 def test_a_malformed_message_goes_to_the_dlq_and_is_deleted_without_running_anything(make_team):
     queue = make_team("w34")
-    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId="g", MessageDeduplicationId="bad",
-                           MessageBody=json.dumps({"v": 99, "id": "x", "type": "t", "payload": {}}))
+    for n in range(2):
+        queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId=f"g{n}",
+                               MessageDeduplicationId=f"bad{n}",
+                               MessageBody=json.dumps({"v": 99, "id": f"x{n}", "type": "t", "payload": {}}))
     ran = []
     worker = Worker(queue, lambda task: ran.append(task), concurrency=1, wait_seconds=0)
     with Running(worker):
-        wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the message in the DLQ")
-        wait_for(lambda: queue_empty(queue), "the original to be deleted")
+        wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 2, "the messages in the DLQ")
+        wait_for(lambda: queue_empty(queue), "the originals to be deleted")
     assert ran == []
-    assert (worker.stats.dead_lettered, worker.stats.failed, worker.stats.by_status) == (1, 1, {"malformed": 1})
+    assert (worker.stats.dead_lettered, worker.stats.failed, worker.stats.by_status) == (2, 2, {"malformed": 2})
 
 
 def test_the_heartbeat_extends_a_running_task_s_message_every_heartbeat_interval_unless_turned_off(make_team):
