@@ -184,8 +184,11 @@ def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_s
     assert sum(failed) == by_status["failed"]
 
 
-def test_batch_mode_retries_a_success_whose_record_could_not_be_written_and_deletes_it_once_recorded(make_team):
+def test_batch_mode_retries_a_success_whose_record_could_not_be_written_and_deletes_it_once_recorded(
+        make_team, capsys):
     from sqstask.backoff import Backoff
+
+    from .test_metrics import emf_lines
 
     queue = make_team("wb6")
     refused = []
@@ -205,8 +208,30 @@ def test_batch_mode_retries_a_success_whose_record_could_not_be_written_and_dele
 
     # Not deleted while unrecorded: SQS delivered it again, it ran again and its record was written.
     assert ran == ["unrecorded", "unrecorded"]
-    assert (worker.stats.failed, worker.stats.succeeded) == (1, 1)
+    assert worker.stats.by_status == {"failed": 1, "succeeded": 1}
     assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("unrecorded")["status"] == "COMPLETED"
+    docs = [d for d in emf_lines(capsys.readouterr().out) if "TaskType" in d]
+    assert {d["TaskType"] for d in docs} == {"t"}  # the unrecorded run counts as a failure of its own type
+    assert sum(d.get("TasksFailed", 0) for d in docs) == 1
+
+
+def test_batch_mode_dead_letters_a_task_whose_last_attempt_failed_and_deletes_its_message(make_team):
+    queue = make_team("wb11")
+    ran = []
+
+    def handle(task):
+        ran.append(task.task_id)
+        raise RuntimeError("broken for good")
+
+    queue.send("t", {}, group_id="g", task_id="doomed")
+    worker = Worker(queue, handle, idempotency="batch", concurrency=1, wait_seconds=0, max_attempts=1)
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and ran, "the task to run and its message to be deleted")
+    assert ran == ["doomed"]
+    assert (worker.stats.dead_lettered, worker.stats.by_status) == (1, {"failed": 1})
+    assert queue.sqs.get_queue_attributes(QueueUrl=queue.config.dlq_url, AttributeNames=[
+        "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("doomed")["status"] == "DEAD_LETTERED"
 
 
 def test_batch_mode_deletes_at_once_when_the_last_records_are_written_and_nothing_else_is_held(make_team):

@@ -641,8 +641,8 @@ class Worker:
     def _recorded(self, items: list[tuple[Finished, Any]], unwritten: set[str]) -> None:
         """After a BatchWriteItem: delete the recorded successes, retry the rest later."""
         for entry, (held, outcome) in items:
-            if entry.succeeded and entry.task.task_id in unwritten:
-                outcome = Outcome(FAILED, entry.task, reason="its record could not be written")
+            if entry.succeeded and entry.task.task_id in unwritten:  # the runner logged why
+                outcome = Outcome(FAILED, entry.task)
             self._settle(held, outcome)
         with self._cond:
             idle = not self._held
