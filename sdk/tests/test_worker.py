@@ -722,8 +722,11 @@ def test_the_acker_takes_full_batches_at_once_and_the_partial_rest_once_its_olde
     deletes, changes = acker._take_due(after)
     assert [m["MessageId"] for m in deletes] == [f"m{i}" for i in range(10)] and changes == []
     assert acker._take_due(after + 30) == ([], [])  # the partial rest waits for its deadline
-    deletes, changes = acker._take_due(after + 60)
+    oldest = acker._deletes[0][0]  # when m10 was queued
+    assert acker._take_due(oldest + 59.99) == ([], [])
+    deletes = acker._take_due(oldest + 60)[0]  # due the moment its oldest entry waited 60 s
     assert [m["MessageId"] for m in deletes] == ["m10", "m11"]
+    changes = acker._take_due(after + 60)[1]
     assert [(m["MessageId"], t) for m, t in changes] == [("c0", 7), ("c1", 7), ("c2", 7)]
     assert acker._next_due() is None
 
@@ -903,6 +906,7 @@ def test_an_error_inside_the_worker_hands_the_message_back_for_a_retry_and_the_t
 
     # e1 waits out its backoff (first receive: 7 s); e2, behind it in its group, is visible again at once.
     assert changes == [7, 0] or changes == [0, 7]
+    assert len(worker._heartbeat) == 0  # neither is kept invisible any longer
     assert (worker.stats.released, worker.stats.succeeded) == (1, 1)
 
 
@@ -1083,3 +1087,33 @@ def test_the_heartbeat_grants_windows_no_longer_than_heartbeat_max_window(make_t
     with Running(worker):
         wait_for(lambda: worker.stats.succeeded == 1, "the task")
     assert len(extended) >= 3 and set(extended) == {2}, extended
+
+
+def test_stopping_the_acker_waits_for_a_hanging_call_only_so_long_then_sends_the_rest_itself(monkeypatch):
+    import sqstask.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "_ACKER_JOIN_TIMEOUT", 0.2)
+    log = AckLog()
+    hanging, release = threading.Event(), threading.Event()
+    delete_many = log.delete_many
+
+    def hang_on_first(messages):
+        if not hanging.is_set():
+            hanging.set()
+            release.wait(10)
+        delete_many(messages)
+
+    log.delete_many = hang_on_first
+    acker = _Acker(log, deadline=60.0)
+    acker.start()
+    try:
+        acker.delete(acked(1)[0])
+        acker.flush_soon()
+        assert hanging.wait(5), "the first delete was not sent"
+        acker.change_visibility(acked(1, "c")[0], 9)
+        started = time.monotonic()
+        acker.stop()
+        assert time.monotonic() - started < 5, "stop() waited for the hanging call"
+        assert log.sent("change") == [("change", log.config.queue_url, [("r-c0", 9)])]
+    finally:
+        release.set()

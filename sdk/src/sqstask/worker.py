@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .task import Task
 
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
+_ACKER_JOIN_TIMEOUT = 30.0  # stop() waits this long for a hanging acknowledgement call, then sends the rest itself
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
 EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
 # With wait_seconds=0 an empty receive returns at once: pause before the next one, doubling from
@@ -172,7 +173,7 @@ class _Acker:
             self._stopping = True
             self._cond.notify_all()
         if self._thread.is_alive():
-            self._thread.join(30)
+            self._thread.join(_ACKER_JOIN_TIMEOUT)
         self.flush()
 
     def _take_due(self, now: float) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], int]]]:
