@@ -155,6 +155,130 @@ EQUIVALENT: dict[str, str] = {
         "'isinstance(value, str) or value': SQS returns a StringValue as a non-empty str or not at all."
     ),
     # -- worker --
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_5": (
+        "the idle thread's wait is a fallback: every change that gives a thread work (a group made ready, a "
+        "stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_6": (
+        "the idle thread's wait is a fallback: every change that gives a thread work (a group made ready, a "
+        "stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_21": (
+        "status None instead of failed for an error outside the handler: retry_delay reads the status only to "
+        "spot in-progress, so the backoff is the same; only the log line shows it."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_8": (
+        "the wait for room is a fallback: every change of what fits (a task finished, a message released, a "
+        "stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_9": (
+        "the wait for room is a fallback: every change of what fits (a task finished, a message released, a "
+        "stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_13": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_17": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_63": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_16": (
+        "idle_for > idle_exit instead of >=: equal only at one instant of a float clock."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_58": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_61": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_62": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_5": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_8": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_9": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_22": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_25": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_4": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_7": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_8": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_20": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_22": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_27": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_28": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_33": (
+        "the tier's URL instead of its name in a group key: as unique per tier; the key is never shown."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_34": (
+        "a single-tier worker keying groups by tier and group id: still one key per group."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_117": (
+        "visibility / 4 instead of / 3 as the default beat: (visibility - beat) / 2 stays above visibility / "
+        "4, the bound that applies first."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_186": (
+        "_abandoned's first value: run() sets it in its shutdown before reading it."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_187": (
+        "_abandoned's first value: run() sets it in its shutdown before reading it."
+    ),
+    "sqstask.worker.xǁWorkerǁrun__mutmut_54": (
+        "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
+        "only so), and after an aborted loop nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁrun__mutmut_55": (
+        "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
+        "only so), and after an aborted loop nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_2": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_3": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_7": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_8": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_12": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_13": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_17": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_18": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_22": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_23": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_27": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_28": "a shutdown step's name only feeds the shutdown-failed log line.",
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_11": (
+        "now <= deadline instead of <: equal only at one instant of a float clock."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_13": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (26 polls every 10 ms "
+        "instead, with the same outcome)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_26": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (26 polls every 10 ms "
+        "instead, with the same outcome)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_27": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (26 polls every 10 ms "
+        "instead, with the same outcome)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_19": (
+        "waits of up to 1.5 s instead of 0.5 s: a finishing task notifies, and no wait passes the deadline."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_11": (
+        "'fifo or' a group key: group keys exist only with fifo on, and a message key's queue is empty once "
+        "its message runs."
+    ),
+    "sqstask.worker.xǁWorkerǁ_settle__mutmut_3": "heartbeat=None is falsy like heartbeat=False.",
+    "sqstask.worker.xǁWorkerǁ_receive_size__mutmut_10": (
+        "free >= 0: with no room it returns free, which is 0 as well."
+    ),
+    "sqstask.worker.xǁWorkerǁ_look_up__mutmut_8": (
+        "priors' first value is read only for parsed tasks, and whenever there is one the lookup replaces it."
+    ),
 }
 
 # Functions that run only while their module is imported (to build a constant): mutmut switches

@@ -97,7 +97,7 @@ def test_batch_mode_is_refused_where_a_task_could_run_twice_at_once(make_team, k
 def test_empty_receive_pauses_double_up_to_a_cap_only_without_long_polling():
     assert [empty_receive_pause(n, 0) for n in range(1, 8)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
     assert empty_receive_pause(0, 0) == 0.0
-    assert empty_receive_pause(3, 20) == 0.0
+    assert empty_receive_pause(3, 20) == 0.0 and empty_receive_pause(3, 1) == 0.0
 
 
 def test_failed_receives_pause_1_2_4_8_then_16_seconds_each():

@@ -549,7 +549,7 @@ class Worker:
             except BaseException as exc:  # a bug here must not kill the pool silently
                 self.log("failed", level=logging.ERROR, message_id=held.message_id, reason="worker error",
                          error_type=type(exc).__name__, error=str(exc))
-                self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
+                self._retry_later(held, Outcome(FAILED))  # the line above says why
             finally:
                 if self.metrics is not None:
                     self.metrics.finished()
