@@ -1117,3 +1117,21 @@ def test_stopping_the_acker_waits_for_a_hanging_call_only_so_long_then_sends_the
         assert log.sent("change") == [("change", log.config.queue_url, [("r-c0", 9)])]
     finally:
         release.set()
+
+
+def test_a_worker_without_idempotency_or_metrics_runs_each_message_and_deletes_it(make_team, capsys):
+    from dataclasses import replace
+
+    base = make_team("w44")
+    queue = TaskQueue(config=replace(base.config, metrics=False), sqs_client=base.sqs,
+                      dynamodb_client=base.dynamodb, s3_client=base.s3)
+    for n in range(2):
+        queue.send("t", {}, group_id="g", task_id=f"plain{n}")
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idempotency=False)
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and len(ran) == 2, "both tasks to run and be deleted")
+    assert ran == ["plain0", "plain1"] and worker.stats.succeeded == 2
+    assert worker._leases is None and worker.metrics is None
+    assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("plain0") is None  # no record kept
+    assert '"_aws"' not in capsys.readouterr().out  # no metric documents
