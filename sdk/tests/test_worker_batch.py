@@ -260,3 +260,26 @@ def test_batch_mode_dead_letters_a_malformed_message_and_runs_the_rest_of_its_re
     assert worker.stats.by_status == {"malformed": 1, "succeeded": 1} and worker.stats.dead_lettered == 1
     assert queue.sqs.get_queue_attributes(QueueUrl=queue.config.dlq_url, AttributeNames=[
         "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+def test_batch_mode_settles_every_task_of_a_write_after_a_failed_one(make_team):
+    from sqstask.backoff import Backoff
+
+    queue = make_team("wb12", visibility_timeout=600)
+    writes = count_calls(queue.dynamodb, "dynamodb")
+    failed_once = []
+
+    def handle(task):
+        if task.task_id == "first" and not failed_once:
+            failed_once.append(task.task_id)
+            raise RuntimeError("fails once")
+
+    queue.send("t", {}, group_id="a", task_id="first")
+    queue.send("t", {}, group_id="b", task_id="second")
+    # One thread: both run before the worker is out of work, so one BatchWriteItem records both.
+    worker = Worker(queue, handle, idempotency="batch", concurrency=1, wait_seconds=0, ack_interval=60,
+                    backoff=Backoff(base=0, cap=0, jitter=0))
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue), "both messages deleted after the retry", timeout=10)
+    assert worker.stats.by_status == {"failed": 1, "succeeded": 2}
+    assert writes.count("BatchWriteItem") == 2
