@@ -156,48 +156,62 @@ EQUIVALENT: dict[str, str] = {
     ),
     # -- worker --
     "sqstask.worker.xǁWorkerǁ_work__mutmut_5": (
-        "the idle thread's wait is a fallback: every change that gives a thread work (a group made ready, a "
-        "stop) notifies the condition."
+        "an idle thread's wait without a timeout: every change that gives a thread work (a group made ready, "
+        "a stop) notifies the condition."
     ),
-    "sqstask.worker.xǁWorkerǁ_work__mutmut_6": (
-        "the idle thread's wait is a fallback: every change that gives a thread work (a group made ready, a "
-        "stop) notifies the condition."
-    ),
-    "sqstask.worker.xǁWorkerǁ_work__mutmut_21": (
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_20": (
         "status None instead of failed for an error outside the handler: retry_delay reads the status only to "
         "spot in-progress, so the backoff is the same; only the log line shows it."
     ),
     "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_8": (
-        "the wait for room is a fallback: every change of what fits (a task finished, a message released, a "
-        "stop) notifies the condition."
+        "the wait for room without a timeout: every change of what fits (a task finished, a message released, "
+        "a stop) notifies the condition."
     ),
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_9": (
-        "the wait for room is a fallback: every change of what fits (a task finished, a message released, a "
-        "stop) notifies the condition."
-    ),
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_13": (
-        "return instead of break: nothing follows the loop in _receive_loop."
-    ),
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_17": (
-        "return instead of break: nothing follows the loop in _receive_loop."
-    ),
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_63": (
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_12": (
         "return instead of break: nothing follows the loop in _receive_loop."
     ),
     "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_16": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_62": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_15": (
         "idle_for > idle_exit instead of >=: equal only at one instant of a float clock."
     ),
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_58": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_61": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_62": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_drain__mutmut_5": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_drain__mutmut_8": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_drain__mutmut_9": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_22": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_25": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_4": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_7": "the release reason only feeds the released log line.",
-    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_8": "the release reason only feeds the released log line.",
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_5": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_8": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_9": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_57": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_60": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_61": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_4": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_7": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_8": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_22": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_25": (
+        "the release reason only feeds the released log line."
+    ),
     "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_20": (
         "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
         "only with several tiers."
@@ -238,41 +252,28 @@ EQUIVALENT: dict[str, str] = {
         "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
         "only so), and after an aborted loop nothing reads it."
     ),
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_2": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_3": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_7": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_8": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_12": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_13": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_17": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_18": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_22": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_23": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_27": "a shutdown step's name only feeds the shutdown-failed log line.",
-    "sqstask.worker.xǁWorkerǁ_shutdown__mutmut_28": "a shutdown step's name only feeds the shutdown-failed log line.",
     "sqstask.worker.xǁWorkerǁ_drain__mutmut_11": (
         "now <= deadline instead of <: equal only at one instant of a float clock."
     ),
     "sqstask.worker.xǁWorkerǁ_drain__mutmut_13": (
-        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (26 polls every 10 ms "
-        "instead, with the same outcome)."
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_25": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
     ),
     "sqstask.worker.xǁWorkerǁ_drain__mutmut_26": (
-        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (26 polls every 10 ms "
-        "instead, with the same outcome)."
-    ),
-    "sqstask.worker.xǁWorkerǁ_drain__mutmut_27": (
-        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (26 polls every 10 ms "
-        "instead, with the same outcome)."
-    ),
-    "sqstask.worker.xǁWorkerǁ_drain__mutmut_19": (
-        "waits of up to 1.5 s instead of 0.5 s: a finishing task notifies, and no wait passes the deadline."
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
     ),
     "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_11": (
         "'fifo or' a group key: group keys exist only with fifo on, and a message key's queue is empty once "
         "its message runs."
     ),
-    "sqstask.worker.xǁWorkerǁ_settle__mutmut_3": "heartbeat=None is falsy like heartbeat=False.",
+    "sqstask.worker.xǁWorkerǁ_settle__mutmut_3": (
+        "heartbeat=None is falsy like heartbeat=False."
+    ),
     "sqstask.worker.xǁWorkerǁ_receive_size__mutmut_10": (
         "free >= 0: with no room it returns free, which is 0 as well."
     ),

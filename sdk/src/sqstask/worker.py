@@ -64,6 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .task import Task
 
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
+# Threads waiting on the worker's condition wake at least this often (every change notifies them).
+_WAKE_INTERVAL = 0.5
 _ACKER_JOIN_TIMEOUT = 30.0  # stop() waits this long for a hanging acknowledgement call, then sends the rest itself
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
 EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
@@ -421,7 +423,7 @@ class Worker:
         while not self._stop.is_set():
             with self._cond:
                 while not self._stop.is_set() and not (wanted := self._receive_size()):
-                    self._cond.wait(0.5)
+                    self._cond.wait(_WAKE_INTERVAL)
                 if self._held:
                     last_activity = time.monotonic()
                 idle_for = time.monotonic() - last_activity
@@ -534,7 +536,7 @@ class Worker:
         while True:
             with self._cond:
                 while not self._ready and not self._stop.is_set():
-                    self._cond.wait(0.5)
+                    self._cond.wait(_WAKE_INTERVAL)
                 if self._stop.is_set():
                     return  # draining: running tasks finish in their own threads, nothing new starts
                 key = self._next_ready()
@@ -726,7 +728,7 @@ class Worker:
         self._release(unstarted, "worker is shutting down; not started")
         with self._cond:
             while self._running and time.monotonic() < (self._stop_deadline or 0):
-                self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
+                self._cond.wait(min(_WAKE_INTERVAL, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
         """Write pending records, send queued acks, stop the heartbeat, leases and metrics, release what is held.
@@ -735,20 +737,20 @@ class Worker:
         """
         steps = (
             # pending records first: writing them queues the deletes of the tasks they record
-            ("records", self._recorder.stop if self._recorder is not None else None),
-            ("acknowledgements", self._acker.stop if self._acker is not None else None),
-            ("heartbeat", self._heartbeat.stop if self._heartbeat is not None else None),
-            ("lease renewals", self._leases.stop if self._leases is not None else None),
-            ("metrics", self.metrics.stop if self.metrics is not None else None),  # writes the last interval
-            ("release", self._release_leftover),
+            self._recorder.stop if self._recorder is not None else None,
+            self._acker.stop if self._acker is not None else None,
+            self._heartbeat.stop if self._heartbeat is not None else None,
+            self._leases.stop if self._leases is not None else None,
+            self.metrics.stop if self.metrics is not None else None,  # writes the last interval
+            self._release_leftover,
         )
-        for name, step in steps:
+        for step in steps:
             if step is None:
                 continue
             try:
                 step()
-            except Exception as exc:
-                self.log("shutdown-failed", level=logging.ERROR, step=name, error_type=type(exc).__name__,
+            except Exception as exc:  # the step is named after its method, e.g. "Heartbeat.stop"
+                self.log("shutdown-failed", level=logging.ERROR, step=step.__qualname__, error_type=type(exc).__name__,
                          error=str(exc))
         self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
                  duplicates=self.stats.duplicates, failed=self.stats.failed,
