@@ -172,6 +172,8 @@ def test_batch_mode_runs_nothing_of_a_receive_whose_records_cannot_be_read_but_s
             "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1",
             "the malformed message in the DLQ while the table is unavailable", timeout=10)
         assert ran == []
+        wait_for(lambda: worker.stats.by_status.get("malformed") == 1, "the malformed message counted", timeout=5)
+        assert worker.stats.dead_lettered == 1  # dead-lettered at once, not failed until SQS gave up on it
         unavailable.clear()
         wait_for(lambda: queue_empty(queue) and ran, "the task to run once the table is back", timeout=10)
 
