@@ -784,7 +784,8 @@ class Worker:
 
 
 def _receive_count(message: Mapping[str, Any]) -> int:
+    """The message's ApproximateReceiveCount; 1 (a first receive) when it is missing or unreadable."""
     try:
-        return int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
-    except (TypeError, ValueError):
+        return int((message.get("Attributes") or {})["ApproximateReceiveCount"])
+    except (KeyError, TypeError, ValueError):
         return 1
