@@ -1135,3 +1135,12 @@ def test_a_worker_without_idempotency_or_metrics_runs_each_message_and_deletes_i
     assert worker._leases is None and worker.metrics is None
     assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("plain0") is None  # no record kept
     assert '"_aws"' not in capsys.readouterr().out  # no metric documents
+
+
+def test_a_heartbeat_interval_that_lets_messages_expire_fails_run_with_the_heartbeat_s_own_error(make_team):
+    queue = make_team("w45", visibility_timeout=30)
+    queue.send("t", {}, group_id="g", task_id="never")
+    worker = Worker(queue, lambda task: None, heartbeat_interval=30, wait_seconds=0)
+    with pytest.raises(ValueError, match=r"^interval must be above 0 and below visibility_timeout \(30 s\)"):
+        worker.run(install_signal_handlers=False)
+    assert worker.stats.received == 0 and queue_counts(queue) == (1, 0)
