@@ -220,6 +220,14 @@ EQUIVALENT: dict[str, str] = {
         "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
         "only with several tiers."
     ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_24": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_26": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
     "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_27": (
         "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
         "only with several tiers."
@@ -230,6 +238,9 @@ EQUIVALENT: dict[str, str] = {
     ),
     "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_33": (
         "the tier's URL instead of its name in a group key: as unique per tier; the key is never shown."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_32": (
+        "a single-tier worker keying groups by tier and group id: still one key per group."
     ),
     "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_34": (
         "a single-tier worker keying groups by tier and group id: still one key per group."
