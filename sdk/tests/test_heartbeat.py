@@ -415,3 +415,126 @@ def test_a_removed_message_is_no_longer_extended_and_removing_an_unknown_one_is_
         wait_until(lambda: sqs.calls, "the first extension")
 
     assert [[e["ReceiptHandle"] for e in entries] for _, entries in sqs.calls] == [["rh-1"]]
+
+
+class BlockingSQS:
+    """An SQS client whose visibility changes wait until the test releases them; notes when each returns."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.order: list[str] = []
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.entered.set()
+        assert self.release.wait(10), "the test never released the visibility change"
+        self.order.append("extended")
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def removing(heartbeat: Heartbeat, message: dict, order: list[str]) -> threading.Thread:
+    """A thread that removes ``message`` and then notes "removed"."""
+
+    def remove() -> None:
+        heartbeat.remove(message)
+        order.append("removed")
+
+    thread = threading.Thread(target=remove)
+    thread.start()
+    return thread
+
+
+def test_remove_returns_only_after_the_extension_of_that_message_under_way(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = BlockingSQS()
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    try:
+        with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
+            clock.now += 10
+            assert sqs.entered.wait(5), "no extension started"
+            remover = removing(hb, message, sqs.order)
+            remover.join(0.5)  # remove() must wait: a visibility change sent after it would be undone
+            sqs.release.set()
+            remover.join(5)
+            assert not remover.is_alive(), "remove() did not return after the extension finished"
+    finally:
+        sqs.release.set()
+    assert sqs.order == ["extended", "removed"]
+    assert message not in hb
+
+
+def test_remove_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    bound = 0.3
+    monkeypatch.setattr(heartbeat_module, "_REMOVE_WAIT", bound)  # 10 s in use
+    sqs = BlockingSQS()
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    try:
+        with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
+            assert sqs.entered.wait(5), "no extension started"
+            started = time.monotonic()
+            remover = removing(hb, message, sqs.order)
+            remover.join(bound + 3)
+            waited = time.monotonic() - started
+            assert not remover.is_alive(), f"remove() still waits for a hanging extension after {waited:.1f} s"
+            sqs.release.set()
+    finally:
+        sqs.release.set()
+    assert waited >= bound, f"remove() gave up after {waited:.2f} s, before its {bound} s bound"
+    assert sqs.order == ["removed", "extended"]
+
+
+def test_a_message_at_its_cap_does_not_split_the_extension_of_the_others(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    # max_total 100 s keeps a 10 s margin: a message may stay invisible until 90 s after it was added.
+    hb = Heartbeat(stub_queue(sqs), visibility_timeout=60, interval=0.05, max_total=100)
+    old, capped, new = ({"MessageId": f"m-{n}", "ReceiptHandle": f"rh-{n}"} for n in range(3))
+    hb.add(old)
+    hb.add(capped)
+    clock.now += 50
+    hb.add(dict(old, ReceiptHandle="rh-0-again"))  # received again: a new handle and a new 12-hour budget
+    hb.add(new)
+    clock.now += 40  # the capped message's limit; the others have 50 s left
+    with hb:
+        wait_until(lambda: capped not in hb and sum(len(entries) for _, entries in sqs.calls) >= 2,
+                   "the capped message dropped and the others extended", timeout=5)
+
+    assert [[(e["ReceiptHandle"], e["VisibilityTimeout"]) for e in entries] for _, entries in sqs.calls] == [
+        [("rh-0-again", 50), ("rh-2", 50)]
+    ]
+
+
+def test_a_capped_message_removed_while_a_round_is_prepared_does_not_delay_the_others(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    hb = Heartbeat(stub_queue(sqs), visibility_timeout=60, interval=0.05, max_total=100)
+    capped, other = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}, {"MessageId": "m-2", "ReceiptHandle": "rh-2"}
+    hb.add(capped)
+    clock.now += 50
+    hb.add(other)
+    clock.now += 40  # the first message's limit
+
+    window = heartbeat_module.extension_window
+
+    def removed_meanwhile(age: float, **kwargs: Any) -> int:
+        hb.remove(capped)  # the task finished while the heartbeat thread picked this round's messages
+        return window(age, **kwargs)
+
+    monkeypatch.setattr(heartbeat_module, "extension_window", removed_meanwhile)
+    with hb:
+        # The stepped clock stands still: a round that failed would only be retried once it moves.
+        wait_until(lambda: sqs.calls, "the other message's extension in the same round", timeout=3)
+
+    assert [[e["ReceiptHandle"] for e in entries] for _, entries in sqs.calls] == [["rh-2"]]
+    assert capped not in hb and other in hb
