@@ -451,17 +451,15 @@ def test_remove_returns_only_after_the_extension_of_that_message_under_way(monke
     monkeypatch.setattr(heartbeat_module, "time", clock)
     sqs = BlockingSQS()
     message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
-    try:
-        with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
-            clock.now += 10
-            assert sqs.entered.wait(5), "no extension started"
-            remover = removing(hb, message, sqs.order)
-            remover.join(0.5)  # remove() must wait: a visibility change sent after it would be undone
-            sqs.release.set()
-            remover.join(5)
-            assert not remover.is_alive(), "remove() did not return after the extension finished"
-    finally:
-        sqs.release.set()
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
+        clock.now += 10
+        started = sqs.entered.wait(5)
+        remover = removing(hb, message, sqs.order)
+        remover.join(0.5)  # remove() must wait: a visibility change sent after it would be undone
+        sqs.release.set()  # before any assertion: leaving the context waits for the heartbeat thread
+        remover.join(5)
+    assert started, "no extension started"
+    assert not remover.is_alive(), "remove() did not return after the extension finished"
     assert sqs.order == ["extended", "removed"]
     assert message not in hb
 
@@ -473,17 +471,16 @@ def test_remove_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatc
     monkeypatch.setattr(heartbeat_module, "_REMOVE_WAIT", bound)  # 10 s in use
     sqs = BlockingSQS()
     message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
-    try:
-        with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
-            assert sqs.entered.wait(5), "no extension started"
-            started = time.monotonic()
-            remover = removing(hb, message, sqs.order)
-            remover.join(bound + 3)
-            waited = time.monotonic() - started
-            assert not remover.is_alive(), f"remove() still waits for a hanging extension after {waited:.1f} s"
-            sqs.release.set()
-    finally:
-        sqs.release.set()
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
+        extending = sqs.entered.wait(5)
+        started = time.monotonic()
+        remover = removing(hb, message, sqs.order)
+        remover.join(bound + 3)
+        waited = time.monotonic() - started
+        still_waiting = remover.is_alive()
+        sqs.release.set()  # before any assertion: leaving the context waits for the heartbeat thread
+    assert extending, "no extension started"
+    assert not still_waiting, f"remove() still waits for a hanging extension after {waited:.1f} s"
     assert waited >= bound, f"remove() gave up after {waited:.2f} s, before its {bound} s bound"
     assert sqs.order == ["removed", "extended"]
 
