@@ -19,6 +19,21 @@ from typing import Any
 import pytest
 
 REGION = "us-east-1"
+SERVER_MARK = "moto_server"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pytest.ini, so mutation runs (a scratch copy of sdk/) know it too.
+    config.addinivalue_line("markers", f"{SERVER_MARK}: runs against a moto server over HTTP (set for you "
+                            "on every test whose ``aws`` backend is 'server'); ``-m 'not moto_server'`` skips them")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that run over a moto server, so a run can leave them out by marker, not by name."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("aws") == "server":
+            item.add_marker(SERVER_MARK)
 
 
 @pytest.fixture(autouse=True)
