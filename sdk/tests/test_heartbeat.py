@@ -284,13 +284,34 @@ def test_leaving_the_context_on_an_exception_stops_the_thread(make_team):
         ({"visibility_timeout": 50000}, r"visibility_timeout must be 1\.\.43200 seconds"),
         ({"visibility_timeout": 2.5}, r"visibility_timeout must be whole seconds"),
         ({"visibility_timeout": 10, "interval": 10}, r"interval must be above 0 and below visibility_timeout \(10 s\)"),
+        ({"visibility_timeout": 10, "interval": 0}, r"interval must be above 0 .*, got 0$"),
         ({"visibility_timeout": 10, "max_total": 50000}, r"max_total must be 1\.\.43200 seconds"),
+        ({"visibility_timeout": 10, "max_total": 0}, r"max_total must be 1\.\.43200 seconds \(SQS's 12-hour limit\), got 0$"),
+        ({"visibility_timeout": 10, "max_window": 0}, r"max_window must be 1\.\.43200 seconds \(the longest one extension"),
+        ({"visibility_timeout": 10, "max_window": 43201}, r"max_window must be 1\.\.43200 seconds .*, got 43201$"),
     ],
 )
 def test_bad_settings_are_rejected_with_what_is_allowed(kwargs, error):
     queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
     with pytest.raises(ValueError, match=error):
         Heartbeat(queue, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"visibility_timeout": 1},
+        {"visibility_timeout": 43200},
+        {"visibility_timeout": 10, "max_total": 1},
+        {"visibility_timeout": 10, "max_window": 1},
+        {"visibility_timeout": 10, "max_window": 43200},
+    ],
+)
+def test_settings_at_their_limits_are_accepted(kwargs):
+    queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
+    heartbeat = Heartbeat(queue, **kwargs)
+    assert (heartbeat.visibility_timeout, heartbeat.interval) == (kwargs["visibility_timeout"],
+                                                                   kwargs["visibility_timeout"] / 3)
 
 
 def test_a_message_without_a_receipt_handle_is_rejected():
@@ -574,9 +595,9 @@ def test_messages_due_within_half_an_interval_share_one_call_from_the_instant_th
     hb = Heartbeat(stub_queue(sqs), visibility_timeout=60, interval=1.0)
     first, soon, later = ({"MessageId": f"m-{n}", "ReceiptHandle": f"rh-{n}"} for n in range(3))
     hb.add(first)
-    clock.now += 0.4
-    hb.add(soon)  # due 0.4 s after the first: within half an interval
-    clock.now += 0.2
+    clock.now += 0.5
+    hb.add(soon)  # due 0.5 s after the first: just within half an interval
+    clock.now += 0.1
     hb.add(later)  # due 0.6 s after it: not
     clock.now = 1001.0  # the first message's due instant, exactly
     with hb:
@@ -699,3 +720,27 @@ def test_stop_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatch)
     assert not still_waiting, f"stop() still waits for a hanging extension after {waited:.1f} s"
     assert waited >= bound, f"stop() gave up after {waited:.2f} s, before its {bound} s bound"
     wait_until(lambda: not hb.running, "the released heartbeat thread to end", timeout=5)
+
+
+def test_a_round_that_raises_is_retried_half_an_interval_later(monkeypatch):
+    clock = stepped(monkeypatch)
+
+    class FirstCallRaises(ScriptedSQS):
+        def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+            response = super().change_message_visibility_batch(QueueUrl=QueueUrl, Entries=Entries)
+            if len(self.calls) == 1:
+                raise RuntimeError("not a botocore error: the whole round fails")
+            return response
+
+    sqs = FirstCallRaises(clock.monotonic)
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.5) as hb:
+        clock.now = 1000.5  # the first extension is due
+        wait_until(lambda: sqs.calls, "the first extension", timeout=3)
+        clock.now = 1000.7
+        time.sleep(0.4)  # a retry due before 1000.75 would be sent now
+        clock.now = 1000.75
+        wait_until(lambda: len(sqs.calls) >= 2, "the retry half an interval after the failed round", timeout=3)
+        assert message in hb and hb.running
+
+    assert [at for at, _ in sqs.calls[:2]] == [1000.5, 1000.75]
