@@ -140,6 +140,22 @@ EQUIVALENT: dict[str, str] = {
     ),
     # -- handler --
     # -- heartbeat --
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_42": (
+        "_stopping None instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_43": (
+        "_stopping True instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁstart__mutmut_1": (
+        "_stopping None instead of False: it is only ever tested for truth, and None is falsy."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_13": (
+        "'left < 0' instead of '<= 0': at exactly 0 the mutant waits 0 s once more, then finds left < 0 and "
+        "stops waiting: the same return, microseconds later."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_15": (
+        "'return' instead of 'break': the loop is the last statement of remove(), so both leave it the same way."
+    ),
     # -- queue --
     "sqstask.queue.x__region_from_url__mutmut_6": (
         "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
