@@ -102,18 +102,25 @@ EQUIVALENT: dict[str, str] = {
         "any window reaching past it accepts the same pointers."
     ),
     # -- idempotency --
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_33": (
-        "old.get('attempt', None): every record a claim wrote has an attempt, so the default is never used."
+    "sqstask.idempotency.x__epoch_n__mutmut_5": (
+        "'%.3F' instead of '%.3f': the same digits for every finite number; only inf/nan are spelled in capitals."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_35": (
-        "old.get('attempt') without a default: every record a claim wrote has an attempt."
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_36": (
+        "lease 'or 1' instead of 'or 0' for an IN_PROGRESS record without a lease: epoch 0 and 1 are both "
+        "long past, so the lease reads as ended either way."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_37": (
-        "old.get('attempt', 1): every record a claim wrote has an attempt, so the default is never used."
+    "sqstask.idempotency.xǁTaskStoreǁclaim__mutmut_3": (
+        "first_delivery None: a first delivery then ADDs ':one' instead of ':receive_count', which is 1 too; "
+        "one more value in the request, the same record."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_46": (
-        "lease 'or 1' instead of 'or 0': an IN_PROGRESS record always has a lease; epoch 0 and 1 are both "
-        "long past anyway."
+    "sqstask.idempotency.xǁTaskStoreǁfollow_ups_sent__mutmut_14": (
+        "'remove' instead of 'REMOVE': DynamoDB's update expression keywords are case-insensitive."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁgive_up__mutmut_68": (
+        "'remove' instead of 'REMOVE': DynamoDB's update expression keywords are case-insensitive."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁgive_up__mutmut_16": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
     ),
     "sqstask.idempotency.xǁTaskStoreǁfail__mutmut_16": (
         "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
@@ -139,6 +146,22 @@ EQUIVALENT: dict[str, str] = {
     ),
     # -- handler --
     # -- heartbeat --
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_42": (
+        "_stopping None instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_43": (
+        "_stopping True instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁstart__mutmut_1": (
+        "_stopping None instead of False: it is only ever tested for truth, and None is falsy."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_13": (
+        "'left < 0' instead of '<= 0': at exactly 0 the mutant waits 0 s once more, then finds left < 0 and "
+        "stops waiting: the same return, microseconds later."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_15": (
+        "'return' instead of 'break': the loop is the last statement of remove(), so both leave it the same way."
+    ),
     # -- queue --
     "sqstask.queue.x__region_from_url__mutmut_6": (
         "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
