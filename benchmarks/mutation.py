@@ -45,7 +45,8 @@ MODULES: dict[str, list[str]] = {
     "heartbeat": ["tests/test_heartbeat.py"],
     "queue": ["tests/test_queue.py", "tests/test_payloads.py"],
     "dlq": ["tests/test_dlq.py"],
-    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py"],
+    # priority tiers (_poll_order, _next_ready) are exercised by the Worker tests of test_priorities.
+    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py", "tests/test_priorities.py"],
 }
 
 # Tests left out of one module's runs: slow (real-time waits on SQS visibility) where faster
@@ -54,6 +55,11 @@ SLOW: dict[str, list[str]] = {
     "heartbeat": [
         "test_a_heartbeat_keeps_a_message_invisible_for_3x_its_visibility_timeout_then_lets_go",
         "test_messages_can_be_added_and_removed_while_it_runs",
+    ],
+    "worker": [
+        # tasks must outlast a 2 s visibility timeout; the lease window and interval, the retry
+        # delay of a task another consumer holds, and duplicate skipping have fast tests.
+        "test_two_workers_never_run_the_same_task_concurrently",
     ],
 }
 
@@ -96,18 +102,25 @@ EQUIVALENT: dict[str, str] = {
         "any window reaching past it accepts the same pointers."
     ),
     # -- idempotency --
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_33": (
-        "old.get('attempt', None): every record a claim wrote has an attempt, so the default is never used."
+    "sqstask.idempotency.x__epoch_n__mutmut_5": (
+        "'%.3F' instead of '%.3f': the same digits for every finite number; only inf/nan are spelled in capitals."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_35": (
-        "old.get('attempt') without a default: every record a claim wrote has an attempt."
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_36": (
+        "lease 'or 1' instead of 'or 0' for an IN_PROGRESS record without a lease: epoch 0 and 1 are both "
+        "long past, so the lease reads as ended either way."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_37": (
-        "old.get('attempt', 1): every record a claim wrote has an attempt, so the default is never used."
+    "sqstask.idempotency.xǁTaskStoreǁclaim__mutmut_3": (
+        "first_delivery None: a first delivery then ADDs ':one' instead of ':receive_count', which is 1 too; "
+        "one more value in the request, the same record."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_46": (
-        "lease 'or 1' instead of 'or 0': an IN_PROGRESS record always has a lease; epoch 0 and 1 are both "
-        "long past anyway."
+    "sqstask.idempotency.xǁTaskStoreǁfollow_ups_sent__mutmut_14": (
+        "'remove' instead of 'REMOVE': DynamoDB's update expression keywords are case-insensitive."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁgive_up__mutmut_68": (
+        "'remove' instead of 'REMOVE': DynamoDB's update expression keywords are case-insensitive."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁgive_up__mutmut_16": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
     ),
     "sqstask.idempotency.xǁTaskStoreǁfail__mutmut_16": (
         "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
@@ -240,6 +253,22 @@ EQUIVALENT: dict[str, str] = {
         "no error on the lookup failure's Outcome: read only by the 'failed' log line; BatchProcessor does not read it."
     ),
     # -- heartbeat --
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_42": (
+        "_stopping None instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_43": (
+        "_stopping True instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁstart__mutmut_1": (
+        "_stopping None instead of False: it is only ever tested for truth, and None is falsy."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_13": (
+        "'left < 0' instead of '<= 0': at exactly 0 the mutant waits 0 s once more, then finds left < 0 and "
+        "stops waiting: the same return, microseconds later."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_15": (
+        "'return' instead of 'break': the loop is the last statement of remove(), so both leave it the same way."
+    ),
     # -- queue --
     "sqstask.queue.x__region_from_url__mutmut_6": (
         "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
@@ -256,6 +285,142 @@ EQUIVALENT: dict[str, str] = {
         "'isinstance(value, str) or value': SQS returns a StringValue as a non-empty str or not at all."
     ),
     # -- worker --
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_5": (
+        "an idle thread's wait without a timeout: every change that gives a thread work (a group made ready, "
+        "a stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_20": (
+        "status None instead of failed for an error outside the handler: retry_delay reads the status only to "
+        "spot in-progress, so the backoff is the same; only the log line shows it."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_8": (
+        "the wait for room without a timeout: every change of what fits (a task finished, a message released, "
+        "a stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_12": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_16": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_62": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_15": (
+        "idle_for > idle_exit instead of >=: equal only at one instant of a float clock."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_5": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_8": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_9": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_57": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_60": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_61": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_4": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_7": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_8": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_22": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_25": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_20": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_22": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_24": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_26": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_27": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_28": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_33": (
+        "the tier's URL instead of its name in a group key: as unique per tier; the key is never shown."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_32": (
+        "a single-tier worker keying groups by tier and group id: still one key per group."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_34": (
+        "a single-tier worker keying groups by tier and group id: still one key per group."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_117": (
+        "visibility / 4 instead of / 3 as the default beat: (visibility - beat) / 2 stays above visibility / "
+        "4, the bound that applies first."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_186": (
+        "_abandoned's first value: run() sets it in its shutdown before reading it."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_187": (
+        "_abandoned's first value: run() sets it in its shutdown before reading it."
+    ),
+    "sqstask.worker.xǁWorkerǁrun__mutmut_54": (
+        "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
+        "only so), and after an aborted loop nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁrun__mutmut_55": (
+        "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
+        "only so), and after an aborted loop nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_11": (
+        "now <= deadline instead of <: equal only at one instant of a float clock."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_13": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_25": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_26": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_11": (
+        "'fifo or' a group key: group keys exist only with fifo on, and a message key's queue is empty once "
+        "its message runs."
+    ),
+    "sqstask.worker.xǁWorkerǁ_settle__mutmut_3": (
+        "heartbeat=None is falsy like heartbeat=False."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_size__mutmut_10": (
+        "free >= 0: with no room it returns free, which is 0 as well."
+    ),
+    "sqstask.worker.xǁWorkerǁ_look_up__mutmut_8": (
+        "priors' first value is read only for parsed tasks, and whenever there is one the lookup replaces it."
+    ),
 }
 
 # Functions that run only while their module is imported (to build a constant): mutmut switches
@@ -522,7 +687,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mutation", description=__doc__.splitlines()[0])
     parser.add_argument("--modules", default=",".join(MODULES), help="comma-separated modules (default: all)")
     parser.add_argument("--output", type=Path, default=REPORT)
-    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    # Two mutants per core: the tests spend most of their time waiting (long polls, visibility
+    # timeouts, worker drains), not computing.
+    parser.add_argument("--max-children", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
     parser.add_argument("--collect", action="store_true",
                         help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")
