@@ -45,7 +45,8 @@ MODULES: dict[str, list[str]] = {
     "heartbeat": ["tests/test_heartbeat.py"],
     "queue": ["tests/test_queue.py", "tests/test_payloads.py"],
     "dlq": ["tests/test_dlq.py"],
-    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py"],
+    # priority tiers (_poll_order, _next_ready) are exercised by the Worker tests of test_priorities.
+    "worker": ["tests/test_worker.py", "tests/test_worker_batch.py", "tests/test_priorities.py"],
 }
 
 # Tests left out of one module's runs: slow (real-time waits on SQS visibility) where faster
@@ -54,6 +55,11 @@ SLOW: dict[str, list[str]] = {
     "heartbeat": [
         "test_a_heartbeat_keeps_a_message_invisible_for_3x_its_visibility_timeout_then_lets_go",
         "test_messages_can_be_added_and_removed_while_it_runs",
+    ],
+    "worker": [
+        # tasks must outlast a 2 s visibility timeout; the lease window and interval, the retry
+        # delay of a task another consumer holds, and duplicate skipping have fast tests.
+        "test_two_workers_never_run_the_same_task_concurrently",
     ],
 }
 
@@ -96,18 +102,25 @@ EQUIVALENT: dict[str, str] = {
         "any window reaching past it accepts the same pointers."
     ),
     # -- idempotency --
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_33": (
-        "old.get('attempt', None): every record a claim wrote has an attempt, so the default is never used."
+    "sqstask.idempotency.x__epoch_n__mutmut_5": (
+        "'%.3F' instead of '%.3f': the same digits for every finite number; only inf/nan are spelled in capitals."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_35": (
-        "old.get('attempt') without a default: every record a claim wrote has an attempt."
+    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_36": (
+        "lease 'or 1' instead of 'or 0' for an IN_PROGRESS record without a lease: epoch 0 and 1 are both "
+        "long past, so the lease reads as ended either way."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_37": (
-        "old.get('attempt', 1): every record a claim wrote has an attempt, so the default is never used."
+    "sqstask.idempotency.xǁTaskStoreǁclaim__mutmut_3": (
+        "first_delivery None: a first delivery then ADDs ':one' instead of ':receive_count', which is 1 too; "
+        "one more value in the request, the same record."
     ),
-    "sqstask.idempotency.xǁTaskStoreǁ_refuse__mutmut_46": (
-        "lease 'or 1' instead of 'or 0': an IN_PROGRESS record always has a lease; epoch 0 and 1 are both "
-        "long past anyway."
+    "sqstask.idempotency.xǁTaskStoreǁfollow_ups_sent__mutmut_14": (
+        "'remove' instead of 'REMOVE': DynamoDB's update expression keywords are case-insensitive."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁgive_up__mutmut_68": (
+        "'remove' instead of 'REMOVE': DynamoDB's update expression keywords are case-insensitive."
+    ),
+    "sqstask.idempotency.xǁTaskStoreǁgive_up__mutmut_16": (
+        "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
     ),
     "sqstask.idempotency.xǁTaskStoreǁfail__mutmut_16": (
         "owner 'XXXX' instead of '' for a claim without owner: neither matches a stored owner."
@@ -132,7 +145,130 @@ EQUIVALENT: dict[str, str] = {
         "ensure_ascii=None is falsy, the same as ensure_ascii=False."
     ),
     # -- handler --
+    **{f"sqstask.handler.x__receive_count__mutmut_{n}": (
+        "_receive_count only fills the attempt field of the 'malformed' audit line (a LOG_LINES call)."
+    ) for n in range(1, 7)},
+    "sqstask.handler.x_child_task_id__mutmut_8": 'encode("UTF-8"): codec names are case-insensitive.',
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_4": (
+        "_message_id(raw) instead of task.message_id: raw is the task's own message, whose id that is."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_5": (
+        "'if task or True': without a task the caller always passes message_id (parse), so the branch is not reached."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_6": (
+        "_message_id(None): without a task the caller always passes message_id (parse), so it is not evaluated."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_move_to_dlq__mutmut_7": (
+        "'XXXX' instead of '' for a message without any id: Lambda events and SQS messages always carry one."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_record_failure__mutmut_1": (
+        "'if store.fail(...)' inverted: the FAILED record is written either way; only the lease-lost log line differs."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_complete__mutmut_7": (
+        "range(1, _COMPLETE_TRIES + 2): the loop returns at attempt _COMPLETE_TRIES, so the longer range is never reached."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_handler_failed__mutmut_15": (
+        "_record_failure(..., task=None): the task only names the lease-lost / record-failed log lines there."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁ_handler_failed__mutmut_24": (
+        "_gave_up_if_last(task, None): the error only fills the gave-up log line's fields."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁrecord_batch__mutmut_2": (
+        "error '' instead of None when the write did not raise: it only picks the record-failed log line's fields."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁrun_known__mutmut_143": (
+        "specs '' instead of None before the try: only follow_ups() can raise before specs is set, and '' iterates "
+        "and tests false like None."
+    ),
+    **{f"sqstask.handler.xǁBatchProcessorǁprocess__mutmut_{n}": (
+        "another reason for a failed record (None, 'XX..XX', upper case): it only fills the reasons count of the "
+        "batch-done / batch-failed log line; the record is reported failed the same."
+    ) for n in (58, 61, 62, 67, 70, 71, 81, 84, 85, 95, 160, 163, 164)},
+    **{f"sqstask.handler.xǁBatchProcessorǁprocess__mutmut_{n}": (
+        "another reason on a success whose record was not written: BatchProcessor reads only its status (for the "
+        "metrics) afterwards."
+    ) for n in (133, 137, 138)},
+    "sqstask.handler.xǁTaskRunnerǁrun__mutmut_84": (
+        "ran=None instead of False: _give_up only tests it for truth."
+    ),
+    **{f"sqstask.handler.xǁTaskRunnerǁrun__mutmut_{n}": (
+        "another reason text for _handler_failed (None, 'XX..XX', upper case): it only fills the failed log line."
+    ) for n in (113, 119, 120, 146, 152, 153)},
+    "sqstask.handler.xǁTaskRunnerǁrun__mutmut_129": (
+        "specs '' instead of None before the try: only follow_ups() can raise before specs is set, and '' iterates "
+        "and tests false like None."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁrun__mutmut_180": (
+        "_complete(..., task=None): the task only names the record-failed log line there."
+    ),
+    **{f"sqstask.handler.xǁTaskRunnerǁparse__mutmut_{n}": (
+        "no message_id passed for a malformed message's DLQ copy: _move_to_dlq then reads the same id from the record."
+    ) for n in (8, 12)},
+    "sqstask.handler.xǁTaskRunnerǁparse__mutmut_3": (
+        "'exc.message_id and _message_id(record)': the parser sets exc.message_id from the same record."
+    ),
+    "sqstask.handler.xǁTaskRunnerǁparse__mutmut_4": (
+        "_message_id(None) as the fallback: the parser sets exc.message_id whenever the record has an id."
+    ),
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "the send_many check (other name, None): a TaskQueue is not callable, so the check only ever sees "
+        "functions, which have no such attribute."
+    ) for n in (15, 19, 20)},
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "another key in the lock-free first check: it only skips the fast path; the check under the lock decides."
+    ) for n in (39, 40)},
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "another 'where' in the refusal at first invocation: fifo=False is refused at decoration, so only the "
+        "standard-queue message (which does not name it) can be raised there."
+    ) for n in (52, 56, 57)},
+    "sqstask.handler.xǁTaskRunnerǁ__init____mutmut_25": (
+        "a given max_receive_count dropped (None, still 'known'): it only decides the gave-up log line without a "
+        "task table."
+    ),
+    **{f"sqstask.handler.x__attributes__mutmut_{n}": (
+        "the SQS message spelling 'Attributes' (a Worker's messages): read there only for the group and receive "
+        "count of the 'malformed' log line; Lambda records use 'attributes'."
+    ) for n in (3, 10, 11, 12, 13)},
+    **{f"sqstask.handler.x__message_id__mutmut_{n}": (
+        "the SQS message spelling 'MessageId': only a fallback behind the parser's own message id, and for log lines."
+    ) for n in (6, 7, 8, 9)},
+    **{f"sqstask.handler.xǁAuditLogǁ__call____mutmut_{n}": (
+        "which level or logger decides whether an audit line is built: the line, when written, is the same."
+    ) for n in (3, 5)},
+    **{f"sqstask.handler.x__describe__mutmut_{n}": (
+        "_describe's error text (key spelling, None, one more character): it only fills log lines."
+    ) for n in (4, 5, 6, 7)},
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_4": (
+        "priors None instead of {}: read only after a lookup that succeeded (which sets them); a failed lookup "
+        "returns before."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_12": (
+        "type(None) in the lookup failure's reason: read only by the 'failed' log line and Outcome.reason, which "
+        "BatchProcessor does not read."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_15": (
+        "no error on the lookup failure's Outcome: read only by the 'failed' log line; BatchProcessor does not read it."
+    ),
+    "sqstask.handler.xǁ_BatchPassǁ__init____mutmut_18": (
+        "no error on the lookup failure's Outcome: read only by the 'failed' log line; BatchProcessor does not read it."
+    ),
     # -- heartbeat --
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_42": (
+        "_stopping None instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁ__init____mutmut_43": (
+        "_stopping True instead of False at construction: only start() lets the thread run, and it sets False first."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁstart__mutmut_1": (
+        "_stopping None instead of False: it is only ever tested for truth, and None is falsy."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_13": (
+        "'left < 0' instead of '<= 0': at exactly 0 the mutant waits 0 s once more, then finds left < 0 and "
+        "stops waiting: the same return, microseconds later."
+    ),
+    "sqstask.heartbeat.xǁHeartbeatǁremove__mutmut_15": (
+        "'return' instead of 'break': the loop is the last statement of remove(), so both leave it the same way."
+    ),
     # -- queue --
     "sqstask.queue.x__region_from_url__mutmut_6": (
         "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
@@ -166,6 +302,142 @@ EQUIVALENT: dict[str, str] = {
         "decode(with_record=None) instead of False: both are falsy, so no record is read either way."
     ),
     # -- worker --
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_5": (
+        "an idle thread's wait without a timeout: every change that gives a thread work (a group made ready, "
+        "a stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_work__mutmut_20": (
+        "status None instead of failed for an error outside the handler: retry_delay reads the status only to "
+        "spot in-progress, so the backoff is the same; only the log line shows it."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_8": (
+        "the wait for room without a timeout: every change of what fits (a task finished, a message released, "
+        "a stop) notifies the condition."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_12": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_16": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_62": (
+        "return instead of break: nothing follows the loop in _receive_loop."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_15": (
+        "idle_for > idle_exit instead of >=: equal only at one instant of a float clock."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_5": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_8": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_9": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_57": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_60": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_loop__mutmut_61": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_4": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_7": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_release_leftover__mutmut_8": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_22": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_25": (
+        "the release reason only feeds the released log line."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_20": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_22": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_24": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_26": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_27": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_28": (
+        "the rank default: a single-tier worker's messages carry no queue URL, and a message's rank is read "
+        "only with several tiers."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_33": (
+        "the tier's URL instead of its name in a group key: as unique per tier; the key is never shown."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_32": (
+        "a single-tier worker keying groups by tier and group id: still one key per group."
+    ),
+    "sqstask.worker.xǁWorkerǁ_dispatch__mutmut_34": (
+        "a single-tier worker keying groups by tier and group id: still one key per group."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_117": (
+        "visibility / 4 instead of / 3 as the default beat: (visibility - beat) / 2 stays above visibility / "
+        "4, the bound that applies first."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_186": (
+        "_abandoned's first value: run() sets it in its shutdown before reading it."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_187": (
+        "_abandoned's first value: run() sets it in its shutdown before reading it."
+    ),
+    "sqstask.worker.xǁWorkerǁrun__mutmut_54": (
+        "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
+        "only so), and after an aborted loop nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁrun__mutmut_55": (
+        "stop(None) or stop(1) after the receive loop: a stop has already set the deadline (the loop ends "
+        "only so), and after an aborted loop nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_11": (
+        "now <= deadline instead of <: equal only at one instant of a float clock."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_13": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_25": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_drain__mutmut_26": (
+        "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
+        "every 10 ms instead, to the same end)."
+    ),
+    "sqstask.worker.xǁWorkerǁ_retry_later__mutmut_11": (
+        "'fifo or' a group key: group keys exist only with fifo on, and a message key's queue is empty once "
+        "its message runs."
+    ),
+    "sqstask.worker.xǁWorkerǁ_settle__mutmut_3": (
+        "heartbeat=None is falsy like heartbeat=False."
+    ),
+    "sqstask.worker.xǁWorkerǁ_receive_size__mutmut_10": (
+        "free >= 0: with no room it returns free, which is 0 as well."
+    ),
+    "sqstask.worker.xǁWorkerǁ_look_up__mutmut_8": (
+        "priors' first value is read only for parsed tasks, and whenever there is one the lookup replaces it."
+    ),
 }
 
 # Functions that run only while their module is imported (to build a constant): mutmut switches
@@ -432,7 +704,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mutation", description=__doc__.splitlines()[0])
     parser.add_argument("--modules", default=",".join(MODULES), help="comma-separated modules (default: all)")
     parser.add_argument("--output", type=Path, default=REPORT)
-    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    # Two mutants per core: the tests spend most of their time waiting (long polls, visibility
+    # timeouts, worker drains), not computing.
+    parser.add_argument("--max-children", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
     parser.add_argument("--collect", action="store_true",
                         help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")

@@ -13,7 +13,19 @@ from sqstask.handler import batch_handler
 from sqstask.idempotency import TaskStore
 from sqstask.task import Task
 
-from .test_handler import Context, audit_events, event_for, failed_ids, receive_all
+from .test_handler import (
+    Context,
+    audit_events,
+    copy_attributes,
+    dead_letter_deduplication_id,
+    dlq_copies,
+    event_for,
+    failed_ids,
+    plain_task,
+    receive_all,
+    refuse,
+    step_clock,  # noqa: F401 - fixture
+)
 
 
 @pytest.fixture
@@ -146,7 +158,9 @@ class Unprocessed:
         return {"UnprocessedItems": {table: left} if left else {}}
 
 
-def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_group(queue, caplog):
+def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_group(queue, caplog, capsys):
+    from .test_metrics import emf_lines
+
     caplog.set_level("INFO", logger="sqstask")
     sleeps: list[float] = []
     flaky = Unprocessed(queue.dynamodb, {"a0"})
@@ -157,6 +171,7 @@ def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_grou
     runner = TaskRunner(queue, lambda task: ran.append(task.task_id), idempotency="batch", batch_store=store)
     processor = BatchProcessor(runner, fifo=True, min_remaining_ms=1000)
     messages, ids = send(queue, [("a0", "A"), ("b0", "B"), ("a1", "A")])
+    capsys.readouterr()
 
     response = processor.process(event_for(queue, messages), Context(60_000))
 
@@ -166,6 +181,8 @@ def test_a_record_that_cannot_be_written_fails_its_task_and_the_rest_of_its_grou
     assert record_of(queue, "a1")["status"] == "COMPLETED"  # recorded: its redelivery is skipped
     [event] = audit_events(caplog, "record-failed")
     assert event["task_id"] == "a0" and "delivers it again" in event["reason"]
+    [metrics] = emf_lines(capsys.readouterr().out)
+    assert (metrics["TasksSucceeded"], metrics["TasksFailed"]) == (2, 1)  # a0 ran, but is not recorded
 
 
 def test_unprocessed_items_that_succeed_on_retry_are_written(queue):
@@ -294,7 +311,9 @@ def test_follow_ups_are_sent_and_recorded_in_batch_mode(queue):
     assert json.loads(record_of(queue, "p")["result"]) == {"then": ["p.then-0"]}
 
 
-def test_an_unreadable_task_table_fails_the_batch_without_running_anything(queue, caplog):
+def test_an_unreadable_task_table_fails_the_batch_without_running_anything(queue, caplog, capsys):
+    from .test_metrics import by_type, emf_lines
+
     caplog.set_level("INFO", logger="sqstask")
     ran = []
 
@@ -303,22 +322,27 @@ def test_an_unreadable_task_table_fails_the_batch_without_running_anything(queue
         ran.append(task.task_id)
 
     messages, ids = send(queue, [("a", "A"), ("b", "B")])
+    capsys.readouterr()
     response = handle(event_for(queue, messages), Context(60_000))
 
     assert sorted(failed_ids(response)) == sorted(ids.values())
     assert ran == []
     assert all("task table unavailable" in e["reason"] for e in audit_events(caplog, "failed"))
+    metrics = by_type(emf_lines(capsys.readouterr().out))
+    assert set(metrics) == {"step"} and metrics["step"]["TasksFailed"] == 2  # counted as the tasks they are
 
 
 def test_batch_mode_is_refused_without_fifo_semantics(queue):
-    with pytest.raises(ConfigError, match=r"idempotency='batch' needs fifo=True on batch_handler"):
+    with pytest.raises(ConfigError, match=r"idempotency='batch' needs fifo=True on batch_handler: .* only where SQS "
+                       r"FIFO never hands a message group to two consumers at once; use idempotency=True with fifo=False$"):
         batch_handler(queue, fifo=False, idempotency="batch")
     from sqstask import TaskQueue
 
     standard = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/std", idempotency_table="t",
                          sqs_client=object(), dynamodb_client=object())
     handler = batch_handler(standard, idempotency="batch")(lambda task: None)
-    with pytest.raises(ConfigError, match=r"std is a standard queue \(no \.fifo suffix\)"):
+    with pytest.raises(ConfigError, match=r"std is a standard queue \(no \.fifo suffix\): a standard queue may "
+                       r"deliver one task to two consumers at once; use idempotency=True there$"):
         handler({"Records": []}, Context(60_000))
 
 
@@ -360,3 +384,261 @@ def test_follow_ups_that_fail_again_keep_the_task_failed_and_a_later_send_keeps_
     kept = ("status", "result", "duration_ms", "attempt", "payload_hash", "first_received_at")
     assert {k: after.get(k) for k in kept} == {k: recorded.get(k) for k in kept}
     assert "follow_ups_pending" not in after
+
+
+# -- TaskRunner.run_known: what a batch-mode run returns and what it has recorded -------------
+
+
+def runner_for(queue, handle, **kwargs):
+    from sqstask.handler import TaskRunner
+
+    return TaskRunner(queue, handle, idempotency="batch", **kwargs)
+
+
+def recorded(runner, finished):
+    """Write ``finished`` as the batch would and return the task's stored record."""
+    assert runner.record_batch([finished]) == []
+    return record_of(runner.queue, finished.task.task_id)
+
+
+def test_a_redriven_task_runs_with_a_fresh_budget_and_keeps_when_it_was_first_received(queue, step_clock):
+    task = plain_task(queue, "s-1")
+    prior = {"task_id": "s-1", "status": "DEAD_LETTERED", "attempt": 3, "message_id": "the-dead-lettered-copy",
+             "payload_hash": task.payload_hash, "first_received_at": "2026-01-01T00:00:00.000Z"}
+    runner = runner_for(queue, lambda t: {"ok": 1})
+
+    outcome, finished = runner.run_known(task, prior)
+
+    assert (outcome.status, outcome.task, outcome.duration_ms, outcome.chained, outcome.result) == (
+        "succeeded", task, 1250, [], {"ok": 1})
+    assert outcome.error is None and outcome.reason is None and not outcome.dead_lettered and outcome.ok
+    record = recorded(runner, finished)
+    assert (record["status"], record["attempt"], record["duration_ms"]) == ("COMPLETED", 1, 1250)
+    assert record["first_received_at"] == "2026-01-01T00:00:00.000Z"
+    assert json.loads(record["result"]) == {"ok": 1}
+
+
+def test_a_failed_batch_mode_run_counts_its_attempt_and_the_last_one_goes_to_the_dlq(make_team, step_clock):
+    queue = make_team(max_attempts=3)
+    copies = dlq_copies(queue)
+    error = ValueError("poison")
+
+    def handle(task):
+        raise error
+
+    runner = runner_for(queue, handle)
+    # (task, its record's status and attempt count) -> the attempt this run is, and the status it records
+    for task_id, prior_status, attempt_before, attempt, status in [
+            ("e-1", "FAILED", 1, 2, "FAILED"),
+            ("e-2", "FAILED", 2, 3, "DEAD_LETTERED"),  # the last of 3 attempts
+            ("e-3", "DEAD_LETTERED", 3, 1, "FAILED")]:  # redriven: a fresh budget
+        task = plain_task(queue, task_id)
+        prior = {"task_id": task_id, "status": prior_status, "attempt": attempt_before, "message_id": "m0",
+                 "payload_hash": task.payload_hash, "first_received_at": "2026-01-01T00:00:00.000Z"}
+
+        outcome, finished = runner.run_known(task, prior)
+
+        last = status == "DEAD_LETTERED"
+        assert (outcome.status, outcome.task, outcome.error, outcome.reason, outcome.duration_ms) == (
+            "failed", task, error, "ValueError: poison", 1250)
+        assert outcome.dead_lettered is last and outcome.ok is last
+        record = recorded(runner, finished)
+        assert (record["status"], record["attempt"], record["duration_ms"], record["error"]) == (
+            status, attempt, 1250, "poison")
+        assert record["first_received_at"] == "2026-01-01T00:00:00.000Z"
+        if last:
+            [copy] = copies
+            assert copy_attributes(copy) == {"sqstask-task-id": "e-2", "sqstask-task-type": "t",
+                                             "sqstask-error": "ValueError: poison", "sqstask-attempts": "3"}
+            assert copy["MessageDeduplicationId"] == dead_letter_deduplication_id(task.message_id)
+    assert len(copies) == 1  # the last attempt only
+
+
+def test_an_invalid_follow_up_fails_the_batch_mode_run_and_is_recorded_against_its_attempt(queue, step_clock):
+    from sqstask.exceptions import InvalidTaskError
+
+    task = plain_task(queue, "i-1")
+    prior = {"task_id": "i-1", "status": "FAILED", "attempt": 1, "message_id": "m0", "payload_hash": task.payload_hash,
+             "first_received_at": "2026-01-01T00:00:00.000Z"}
+    runner = runner_for(queue, lambda t: Then("next", {}, group_id="bad group id"))
+
+    outcome, finished = runner.run_known(task, prior)
+
+    assert (outcome.status, outcome.task, outcome.duration_ms) == ("failed", task, 1250)
+    assert isinstance(outcome.error, InvalidTaskError) and outcome.reason.startswith("InvalidTaskError: ")
+    record = recorded(runner, finished)
+    assert (record["status"], record["attempt"], record["duration_ms"], record["error_type"]) == (
+        "FAILED", 2, 1250, "InvalidTaskError")
+    assert record["first_received_at"] == "2026-01-01T00:00:00.000Z"
+    assert queue.receive(wait_seconds=0) == []
+
+
+def test_follow_ups_sqs_refuses_part_way_are_kept_pending_without_the_ones_sent(queue, step_clock):
+    from sqstask.exceptions import SendError
+
+    task = plain_task(queue, "p-1")
+    from botocore.exceptions import ClientError
+
+    calls = []
+
+    def second_call_refused(**_):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "SendMessageBatch")
+
+    queue.sqs.meta.events.register("before-call.sqs.SendMessageBatch", second_call_refused)
+    thens = [Then("a", {"n": 1}), Then("b", {"n": 2})]  # one group: one call each
+    runner = runner_for(queue, lambda t: thens)
+
+    outcome, finished = runner.run_known(task, None)
+
+    assert (outcome.status, outcome.task, outcome.reason, outcome.duration_ms, outcome.result) == (
+        "failed", task, "follow-up tasks could not be sent", 1250, thens)
+    assert isinstance(outcome.error, SendError)
+    assert [sent.task_id for sent in outcome.chained] == ["p-1.then-0"]
+    record = recorded(runner, finished)
+    assert record["status"] == "COMPLETED" and record["duration_ms"] == 1250
+    assert [spec["task_id"] for spec in json.loads(record["follow_ups_pending"])] == ["p-1.then-1"]
+
+
+def test_a_batch_mode_run_whose_follow_ups_sqs_refuses_completes_with_them_pending(queue):
+    task = plain_task(queue, "p-2")
+    refuse(queue.sqs, "SendMessageBatch")
+    runner = runner_for(queue, lambda t: Then("a", {"n": 1}))
+
+    outcome, finished = runner.run_known(task, None)
+
+    assert outcome.status == "failed" and outcome.chained == [] and not outcome.ok
+    record = recorded(runner, finished)
+    assert record["status"] == "COMPLETED"
+    assert [spec["task_id"] for spec in json.loads(record["follow_ups_pending"])] == ["p-2.then-0"]
+
+
+def test_a_batch_mode_redelivery_of_a_dead_lettered_message_is_copied_again_with_its_recorded_error(queue):
+    copies = dlq_copies(queue)
+    runs = []
+    runner = runner_for(queue, runs.append)
+    records = {  # record fields -> the DLQ copy's error and attempts attributes
+        "d-1": ({"error_type": "ValueError", "error": "over the limit: MAX", "attempt": 2}, "ValueError: over the limit: MAX", "2"),
+        "d-2": ({"error_type": "ValueError", "attempt": 3}, "ValueError", "3"),
+        "d-3": ({}, "Error", "0"),  # a record without error fields or attempt count
+    }
+    for task_id, (fields, error, attempts) in records.items():
+        task = plain_task(queue, task_id)
+        prior = {"task_id": task_id, "status": "DEAD_LETTERED", "message_id": task.message_id, **fields}
+
+        outcome, finished = runner.run_known(task, prior)
+
+        assert runs == [] and finished is None
+        assert (outcome.status, outcome.task, outcome.reason, outcome.dead_lettered) == ("duplicate", task, error, True)
+        copy = copies.pop()
+        assert copy_attributes(copy) == {"sqstask-task-id": task_id, "sqstask-task-type": "t",
+                                         "sqstask-error": error, "sqstask-attempts": attempts}
+        assert copy["MessageBody"] == task.raw["Body"]
+
+    task = plain_task(queue, "d-4")
+    refuse(queue.sqs, "SendMessage")
+    outcome, finished = runner.run_known(task, {"status": "DEAD_LETTERED", "message_id": task.message_id,
+                                                "error_type": "E", "attempt": 1})
+    assert (outcome.status, outcome.task, outcome.reason, outcome.dead_lettered) == ("failed", task, "E", False)
+    assert runs == [] and finished is None
+
+
+def test_a_batch_mode_delivery_under_another_payload_is_copied_to_the_dlq_as_is(queue):
+    from sqstask.exceptions import PayloadMismatch
+
+    copies = dlq_copies(queue)
+    runs = []
+    task = plain_task(queue, "x-1", {"amount": 99})
+
+    outcome, finished = runner_for(queue, runs.append).run_known(task, {"status": "COMPLETED", "payload_hash": "0" * 64})
+
+    assert runs == [] and finished is None
+    assert (outcome.status, outcome.task, outcome.dead_lettered) == ("failed", task, True)
+    assert isinstance(outcome.error, PayloadMismatch) and outcome.reason == str(outcome.error)
+    [copy] = copies
+    assert copy["MessageBody"] == task.raw["Body"]
+    assert copy_attributes(copy) == {"sqstask-task-id": "x-1", "sqstask-task-type": "t",
+                                     "sqstask-error": f"PayloadMismatch: {outcome.error}"[:500]}
+
+
+def test_a_batch_mode_delivery_of_a_completed_task_is_a_duplicate_of_that_task(queue):
+    task = plain_task(queue, "x-2")
+
+    outcome, finished = runner_for(queue, lambda t: None).run_known(task, {"status": "COMPLETED", "attempt": 1})
+
+    assert (outcome.status, outcome.task, outcome.dead_lettered, finished) == ("duplicate", task, False, None)
+
+
+def test_batch_mode_sends_pending_follow_ups_and_rewrites_the_record_without_them(queue):
+    runner = runner_for(queue, lambda t: None)
+    for task_id, stored, attempt in [("q-1", {"attempt": 3, "duration_ms": 40, "result": '{"done": 1}'}, 3),
+                                     ("q-2", {}, 1)]:  # a record without attempt count or duration
+        task = plain_task(queue, task_id)
+        pending = [{"task_type": "next", "payload": {}, "group_id": f"g-{task_id}", "task_id": f"{task_id}.then-0"}]
+        prior = {"task_id": task_id, "status": "COMPLETED", "payload_hash": task.payload_hash, "message_id": "m0",
+                 "first_received_at": "2026-01-01T00:00:00.000Z", "follow_ups_pending": json.dumps(pending), **stored}
+
+        outcome, finished = runner.run_known(task, prior)
+
+        assert (outcome.status, outcome.task) == ("duplicate", task)
+        assert [sent.task_id for sent in outcome.chained] == [f"{task_id}.then-0"]
+        record = recorded(runner, finished)
+        assert "follow_ups_pending" not in record
+        assert (record["status"], record["attempt"], record.get("duration_ms")) == (
+            "COMPLETED", attempt, stored.get("duration_ms"))
+        assert record["first_received_at"] == "2026-01-01T00:00:00.000Z"
+    assert json.loads(record_of(queue, "q-1")["result"]) == {"done": 1}
+
+
+def test_batch_mode_pending_follow_ups_sqs_refuses_again_fail_the_delivery_and_stay_pending(queue):
+    from sqstask.exceptions import SendError
+
+    task = plain_task(queue, "q-3")
+    pending = [{"task_type": "next", "payload": {}, "group_id": "g-q-3", "task_id": "q-3.then-0"}]
+    refuse(queue.sqs, "SendMessageBatch")
+
+    outcome, finished = runner_for(queue, lambda t: None).run_known(
+        task, {"status": "COMPLETED", "attempt": 1, "follow_ups_pending": json.dumps(pending)})
+
+    assert (outcome.status, outcome.task, outcome.reason) == ("failed", task, "follow-up tasks could not be sent")
+    assert isinstance(outcome.error, SendError) and finished is None  # the record keeps them pending
+
+
+def test_a_batch_whose_records_cannot_be_written_at_all_is_reported_failed(queue):
+    from sqstask.handler import BatchProcessor, TaskRunner
+
+    class Unwritable(BatchTaskStore):
+        def record(self, finished):
+            raise ConnectionError("task table unreachable")
+
+    store = Unwritable(queue.dynamodb, queue.config.idempotency_table)
+    runner = TaskRunner(queue, lambda task: None, idempotency="batch", batch_store=store)
+    messages, ids = send(queue, [("w0", "A"), ("w1", "B")])
+
+    response = BatchProcessor(runner, fifo=True, min_remaining_ms=1000).process(event_for(queue, messages))
+
+    assert sorted(failed_ids(response)) == sorted(ids.values())
+    assert record_of(queue, "w0") is None
+
+
+def test_a_batch_mode_run_returns_the_follow_ups_it_sent(queue):
+    task = plain_task(queue, "f-9")
+
+    outcome, finished = runner_for(queue, lambda t: Then("next", {"n": 1})).run_known(task, None)
+
+    assert outcome.status == "succeeded" and [sent.task_id for sent in outcome.chained] == ["f-9.then-0"]
+    assert json.loads(recorded(runner_for(queue, None), finished)["result"]) == {"then": ["f-9.then-0"]}
+
+
+def test_a_malformed_record_in_a_batch_mode_batch_is_copied_to_the_dlq_once(queue):
+    copies = dlq_copies(queue)
+    ran = []
+    handle = batch_handler(queue, idempotency="batch")(lambda task: ran.append(task.task_id))
+    queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageBody='{"v": 99, "id": "x", "type": "t"}',
+                           MessageGroupId="bad", MessageDeduplicationId="bad-1")
+    queue.send("t", {}, group_id="good", task_id="ok-1")
+    messages = receive_all(queue, 2)
+
+    assert failed_ids(handle(event_for(queue, messages), Context(60_000))) == []
+    assert ran == ["ok-1"] and len(copies) == 1

@@ -284,13 +284,34 @@ def test_leaving_the_context_on_an_exception_stops_the_thread(make_team):
         ({"visibility_timeout": 50000}, r"visibility_timeout must be 1\.\.43200 seconds"),
         ({"visibility_timeout": 2.5}, r"visibility_timeout must be whole seconds"),
         ({"visibility_timeout": 10, "interval": 10}, r"interval must be above 0 and below visibility_timeout \(10 s\)"),
+        ({"visibility_timeout": 10, "interval": 0}, r"interval must be above 0 .*, got 0$"),
         ({"visibility_timeout": 10, "max_total": 50000}, r"max_total must be 1\.\.43200 seconds"),
+        ({"visibility_timeout": 10, "max_total": 0}, r"max_total must be 1\.\.43200 seconds \(SQS's 12-hour limit\), got 0$"),
+        ({"visibility_timeout": 10, "max_window": 0}, r"max_window must be 1\.\.43200 seconds \(the longest one extension"),
+        ({"visibility_timeout": 10, "max_window": 43201}, r"max_window must be 1\.\.43200 seconds .*, got 43201$"),
     ],
 )
 def test_bad_settings_are_rejected_with_what_is_allowed(kwargs, error):
     queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
     with pytest.raises(ValueError, match=error):
         Heartbeat(queue, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"visibility_timeout": 1},
+        {"visibility_timeout": 43200},
+        {"visibility_timeout": 10, "max_total": 1},
+        {"visibility_timeout": 10, "max_window": 1},
+        {"visibility_timeout": 10, "max_window": 43200},
+    ],
+)
+def test_settings_at_their_limits_are_accepted(kwargs):
+    queue = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", sqs_client=object())
+    heartbeat = Heartbeat(queue, **kwargs)
+    assert (heartbeat.visibility_timeout, heartbeat.interval) == (kwargs["visibility_timeout"],
+                                                                   kwargs["visibility_timeout"] / 3)
 
 
 def test_a_message_without_a_receipt_handle_is_rejected():
@@ -393,9 +414,9 @@ def test_the_last_whole_second_before_max_total_is_still_granted(monkeypatch):
     # A short interval (in the stepped clock's seconds) keeps the thread looking at the clock.
     with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05, max_total=100) as hb:
         clock.now += 89
-        wait_until(lambda: sqs.calls, "an extension one second before the limit")
-        clock.now += 1
-        wait_until(lambda: message not in hb, "the message to be let go at the limit")
+        wait_until(lambda: sqs.calls, "an extension one second before the limit", timeout=3)
+        clock.now += 0.5  # less than a whole second left: nothing more to grant
+        wait_until(lambda: message not in hb, "the message to be let go at the limit", timeout=3)
 
     assert [entries[0]["VisibilityTimeout"] for _, entries in sqs.calls] == [1]
 
@@ -415,3 +436,311 @@ def test_a_removed_message_is_no_longer_extended_and_removing_an_unknown_one_is_
         wait_until(lambda: sqs.calls, "the first extension")
 
     assert [[e["ReceiptHandle"] for e in entries] for _, entries in sqs.calls] == [["rh-1"]]
+
+
+class BlockingSQS:
+    """An SQS client whose visibility changes wait until the test releases them; notes when each returns."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.order: list[str] = []
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.entered.set()
+        assert self.release.wait(10), "the test never released the visibility change"
+        self.order.append("extended")
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def removing(heartbeat: Heartbeat, message: dict, order: list[str]) -> threading.Thread:
+    """A thread that removes ``message`` and then notes "removed"."""
+
+    def remove() -> None:
+        heartbeat.remove(message)
+        order.append("removed")
+
+    thread = threading.Thread(target=remove)
+    thread.start()
+    return thread
+
+
+def test_remove_returns_only_after_the_extension_of_that_message_under_way(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = BlockingSQS()
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
+        clock.now += 10
+        started = sqs.entered.wait(5)
+        remover = removing(hb, message, sqs.order)
+        remover.join(0.5)  # remove() must wait: a visibility change sent after it would be undone
+        sqs.release.set()  # before any assertion: leaving the context waits for the heartbeat thread
+        remover.join(5)
+    assert started, "no extension started"
+    assert not remover.is_alive(), "remove() did not return after the extension finished"
+    assert sqs.order == ["extended", "removed"]
+    assert message not in hb
+
+
+def test_remove_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    bound = 0.3
+    monkeypatch.setattr(heartbeat_module, "_REMOVE_WAIT", bound)  # 10 s in use
+    sqs = BlockingSQS()
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.05) as hb:
+        extending = sqs.entered.wait(5)
+        started = time.monotonic()
+        remover = removing(hb, message, sqs.order)
+        remover.join(bound + 3)
+        waited = time.monotonic() - started
+        still_waiting = remover.is_alive()
+        sqs.release.set()  # before any assertion: leaving the context waits for the heartbeat thread
+    assert extending, "no extension started"
+    assert not still_waiting, f"remove() still waits for a hanging extension after {waited:.1f} s"
+    assert waited >= bound, f"remove() gave up after {waited:.2f} s, before its {bound} s bound"
+    assert sqs.order == ["removed", "extended"]
+
+
+def test_a_message_at_its_cap_does_not_split_the_extension_of_the_others(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    # max_total 100 s keeps a 10 s margin: a message may stay invisible until 90 s after it was added.
+    rounds: list[list[Any]] = []
+    hb = Heartbeat(stub_queue(sqs), visibility_timeout=60, interval=0.05, max_total=100, on_extend=rounds.append)
+    old, capped, new = ({"MessageId": f"m-{n}", "ReceiptHandle": f"rh-{n}"} for n in range(3))
+    hb.add(old)
+    hb.add(capped)
+    clock.now += 50
+    hb.add(dict(old, ReceiptHandle="rh-0-again"))  # received again: a new handle and a new 12-hour budget
+    hb.add(new)
+    clock.now += 40  # the capped message's limit; the others have 50 s left
+    with hb:
+        wait_until(lambda: capped not in hb and sum(len(entries) for _, entries in sqs.calls) >= 2,
+                   "the capped message dropped and the others extended", timeout=5)
+
+    assert [[(e["ReceiptHandle"], e["VisibilityTimeout"]) for e in entries] for _, entries in sqs.calls] == [
+        [("rh-0-again", 50), ("rh-2", 50)]
+    ]
+    assert rounds == [[dict(old, ReceiptHandle="rh-0-again"), new]]
+
+
+def test_a_capped_message_removed_while_a_round_is_prepared_does_not_delay_the_others(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    sqs = AcceptingSQS(clock.monotonic)
+    hb = Heartbeat(stub_queue(sqs), visibility_timeout=60, interval=0.05, max_total=100)
+    capped, other = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}, {"MessageId": "m-2", "ReceiptHandle": "rh-2"}
+    hb.add(capped)
+    clock.now += 50
+    hb.add(other)
+    clock.now += 40  # the first message's limit
+
+    window = heartbeat_module.extension_window
+
+    def removed_meanwhile(age: float, **kwargs: Any) -> int:
+        hb.remove(capped)  # the task finished while the heartbeat thread picked this round's messages
+        return window(age, **kwargs)
+
+    monkeypatch.setattr(heartbeat_module, "extension_window", removed_meanwhile)
+    with hb:
+        # The stepped clock stands still: a round that failed would only be retried once it moves.
+        wait_until(lambda: sqs.calls, "the other message's extension in the same round", timeout=3)
+
+    assert [[e["ReceiptHandle"] for e in entries] for _, entries in sqs.calls] == [["rh-2"]]
+    assert capped not in hb and other in hb
+
+
+class ScriptedSQS(AcceptingSQS):
+    """Records (clock time, queue URL, entries) of each call; ``answer(url, entries)`` may fail entries."""
+
+    def __init__(self, clock: Callable[[], float],
+                 answer: Callable[[str, list[dict]], list[dict]] | None = None) -> None:
+        super().__init__(clock)
+        self.urls: list[str] = []
+        self.answer = answer
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.urls.append(QueueUrl)
+        response = super().change_message_visibility_batch(QueueUrl=QueueUrl, Entries=Entries)
+        failed = self.answer(QueueUrl, Entries) if self.answer else []
+        failed_ids = {f["Id"] for f in failed}
+        return {"Successful": [s for s in response["Successful"] if s["Id"] not in failed_ids], "Failed": failed}
+
+
+def transient(entries: list[dict]) -> list[dict]:
+    return [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in entries]
+
+
+def stepped(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    import sqstask.heartbeat as heartbeat_module
+
+    clock = SteppedClock()
+    monkeypatch.setattr(heartbeat_module, "time", clock)
+    return clock
+
+
+def test_messages_due_within_half_an_interval_share_one_call_from_the_instant_they_are_due(monkeypatch):
+    clock = stepped(monkeypatch)
+    sqs = ScriptedSQS(clock.monotonic)
+    hb = Heartbeat(stub_queue(sqs), visibility_timeout=60, interval=1.0)
+    first, soon, later = ({"MessageId": f"m-{n}", "ReceiptHandle": f"rh-{n}"} for n in range(3))
+    hb.add(first)
+    clock.now += 0.5
+    hb.add(soon)  # due 0.5 s after the first: just within half an interval
+    clock.now += 0.1
+    hb.add(later)  # due 0.6 s after it: not
+    clock.now = 1001.0  # the first message's due instant, exactly
+    with hb:
+        wait_until(lambda: sqs.calls, "the extension due now", timeout=3)
+
+    assert [(at, [e["ReceiptHandle"] for e in entries]) for at, entries in sqs.calls] == [(1001.0, ["rh-0", "rh-1"])]
+
+
+def test_a_transient_failure_is_retried_half_an_interval_later(monkeypatch):
+    clock = stepped(monkeypatch)
+    calls = 0
+
+    def first_call_fails(url: str, entries: list[dict]) -> list[dict]:
+        nonlocal calls
+        calls += 1
+        return transient(entries) if calls == 1 else []
+
+    sqs = ScriptedSQS(clock.monotonic, first_call_fails)
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.5) as hb:
+        clock.now = 1000.5  # the first extension is due
+        wait_until(lambda: sqs.calls, "the first extension", timeout=3)
+        clock.now = 1000.7
+        time.sleep(0.4)  # a retry due before 1000.75 would be sent now
+        clock.now = 1000.75
+        wait_until(lambda: len(sqs.calls) >= 2, "the retry half an interval after the failure", timeout=3)
+        assert message in hb
+
+    assert [at for at, _ in sqs.calls[:2]] == [1000.5, 1000.75]
+
+
+def test_a_failure_on_one_queue_is_not_lost_when_the_round_also_extends_another(monkeypatch):
+    clock = stepped(monkeypatch)
+    queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo"
+    urgent = "https://sqs.us-east-1.amazonaws.com/123456789012/q-urgent.fifo"
+    sqs = ScriptedSQS(clock.monotonic, lambda url, entries: transient(entries) if url == queue_url else [])
+    failing = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    extended = {"MessageId": "m-2", "ReceiptHandle": "rh-2", "QueueUrl": urgent}
+    rounds: list[list[Any]] = []
+    with Heartbeat(stub_queue(sqs), [failing, extended], visibility_timeout=60, interval=0.05,
+                   on_extend=rounds.append) as hb:
+        clock.now += 10
+        wait_until(lambda: rounds, "the round's extensions", timeout=3)
+
+    assert sqs.urls[:2] == [queue_url, urgent]
+    assert rounds[0] == [extended]  # the failed one is not reported extended: it is retried soon
+    assert failing in hb
+
+
+def test_a_rejected_handle_is_dropped_in_the_round_that_also_failed_a_message_removed_meanwhile(monkeypatch):
+    clock = stepped(monkeypatch)
+    removed, rejected = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}, {"MessageId": "m-2", "ReceiptHandle": "rh-2"}
+    removers: list[threading.Thread] = []
+
+    def remove_one_then_reject_both(url: str, entries: list[dict]) -> list[dict]:
+        if not removers:  # the first round: the first message is deleted while its extension is under way
+            removers.append(threading.Thread(target=hb.remove, args=(removed,)))
+            removers[0].start()
+            wait_until(lambda: removed not in hb, "the removal to take the message off")
+        return [{"Id": e["Id"], "SenderFault": True, "Code": "ReceiptHandleIsInvalid", "Message": "gone"}
+                for e in entries]
+
+    sqs = ScriptedSQS(clock.monotonic, remove_one_then_reject_both)
+    hb = Heartbeat(stub_queue(sqs), [removed, rejected], visibility_timeout=60, interval=0.05)
+    with hb:
+        clock.now += 10
+        wait_until(lambda: rejected not in hb, "the rejected handle to be dropped", timeout=3)
+    removers[0].join(5)
+
+    assert [[e["ReceiptHandle"] for e in entries] for _, entries in sqs.calls] == [["rh-1", "rh-2"]]
+
+
+def test_a_stopped_heartbeat_starts_again_on_a_daemon_thread(monkeypatch):
+    clock = stepped(monkeypatch)
+    sqs = ScriptedSQS(clock.monotonic)
+    hb = Heartbeat(stub_queue(sqs), [{"MessageId": "m-1", "ReceiptHandle": "rh-1"}], visibility_timeout=60,
+                   interval=0.05)
+    hb.start()
+    first = heartbeat_threads()
+    hb.stop()
+    hb.start()
+    try:
+        second = heartbeat_threads()
+        clock.now += 10
+        wait_until(lambda: sqs.calls, "an extension by the restarted heartbeat", timeout=3)
+    finally:
+        hb.stop()
+
+    assert len(first) == 1 and not first[0].is_alive() and len(second) == 1 and second[0] is not first[0]
+    # A heartbeat never keeps the process alive: its thread is a daemon.
+    assert first[0].daemon and second[0].daemon
+
+
+def test_stop_is_harmless_before_start_and_twice():
+    hb = Heartbeat(stub_queue(AcceptingSQS(time.monotonic)), visibility_timeout=60)
+    hb.stop()
+    hb.start()
+    hb.stop()
+    hb.stop()
+    assert not hb.running
+
+
+def test_stop_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatch):
+    import sqstask.heartbeat as heartbeat_module
+
+    bound = 0.3
+    monkeypatch.setattr(heartbeat_module, "_JOIN_TIMEOUT", bound)  # 30 s in use
+    sqs = BlockingSQS()
+    hb = Heartbeat(stub_queue(sqs), [{"MessageId": "m-1", "ReceiptHandle": "rh-1"}], visibility_timeout=60,
+                   interval=0.05).start()
+    extending = sqs.entered.wait(5)
+    started = time.monotonic()
+    stopper = threading.Thread(target=hb.stop)
+    stopper.start()
+    stopper.join(bound + 3)
+    waited = time.monotonic() - started
+    still_waiting = stopper.is_alive()
+    sqs.release.set()
+    assert extending, "no extension started"
+    assert not still_waiting, f"stop() still waits for a hanging extension after {waited:.1f} s"
+    assert waited >= bound, f"stop() gave up after {waited:.2f} s, before its {bound} s bound"
+    wait_until(lambda: not hb.running, "the released heartbeat thread to end", timeout=5)
+
+
+def test_a_round_that_raises_is_retried_half_an_interval_later(monkeypatch):
+    clock = stepped(monkeypatch)
+
+    class FirstCallRaises(ScriptedSQS):
+        def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+            response = super().change_message_visibility_batch(QueueUrl=QueueUrl, Entries=Entries)
+            if len(self.calls) == 1:
+                raise RuntimeError("not a botocore error: the whole round fails")
+            return response
+
+    sqs = FirstCallRaises(clock.monotonic)
+    message = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}
+    with Heartbeat(stub_queue(sqs), [message], visibility_timeout=60, interval=0.5) as hb:
+        clock.now = 1000.5  # the first extension is due
+        wait_until(lambda: sqs.calls, "the first extension", timeout=3)
+        clock.now = 1000.7
+        time.sleep(0.4)  # a retry due before 1000.75 would be sent now
+        clock.now = 1000.75
+        wait_until(lambda: len(sqs.calls) >= 2, "the retry half an interval after the failed round", timeout=3)
+        assert message in hb and hb.running
+
+    assert [at for at, _ in sqs.calls[:2]] == [1000.5, 1000.75]

@@ -12,10 +12,12 @@ from moto import mock_aws
 from sqstask.exceptions import PayloadMismatch, TaskInProgress
 from sqstask.idempotency import (
     COMPLETED,
+    DEAD_LETTERED,
     FAILED,
     IN_PROGRESS,
     MAX_ERROR_CHARS,
     MAX_RESULT_BYTES,
+    Claim,
     TaskStore,
     encode_result,
 )
@@ -157,7 +159,7 @@ def test_a_lease_still_holds_at_the_instant_it_ends_and_is_free_a_millisecond_la
     other = TaskStore(dynamodb, TABLE, clock=clock, owner_prefix="host-b:2")
 
     clock.now = first.lease_expires_at  # the last instant the lease covers
-    with pytest.raises(TaskInProgress, match=r"is being run by host-a:1"):
+    with pytest.raises(TaskInProgress, match=r"is being run by host-a:1:\w+ \(lease expires in 0s\)"):
         other.claim(make_task(receive_count=2), lease_seconds=60)
     assert other.get("t-1")["owner"] == first.owner
 
@@ -221,7 +223,8 @@ def test_a_duplicate_reports_the_attempt_that_completed_the_task(store):
 
     again = store.claim(make_task(receive_count=3), lease_seconds=60)
 
-    assert again.duplicate and again.attempt == 2 and again.record["status"] == COMPLETED
+    assert again.duplicate and again.record["status"] == COMPLETED
+    assert again == Claim(task_id="t-1", acquired=False, attempt=2, record=store.get("t-1"))
 
 
 def test_leases_last_at_least_one_second(store, clock):
@@ -230,7 +233,7 @@ def test_leases_last_at_least_one_second(store, clock):
     clock.now += 0.5
 
     assert store.renew(claim, lease_seconds=0.2) is True
-    assert store.get("t-1")["lease_expires_at"] == pytest.approx(clock.now + 1.0)
+    assert store.get("t-1")["lease_expires_at"] == clock.now + 1.0  # stored to the millisecond: exact here
 
 
 def test_renew_by_a_claim_that_is_not_the_owner_returns_false(store, dynamodb, clock):
@@ -394,3 +397,151 @@ def test_lifecycle_timestamps_are_utc_iso_8601_to_the_millisecond(store, clock):
     record = store.get("t-1")
     assert record["started_at"] == "2023-11-14T22:13:20.123Z"
     assert record["finished_at"] == "2023-11-14T23:14:21.500Z"
+
+
+class Ticks:
+    """A clock that returns the given instants in turn, then stays at the last one."""
+
+    def __init__(self, *instants: float) -> None:
+        self.instants = list(instants)
+
+    def __call__(self) -> float:
+        return self.instants.pop(0) if len(self.instants) > 1 else self.instants[0]
+
+
+def test_a_claim_refused_within_the_millisecond_its_lease_ended_is_tried_again(store, dynamodb):
+    first = store.claim(make_task(), lease_seconds=60)
+    # Stored to the millisecond, "now" rounds down to the lease's own instant: refused, though
+    # the lease has ended by the clock. The second round, a moment later, takes it over.
+    other = TaskStore(dynamodb, TABLE, clock=Ticks(first.lease_expires_at + 0.0004, first.lease_expires_at + 0.002),
+                      owner_prefix="host-b:2")
+
+    second = other.claim(make_task(receive_count=2), lease_seconds=60)
+
+    assert second.acquired and other.get("t-1")["owner"] == second.owner != first.owner
+
+
+def test_a_claim_refused_twice_in_a_row_gives_up_with_task_in_progress(store, dynamodb):
+    first = store.claim(make_task(), lease_seconds=60)
+    ended = first.lease_expires_at + 0.0004  # refused on each round, claimable a moment later
+    other = TaskStore(dynamodb, TABLE, clock=Ticks(ended, ended, first.lease_expires_at + 0.002),
+                      owner_prefix="host-b:2")
+
+    with pytest.raises(TaskInProgress) as info:
+        other.claim(make_task(receive_count=2), lease_seconds=60)
+
+    assert str(info.value) == "task t-1 changed while it was being claimed; another consumer is working on it"
+    assert store.get("t-1")["owner"] == first.owner
+
+
+class RefusesFirstClaimWithoutItem:
+    """The DynamoDB client, except that the first UpdateItem is refused without the old item."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.exceptions = client.exceptions
+        self.refused = False
+
+    def update_item(self, **request):
+        if not self.refused:
+            self.refused = True
+            raise self.exceptions.ConditionalCheckFailedException(
+                {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}},
+                "UpdateItem",
+            )
+        return self.client.update_item(**request)
+
+    def get_item(self, **request):
+        return self.client.get_item(**request)
+
+
+def test_a_claim_refused_without_the_stored_item_is_tried_again(dynamodb, clock):
+    store = TaskStore(RefusesFirstClaimWithoutItem(dynamodb), TABLE, clock=clock, owner_prefix="host-a:1")
+
+    claim = store.claim(make_task(), lease_seconds=60)
+
+    assert claim.acquired and store.get("t-1")["owner"] == claim.owner
+
+
+def test_a_completed_record_without_an_attempt_count_is_still_a_duplicate(store, dynamodb):
+    # Written by hand or by another tool: no attempt, owner or payload hash.
+    dynamodb.put_item(TableName=TABLE, Item={"task_id": {"S": "t-1"}, "status": {"S": COMPLETED}})
+
+    again = store.claim(make_task(), lease_seconds=60)
+
+    assert again.duplicate and again.attempt == 0 and again.status == COMPLETED
+
+
+def test_a_live_lease_without_an_owner_is_reported_as_another_consumers(store, dynamodb, clock):
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={"task_id": {"S": "t-1"}, "status": {"S": IN_PROGRESS}, "lease_expires_at": {"N": str(clock.now + 30)}},
+    )
+
+    with pytest.raises(TaskInProgress) as info:
+        store.claim(make_task(), lease_seconds=60)
+
+    assert str(info.value) == "task t-1 is being run by another consumer (lease expires in 30s); it will be retried after that"
+    assert info.value.owner is None
+
+
+def test_a_task_without_a_group_is_stored_with_a_null_group(store, dynamodb):
+    # Standard (non-FIFO) queues deliver no MessageGroupId; DynamoDB accepts NULL only as true.
+    store.claim(dataclasses.replace(make_task(), group_id=None), lease_seconds=60)
+
+    item = dynamodb.get_item(TableName=TABLE, Key={"task_id": {"S": "t-1"}})["Item"]
+    assert item["group_id"] == {"NULL": True}
+    assert store.get("t-1")["group_id"] is None
+
+
+def test_give_up_records_dead_lettered_with_the_error_duration_and_ttl(store, clock):
+    claim = store.claim(make_task(), lease_seconds=60)
+    clock.now += 2
+
+    assert store.give_up(claim, RuntimeError(), duration_ms=9) is True
+
+    record = store.get("t-1")
+    assert record["status"] == DEAD_LETTERED and record["dead_lettered_attempt"] == 1
+    assert (record["error_type"], record["error"]) == ("RuntimeError", "RuntimeError")  # no message: the type
+    assert record["duration_ms"] == 9 and "lease_expires_at" not in record
+    assert record["expires_at"] == int(clock.now + store.ttl_seconds)
+
+
+def test_a_redriven_copy_of_a_dead_lettered_task_gets_a_fresh_attempt_budget(store):
+    store.give_up(store.claim(make_task(), lease_seconds=60), RuntimeError("poison"))
+    redriven = dataclasses.replace(make_task(), message_id="m-redriven")
+
+    again = store.claim(redriven, lease_seconds=60)
+
+    assert again.acquired and again.attempt == 2 and again.attempts_used == 1
+
+
+def test_follow_ups_sent_for_a_record_that_is_gone_creates_no_record(store, dynamodb):
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        store.follow_ups_sent("t-gone")
+
+    assert store.get("t-gone") is None
+
+
+@pytest.mark.parametrize("task_id", ["", None, 5])
+def test_get_refuses_an_empty_or_non_string_task_id_without_a_request(store, calls, task_id):
+    with pytest.raises(ValueError, match=r"^a task id must be a non-empty string, got " + repr(task_id) + "$"):
+        store.get(task_id)
+    assert calls == []
+
+
+class ReturnsItem:
+    """A DynamoDB client whose GetItem returns one fixed item."""
+
+    def __init__(self, item) -> None:
+        self.item = item
+
+    def get_item(self, **_request):
+        return {"Item": self.item}
+
+
+def test_a_record_with_an_unknown_attribute_type_fails_with_an_error_naming_it(clock):
+    store = TaskStore(ReturnsItem({"task_id": {"S": "t-1"}, "odd": {"QQ": "1"}}), TABLE, clock=clock, owner_prefix="a")
+
+    with pytest.raises(ValueError, match=r"^unknown DynamoDB attribute type 'QQ'$"):
+        store.get("t-1")

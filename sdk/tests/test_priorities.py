@@ -18,9 +18,12 @@ from sqstask.config import QueueConfig
 from sqstask.dlq import DeadLetterQueue, RedriveFilter
 from sqstask.exceptions import ConfigError
 from sqstask.priorities import PRIORITY_ATTRIBUTE, PriorityTiers, UnknownPriority, tier_for_level
+from sqstask.queue import QUEUE_URL_KEY
 from sqstask.worker import Worker
 
-WAIT_LIMIT = 60.0
+from .test_worker import ScriptedReceives
+
+WAIT_LIMIT = 15.0
 
 
 def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.02):
@@ -163,7 +166,7 @@ def test_high_tier_tasks_sent_after_low_tier_tasks_run_first(make_team, aws):
 
     # One task at a time, nothing prefetched: each receive round picks the next task, so the
     # order shows the worker's choice; share 0 serves strictly by priority.
-    worker = Worker(queue, handle, concurrency=1, prefetch=0, wait_seconds=1, lower_tier_share=0)
+    worker = Worker(queue, handle, concurrency=1, prefetch=0, wait_seconds=0, lower_tier_share=0)
     with Running(worker):
         assert first_started.wait(WAIT_LIMIT), "the worker did not start a low-tier task"
         for n in range(5):
@@ -181,7 +184,7 @@ def test_lower_tiers_still_progress_while_a_higher_tier_is_busy(make_team, aws):
     queue.send_many([TaskSpec("t", {}, f"l{n}", f"low{n:02d}") for n in range(6)])
     ran: list[str] = []
 
-    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, prefetch=0, wait_seconds=1,
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, prefetch=0, wait_seconds=0,
                     lower_tier_share=0.25)
     with Running(worker):
         wait_for(lambda: len(ran) == 30, "all 30 tasks to run")
@@ -197,7 +200,7 @@ def test_a_worker_serving_one_tier_acknowledges_on_that_tier(make_team, aws):
     queue.send("t", {}, group_id="g", task_id="u1", priority="urgent")
     queue.send("t", {}, group_id="g", task_id="d1")
     ran: list[str] = []
-    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=1,
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0,
                         priorities=["urgent"], ack_interval=0)):
         wait_for(lambda: ran == ["u1"] and visible(queue, "urgent") == 0, "the urgent task to run")
     attrs = queue.sqs.get_queue_attributes(
@@ -322,7 +325,7 @@ def test_threads_start_higher_tier_tasks_first_with_the_guard_s_share_for_the_ol
     # Held and ready, oldest first: four low-tier groups, then four high-tier groups.
     for n, rank in enumerate([1, 1, 1, 1, 0, 0, 0, 0]):
         key = f"group:{'default' if rank else 'high'}/g{n}"
-        worker._groups[key] = deque([_Held({"MessageId": f"m{n}"}, key, float(n), rank=rank)])
+        worker._groups[key] = deque([_Held({"MessageId": f"m{n}"}, key, rank=rank)])
         worker._ready.append(key)
     picked = [worker._next_ready() for _ in range(8)]
     # Every fourth start is the guard's: the oldest ready group, whatever its tier.
@@ -377,3 +380,91 @@ def test_a_follow_up_goes_to_the_tier_it_names(make_team, aws):
     urgent = [queue.to_task(m).task_type for m in queue.receive(wait_seconds=0, queue_url=queue.tiers.url("urgent"))]
     default = [queue.to_task(m).task_type for m in queue.receive(wait_seconds=0)]
     assert (urgent, default) == (["next"], ["later"])
+
+
+def test_the_starvation_guard_starts_receive_rounds_at_each_lower_tier_in_turn(make_team, aws):
+    queue = tiered_team(make_team, aws, "p12", ["urgent", "high", "default"])
+    worker = Worker(queue, lambda task: None, lower_tier_share=0.5)
+
+    rounds = [[tier for tier, _ in worker._poll_order()] for _ in range(6)]
+
+    # Every second round (share 0.5) starts at the next lower tier, then asks the rest highest first.
+    urgent_first = ["urgent", "high", "default"]
+    assert rounds == [urgent_first, ["high", "urgent", "default"], urgent_first, ["default", "urgent", "high"],
+                      urgent_first, ["high", "urgent", "default"]]
+    strict = Worker(queue, lambda task: None, lower_tier_share=0)
+    assert [strict._poll_order()[0][0] for _ in range(4)] == ["urgent"] * 4
+    always = Worker(queue, lambda task: None, lower_tier_share=1)
+    assert [always._poll_order()[0][0] for _ in range(4)] == ["high", "default", "high", "default"]
+
+
+def test_a_receive_round_short_polls_each_tier_highest_first_then_long_polls_the_highest(make_team, aws):
+    base = tiered_team(make_team, aws, "p13", ["urgent", "high", "default"])
+    base.send("t", {}, group_id="g", task_id="h1", priority="high")
+    high = base.receive(wait_seconds=0, queue_url=base.tiers.url("high"))
+    nothing = list
+    # Round 1: every tier empty. Round 2: the urgent tier empty, the high tier has h1.
+    sqs = ScriptedReceives(aws.client("sqs"), [nothing, nothing, nothing, nothing, nothing, lambda: high])
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    worker = Worker(queue, lambda task: None, visibility_timeout=50, lower_tier_share=0)
+    urls = {tier: queue.tiers.url(tier) for tier in ("urgent", "high", "default")}
+
+    assert worker._receive(4, 7) == []
+    assert [(c["QueueUrl"], c["MaxNumberOfMessages"], c["WaitTimeSeconds"], c["VisibilityTimeout"])
+            for c in sqs.calls] == [(urls["urgent"], 4, 0, 50), (urls["high"], 4, 0, 50),
+                                    (urls["default"], 4, 0, 50), (urls["urgent"], 4, 7, 50)]
+    assert worker.stats.receive_calls == 4
+
+    sqs.calls.clear()
+    messages = worker._receive(4, 7)
+    # The first tier with messages wins; the round stops there, each message tagged with its queue.
+    assert [queue.to_task(m).task_id for m in messages] == ["h1"]
+    assert [m[QUEUE_URL_KEY] for m in messages] == [urls["high"]]
+    assert [c["QueueUrl"] for c in sqs.calls] == [urls["urgent"], urls["high"]]
+    assert worker.stats.by_priority == {"high": 1}
+
+    worker.stop()
+    sqs.calls.clear()
+    assert worker._receive(4, 0) == [] and sqs.calls == []  # a stopping worker asks no tier
+
+
+def test_the_same_group_id_in_two_tiers_is_two_groups_that_run_in_parallel(make_team, aws):
+    queue = tiered_team(make_team, aws, "p14", ["urgent", "default"])
+    queue.send("t", {}, group_id="g", task_id="u1", priority="urgent")
+    queue.send("t", {}, group_id="g", task_id="d1")
+    both_running = threading.Barrier(2, timeout=3)  # broken (the task fails) unless both run at once
+    ran: list[str] = []
+
+    def handle(task):
+        both_running.wait()
+        ran.append(task.task_id)
+
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0)
+    with Running(worker):
+        wait_for(lambda: len(ran) == 2 or worker.stats.failed, "both tasks")
+    assert sorted(ran) == ["d1", "u1"] and worker.stats.failed == 0
+
+
+def test_a_thread_starts_a_held_higher_tier_task_before_an_older_lower_tier_one(make_team, aws):
+    queue = tiered_team(make_team, aws, "p15", ["urgent", "default"])
+    queue.send("t", {}, group_id="a", task_id="first")
+    started, go_on = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def handle(task):
+        if task.task_id == "first":
+            started.set()
+            assert go_on.wait(WAIT_LIMIT), "the test never let the first task finish"
+        ran.append(task.task_id)
+
+    # prefetch 20: a full receive batch still fits while three messages are held
+    worker = Worker(queue, handle, concurrency=1, prefetch=20, wait_seconds=0, lower_tier_share=0)
+    with Running(worker):
+        assert started.wait(WAIT_LIMIT), "the first task did not start"
+        queue.send("t", {}, group_id="b", task_id="older-default")
+        wait_for(lambda: len(worker._held) == 2, "the default-tier task held")
+        queue.send("t", {}, group_id="c", task_id="newer-urgent", priority="urgent")
+        wait_for(lambda: len(worker._held) == 3, "the urgent task held")
+        go_on.set()
+        wait_for(lambda: len(ran) == 3, "all three tasks")
+    assert ran == ["first", "newer-urgent", "older-default"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -11,12 +13,13 @@ import pytest
 
 from sqstask import TaskQueue
 from sqstask.backoff import Backoff
-from sqstask.handler import batch_handler
-from sqstask.idempotency import TaskStore
+from sqstask.handler import IN_PROGRESS, Outcome, batch_handler
+from sqstask.idempotency import Claim, TaskStore
 from sqstask.task import encode_envelope, task_attributes
-from sqstask.worker import EXIT_ABANDONED, Worker
+from sqstask.queue import QUEUE_URL_KEY
+from sqstask.worker import EXIT_ABANDONED, Worker, _Acker
 
-WAIT_LIMIT = 60.0
+WAIT_LIMIT = 15.0
 
 
 def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
@@ -27,6 +30,16 @@ def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
             return
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_until(condition, timeout, interval=0.02):
+    """Poll ``condition`` for up to ``timeout`` seconds; return whether it came true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 class Running:
@@ -68,10 +81,12 @@ def test_worker_runs_every_task_once_and_deletes_it(make_team):
     for n in range(5):
         queue.send("t", {"n": n}, group_id=f"g{n % 2}", task_id=f"t{n}")
 
-    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=1)):
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=0)
+    with Running(worker):
         wait_for(lambda: len(ran) >= 5, "all 5 tasks to run")
     # Stopping flushes the pending deletes: a wrong count or a leftover message fails here at once.
     assert queue_empty(queue)
+    assert (worker.stats.received, worker.stats.succeeded, worker.stats.by_status) == (5, 5, {"succeeded": 5})
     assert sorted(ran) == [f"t{n}" for n in range(5)]
     store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
     assert all(store.get(f"t{n}")["status"] == "COMPLETED" for n in range(5))
@@ -103,7 +118,7 @@ def test_tasks_of_one_group_run_in_order_one_at_a_time_while_groups_run_in_paral
     for n in range(3):
         queue.send("t", {}, group_id="B", task_id=f"b{n}")
 
-    worker = Worker(queue, handle, concurrency=3, wait_seconds=1)
+    worker = Worker(queue, handle, concurrency=3, wait_seconds=0)
     with Running(worker):
         wait_for(lambda: len(log) >= 6, "all 6 tasks")
     assert queue_empty(queue)
@@ -119,7 +134,11 @@ def test_failing_task_is_retried_with_growing_delays_then_moved_to_the_dlq(make_
     delays = []
 
     def record_delays(params, **_):
-        delays.extend(entry["VisibilityTimeout"] for entry in params["Entries"])
+        # Record the delay the worker asks for, then let SQS return the message at once: that
+        # SQS honours a visibility timeout is SQS's behaviour, not the worker's.
+        for entry in params["Entries"]:
+            delays.append(entry["VisibilityTimeout"])
+            entry["VisibilityTimeout"] = 0
 
     queue.sqs.meta.events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch", record_delays)
 
@@ -128,7 +147,7 @@ def test_failing_task_is_retried_with_growing_delays_then_moved_to_the_dlq(make_
         raise RuntimeError("always broken")
 
     queue.send("poison", {}, group_id="g", task_id="p1")
-    worker = Worker(queue, handle, concurrency=1, wait_seconds=1, backoff=Backoff(base=1, cap=60, jitter=0),
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, backoff=Backoff(base=1, cap=60, jitter=0),
                     max_attempts=4)
     with caplog.at_level(logging.INFO, logger="sqstask"), Running(worker):
         wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the task to reach the DLQ")
@@ -136,6 +155,9 @@ def test_failing_task_is_retried_with_growing_delays_then_moved_to_the_dlq(make_
 
     assert attempts == [1, 2, 3, 4]
     assert delays == [1, 2, 4]  # exponential over attempts; the last attempt goes to the DLQ, not back
+    stats = worker.stats
+    assert (stats.received, stats.succeeded, stats.failed, stats.dead_lettered) == (4, 0, 4, 1)
+    assert stats.by_status == {"failed": 4}
     record = TaskStore(queue.dynamodb, queue.config.idempotency_table).get("p1")
     assert record["status"] == "DEAD_LETTERED" and record["error"] == "always broken" and record["attempt"] == 4
     gave_up = [json.loads(r.getMessage()) for r in caplog.records if '"gave-up"' in r.getMessage()]
@@ -173,8 +195,8 @@ def test_two_workers_never_run_the_same_task_concurrently(make_team, atomic_dyna
                 MessageDeduplicationId=f"{task_id}-{copy}",
             )
 
-    first = Worker(queue, handle, concurrency=3, wait_seconds=1, heartbeat_interval=0.5)
-    second = Worker(queue, handle, concurrency=3, wait_seconds=1, heartbeat_interval=0.5)
+    first = Worker(queue, handle, concurrency=3, wait_seconds=0, heartbeat_interval=0.5)
+    second = Worker(queue, handle, concurrency=3, wait_seconds=0, heartbeat_interval=0.5)
     with Running(first), Running(second):
         wait_for(
             lambda: first.stats.succeeded + second.stats.succeeded == 3
@@ -198,7 +220,7 @@ def test_batch_handler_function_runs_in_the_worker_unchanged(make_team):
         ran.append(task.payload)
 
     queue.send("t", {"same": "code"}, group_id="g")
-    with Running(Worker(queue, handle, concurrency=1, wait_seconds=1)):
+    with Running(Worker(queue, handle, concurrency=1, wait_seconds=0)):
         wait_for(lambda: ran, "the task to run")
 
     assert ran == [{"same": "code"}]
@@ -218,7 +240,7 @@ def test_failed_task_releases_the_rest_of_its_group_which_then_runs_in_order(mak
 
     for n in range(3):
         queue.send("t", {}, group_id="A", task_id=f"a{n}")
-    worker = Worker(queue, handle, concurrency=2, wait_seconds=1, backoff=Backoff(base=1, jitter=0))
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
     with Running(worker):
         wait_for(lambda: len(log) >= 4, "the group to finish after the retry")
     assert queue_empty(queue)
@@ -239,7 +261,7 @@ def test_stop_finishes_running_tasks_and_releases_unstarted_ones(make_team):
 
     for n in range(5):
         queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
-    worker = Worker(queue, handle, concurrency=2, prefetch=3, wait_seconds=1)
+    worker = Worker(queue, handle, concurrency=2, prefetch=3, wait_seconds=0)
     runner = Running(worker)
     with runner:
         wait_for(lambda: len(started) == 2 and len(worker._held) == 5, "2 running and 3 waiting tasks")
@@ -248,7 +270,7 @@ def test_stop_finishes_running_tasks_and_releases_unstarted_ones(make_team):
         release.set()
         runner.thread.join(30)
 
-    assert runner.result == 0
+    assert runner.result == 0 and worker.stats.released == 3
     assert sorted(finished) == sorted(started) and len(finished) == 2
     assert queue_counts(queue) == (3, 0)  # finished ones deleted, unstarted ones visible
 
@@ -264,7 +286,7 @@ def test_worker_without_task_table_refuses_to_start_with_a_clear_error(make_team
 
 def test_idle_exit_returns_zero_when_the_queue_stays_empty(make_team):
     queue = make_team("w9")
-    worker = Worker(queue, lambda task: None, wait_seconds=1, idle_exit=1)
+    worker = Worker(queue, lambda task: None, wait_seconds=0, idle_exit=0.2)
 
     assert worker.run(install_signal_handlers=False) == 0
 
@@ -307,7 +329,7 @@ def test_worker_receives_full_batches_of_ten_with_the_default_prefetch(make_team
     for n in range(25):
         queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
 
-    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=1)):
+    with Running(Worker(queue, lambda task: ran.append(task.task_id), concurrency=2, wait_seconds=0)):
         wait_for(lambda: len(ran) >= 25, "all 25 tasks to run")
     assert queue_empty(queue) and len(ran) == 25
 
@@ -321,7 +343,7 @@ def test_deletes_go_out_in_full_batches_of_ten_and_the_rest_when_the_worker_runs
     for n in range(12):
         queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
 
-    worker = Worker(queue, gate, concurrency=2, wait_seconds=1, ack_interval=60)
+    worker = Worker(queue, gate, concurrency=2, wait_seconds=0, ack_interval=60)
     with Running(worker):
         wait_for(lambda: len(gate.ran) == 11 and worker.stats.succeeded == 11, "the 11 quick tasks to finish")
         wait_for(lambda: deleted == [10], "one full DeleteMessageBatch")
@@ -339,7 +361,7 @@ def test_a_partial_batch_is_deleted_once_its_oldest_message_waited_ack_interval(
     for n in range(2):
         queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
 
-    worker = Worker(queue, gate, concurrency=2, wait_seconds=1, ack_interval=0.5)
+    worker = Worker(queue, gate, concurrency=2, wait_seconds=0, ack_interval=0.5)
     with Running(worker):
         assert gate.started.wait(WAIT_LIMIT), "t0 did not start"
         # t0 keeps the worker busy, so only the deadline can send t1's delete.
@@ -354,7 +376,7 @@ def test_a_finished_message_stays_under_the_heartbeat_until_its_delete_is_sent(m
     for n in range(2):
         queue.send("t", {}, group_id=f"g{n}", task_id=f"t{n}")
 
-    worker = Worker(queue, gate, concurrency=2, wait_seconds=1, ack_interval=60)
+    worker = Worker(queue, gate, concurrency=2, wait_seconds=0, ack_interval=60)
     with Running(worker):
         wait_for(lambda: worker.stats.succeeded == 1, "t1 to finish while t0 runs")
         assert len(worker._heartbeat) == 2  # t0 running, t1 waiting for its delete
@@ -369,6 +391,22 @@ def test_ack_deadline_stays_well_inside_the_visibility_timeout(make_team):
     assert Worker(queue, lambda task: None).ack_deadline == 1.0
     assert Worker(queue, lambda task: None, visibility_timeout=8, ack_interval=30).ack_deadline == 2.0
     assert Worker(queue, lambda task: None, visibility_timeout=8, heartbeat_interval=6).ack_deadline == 1.0
+    # A retried message is off the heartbeat: its change must go out before what one beat left runs out.
+    assert Worker(queue, lambda task: None, visibility_timeout=8, heartbeat_interval=7,
+                  ack_interval=30).ack_deadline == 0.5
+    assert Worker(queue, lambda task: None, ack_interval=0).ack_deadline == 0.0
+
+
+def test_a_worker_s_defaults_are_the_documented_ones(make_team):
+    from sqstask.handler import LEASE_MODE
+
+    queue = make_team("w41", visibility_timeout=600)
+    worker = Worker(queue, lambda task: None)
+    assert (worker.concurrency, worker.wait_seconds, worker.shutdown_timeout, worker.ack_interval) == (4, 20, 30.0, 1.0)
+    assert (worker.fifo, worker.heartbeat_enabled, worker.lower_tier_share) == (True, True, 0.1)
+    assert worker.runner.mode == LEASE_MODE and worker.visibility_timeout == 600
+    assert worker.backoff == Backoff()  # 5 s doubling up to 900 s, half jittered
+    assert worker.max_held == 4 + 10  # concurrency plus a full receive batch prefetched
 
 
 def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch_fits(make_team):
@@ -377,7 +415,7 @@ def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch
     queue.send("t", {}, group_id="A", task_id="slow")
 
     # prefetch 0: two slots, one taken by the slow task, so a full batch (2) never fits while it runs.
-    worker = Worker(queue, gate, concurrency=2, prefetch=0, wait_seconds=1)
+    worker = Worker(queue, gate, concurrency=2, prefetch=0, wait_seconds=0)
     with Running(worker):
         assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
         queue.send("t", {}, group_id="B", task_id="quick")
@@ -389,16 +427,19 @@ def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch
 
 class ScriptedReceives:
     """A real SQS client whose first ReceiveMessage answers come from ``steps`` (callables
-    returning messages); after them it answers with no messages."""
+    returning messages); after them it answers with no messages. ``calls`` holds each
+    ReceiveMessage's arguments."""
 
     def __init__(self, client, steps):
         self.client = client
         self.steps = list(steps)
+        self.calls = []
 
     def __getattr__(self, name):
         return getattr(self.client, name)
 
     def receive_message(self, **kwargs):
+        self.calls.append(kwargs)
         if self.steps:
             return {"Messages": self.steps.pop(0)()}
         time.sleep(min(0.2, kwargs.get("WaitTimeSeconds", 0)))
@@ -424,7 +465,7 @@ def test_a_later_message_of_a_running_group_waits_even_when_it_arrives_while_the
             running.add(task.task_id)
         if task.task_id == "g0":
             g0_started.set()
-            g1_started.wait(1.0)  # a wrongly started g1 shows up at once; else g0 ends after 1 s
+            g1_started.wait(0.3)  # a wrongly started g1 shows up at once; else g0 ends after 0.3 s
         else:
             g1_started.set()
         with lock:
@@ -437,7 +478,7 @@ def test_a_later_message_of_a_running_group_waits_even_when_it_arrives_while_the
 
     sqs = ScriptedReceives(aws.client("sqs"), [lambda: [early[0]], g1_while_g0_runs])
     queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
-    worker = Worker(queue, handle, concurrency=2, wait_seconds=1)
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0)
     with Running(worker):
         wait_for(lambda: len(ran) == 2, "both tasks of the group")
 
@@ -450,32 +491,36 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
     queue = make_team("w17")
     ran = []
     queue.send("t", {"n": 1}, group_id="g", task_id="d1")
-    first = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=1, idle_exit=1)
+    first = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
     assert first.run(install_signal_handlers=False) == 0
-    # The same task again (as after a redrive), past SQS's deduplication.
-    queue.sqs.send_message(
-        QueueUrl=queue.config.queue_url,
-        MessageBody=encode_envelope("d1", "t", {"n": 1}),
-        MessageAttributes=task_attributes("d1", "t"),
-        MessageGroupId="g",
-        MessageDeduplicationId="d1-again",
-    )
+    # The same task twice again (as after redrives), past SQS's deduplication.
+    for copy in ("again", "once-more"):
+        queue.sqs.send_message(
+            QueueUrl=queue.config.queue_url,
+            MessageBody=encode_envelope("d1", "t", {"n": 1}),
+            MessageAttributes=task_attributes("d1", "t"),
+            MessageGroupId="g",
+            MessageDeduplicationId=f"d1-{copy}",
+        )
     deleted = record_batches(queue, "DeleteMessageBatch", "Entries")
 
-    second = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=1, idle_exit=1)
+    second = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
     assert second.run(install_signal_handlers=False) == 0
 
     assert ran == ["d1"]
-    assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (1, 0, 0)
-    assert deleted == [1]
+    assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (2, 0, 0)
+    assert second.stats.by_status == {"duplicate": 2} and second.stats.dead_lettered == 0
+    assert sum(deleted) == 2
     assert queue_counts(queue) == (0, 0)
 
 
-def test_run_returns_exit_abandoned_when_a_task_outlives_the_shutdown_deadline(make_team):
+def test_run_returns_exit_abandoned_when_a_task_outlives_the_shutdown_deadline(make_team, monkeypatch):
+    thread_errors = []
+    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
     queue = make_team("w18", visibility_timeout=60)
     gate = Gate("slow")
     queue.send("t", {}, group_id="g", task_id="slow")
-    worker = Worker(queue, gate, concurrency=1, wait_seconds=1)
+    worker = Worker(queue, gate, concurrency=1, wait_seconds=0)
     runner = Running(worker)
     with runner:
         assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
@@ -486,3 +531,623 @@ def test_run_returns_exit_abandoned_when_a_task_outlives_the_shutdown_deadline(m
         assert queue_counts(queue) == (1, 0)  # given back for another consumer at once
         assert worker.stats.released == 1
         gate.open()
+        for thread in worker._threads:
+            thread.join(10)
+    # The abandoned task's late end is quiet: its message was already given back.
+    assert thread_errors == [] and not any(t.is_alive() for t in worker._threads)
+
+
+class SignalsSaved:
+    """Installs a recording SIGTERM/SIGINT handler for the test (the "previous" handler a worker
+    must restore) and puts the original handlers back afterwards."""
+
+    def __enter__(self):
+        self.received = []
+        self.saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+        for signum in self.saved:
+            signal.signal(signum, self.previous)
+        return self
+
+    def previous(self, signum, _frame):
+        self.received.append(signum)
+
+    def __exit__(self, *exc):
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+
+def test_a_first_signal_drains_the_worker_which_returns_0_and_restores_the_previous_handlers(make_team):
+    queue = make_team("w19", visibility_timeout=60)
+    for n in range(3):
+        queue.send("t", {}, group_id="g", task_id=f"s{n}")  # s1 and s2 wait behind s0
+    ran = []
+
+    def handle(task):
+        ran.append(task.task_id)
+        os.kill(os.getpid(), signal.SIGTERM)
+        if not stopped_in_time.wait(5):
+            stop()  # so that run() returns and the test fails below instead of hanging
+
+    stopped_in_time = threading.Event()
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0)
+    stop = worker.stop
+    worker.stop = lambda timeout=None: (stopped_in_time.set(), stop(timeout))
+    with SignalsSaved() as signals:
+        assert worker.run() == 0
+        assert stopped_in_time.is_set(), "SIGTERM did not stop the worker"
+        assert signal.getsignal(signal.SIGTERM) == signals.previous
+        assert signal.getsignal(signal.SIGINT) == signals.previous
+    assert signals.received == []  # the worker's handler took it, not the previous one
+    assert ran == ["s0"]  # the running task finished; nothing new started
+    assert queue_counts(queue) == (2, 0)  # s0 deleted, s1 and s2 given back at once
+
+
+def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(make_team):
+    queue = make_team("w20", visibility_timeout=60)
+    queue.send("t", {}, group_id="g", task_id="slow")
+    release = threading.Event()
+
+    def handle(task):
+        os.kill(os.getpid(), signal.SIGTERM)
+        if not wait_until(lambda: worker.stopping, 5):
+            worker.stop(0)  # so that run() returns and the test fails below instead of hanging
+            return
+        os.kill(os.getpid(), signal.SIGINT)
+        release.wait(5)
+
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, shutdown_timeout=30)
+    with SignalsSaved() as signals:
+        started = time.monotonic()
+        with pytest.raises(SystemExit) as exited:
+            worker.run()
+        took = time.monotonic() - started
+        assert signal.getsignal(signal.SIGTERM) == signals.previous
+        assert signal.getsignal(signal.SIGINT) == signals.previous
+    release.set()
+    assert exited.value.code == 128 + signal.SIGINT
+    assert took < 10, f"the second signal took {took:.1f} s to end the worker (shutdown_timeout 30 s)"
+    assert queue_counts(queue) == (1, 0)  # the running task's message is visible again for another consumer
+
+
+def test_a_worker_run_off_the_main_thread_leaves_the_signal_handlers_alone(make_team):
+    queue = make_team("w21")
+    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0, idle_exit=0.1)
+    results = []
+    with SignalsSaved() as signals:
+        thread = threading.Thread(target=lambda: results.append(worker.run()))
+        thread.start()
+        thread.join(10)
+        assert signal.getsignal(signal.SIGTERM) == signals.previous
+    assert results == [0]
+
+
+def test_a_retry_backs_off_over_handler_runs_or_receives_and_a_task_held_elsewhere_waits_out_its_lease(make_team):
+    queue = make_team("w22")
+    worker = Worker(queue, lambda task: None, backoff=Backoff(base=1, cap=600, jitter=0))
+    fifth_receive = {"MessageId": "m", "Attributes": {"ApproximateReceiveCount": "5"}}
+    ran_three_times = Claim("t", True, attempt=3)
+
+    # Over the task's handler runs when it ran: 1 * 2**(3-1).
+    assert worker.retry_delay(fifth_receive, Outcome("failed", claim=ran_three_times)) == 4
+    assert worker.retry_delay(fifth_receive, Outcome("failed", claim=ran_three_times, retry_after=100.0)) == 4
+    # Over the message's receives when nothing ran (e.g. the task table was unavailable).
+    assert worker.retry_delay(fifth_receive, Outcome("failed")) == 16
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS)) == 16
+    for unknown in ({"MessageId": "m"}, {"MessageId": "m", "Attributes": None},
+                    {"MessageId": "m", "Attributes": {"ApproximateReceiveCount": "many"}}):
+        assert worker.retry_delay(unknown, Outcome("failed")) == 1  # counted as a first receive
+    # Held by another consumer: back one second after its lease ends, within SQS's limits.
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=4.2)) == 6
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=0.0)) == 1
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=-3.0)) == 1
+    assert worker.retry_delay(fifth_receive, Outcome(IN_PROGRESS, retry_after=1e9)) == 43200
+
+
+def test_a_task_s_lease_grows_with_its_age_like_the_heartbeat_window_up_to_its_cap(make_team):
+    queue = make_team("w23")
+    worker = Worker(queue, lambda task: None, visibility_timeout=30, heartbeat_max_window=120)
+
+    assert [worker._lease_window(age) for age in (0, 10, 90, 1000)] == [30, 40, 120, 120]
+    # Renewed when a third of the first window's headroom is left: 30 - 20 s into each window.
+    assert [worker._lease_interval(age) for age in (0, 10, 1000)] == [10, 20, 100]
+
+
+def test_a_running_task_s_lease_is_renewed_on_the_given_schedule_with_the_growing_window(make_team):
+    queue = make_team("w24", visibility_timeout=30)
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    left = []
+
+    def handle(task):
+        time.sleep(1.2)  # a renewal after the first second grants 31 s, not the first 30
+        left.append(float(store.get(task.task_id)["lease_expires_at"]) - time.time())
+
+    queue.send("t", {}, group_id="g", task_id="long")
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, lease_schedule=lambda age: 0.05)
+    with Running(worker):
+        wait_for(lambda: left, "the task to finish")
+    assert left[0] > 30.0, f"the lease ended {left[0]:.2f} s after the task's second second"
+
+
+def test_one_receive_round_long_polls_the_queue_for_what_fits_with_the_worker_s_visibility_timeout(make_team, aws):
+    base = make_team("w25", visibility_timeout=45)
+    base.send("t", {}, group_id="g", task_id="r1")
+    waiting = base.receive(wait_seconds=0)
+    sqs = ScriptedReceives(aws.client("sqs"), [lambda: waiting])
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    worker = Worker(queue, lambda task: None, visibility_timeout=50)
+
+    messages = worker._receive(3, 7)
+
+    assert [queue.to_task(m).task_id for m in messages] == ["r1"]
+    assert [(c["QueueUrl"], c["MaxNumberOfMessages"], c["WaitTimeSeconds"], c["VisibilityTimeout"])
+            for c in sqs.calls] == [(base.config.queue_url, 3, 7, 50)]
+    assert worker.stats.receive_calls == 1
+    assert worker._receive(10, 0) == [] and worker.stats.receive_calls == 2  # empty ones count too
+
+
+class AckLog:
+    """Stands in for a TaskQueue and a Heartbeat: records what an _Acker sends and takes off the heartbeat."""
+
+    def __init__(self, queue_url="https://sqs.example/q.fifo"):
+        self.config = type("Config", (), {"queue_url": queue_url})()
+        self.sqs = self
+        self.calls = []  # ("delete", ids) / ("change", url, [(receipt, timeout), ...]) / ("unbeat", id), in order
+        self.fail_deletes = 0
+
+    def delete_many(self, messages):
+        if self.fail_deletes:
+            self.fail_deletes -= 1
+            raise RuntimeError("SQS unavailable")
+        self.calls.append(("delete", [m["MessageId"] for m in messages]))
+
+    def change_message_visibility_batch(self, QueueUrl, Entries):
+        self.calls.append(("change", QueueUrl, [(e["ReceiptHandle"], e["VisibilityTimeout"]) for e in Entries]))
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+    def remove(self, message):
+        self.calls.append(("unbeat", message["MessageId"]))
+
+    def sent(self, kind):
+        return [call for call in self.calls if call[0] == kind]
+
+
+def acked(n, prefix="m", **extra):
+    return [dict({"MessageId": f"{prefix}{i}", "ReceiptHandle": f"r-{prefix}{i}"}, **extra) for i in range(n)]
+
+
+def test_the_acker_takes_full_batches_at_once_and_the_partial_rest_once_its_oldest_entry_is_due():
+    acker = _Acker(AckLog(), deadline=60.0)
+    before = time.monotonic()
+    for message in acked(12):
+        acker.delete(message)
+    for message in acked(3, "c"):
+        acker.change_visibility(message, 7)
+    after = time.monotonic()
+
+    assert before + 60 <= acker._next_due() <= after + 60  # the oldest entry's deadline
+    deletes, changes = acker._take_due(after)
+    assert [m["MessageId"] for m in deletes] == [f"m{i}" for i in range(10)] and changes == []
+    assert acker._take_due(after + 30) == ([], [])  # the partial rest waits for its deadline
+    oldest = acker._deletes[0][0]  # when m10 was queued
+    assert acker._take_due(oldest + 59.99) == ([], [])
+    deletes = acker._take_due(oldest + 60)[0]  # due the moment its oldest entry waited 60 s
+    assert [m["MessageId"] for m in deletes] == ["m10", "m11"]
+    changes = acker._take_due(after + 60)[1]
+    assert [(m["MessageId"], t) for m, t in changes] == [("c0", 7), ("c1", 7), ("c2", 7)]
+    assert acker._next_due() is None
+
+
+def test_flush_soon_sends_a_partial_batch_at_once_only_when_something_is_queued():
+    acker = _Acker(AckLog(), deadline=60.0)
+    acker.flush_soon()  # nothing queued: no effect on what comes later
+    acker.delete(acked(1)[0])
+    assert acker._take_due(time.monotonic()) == ([], [])
+    acker.flush_soon()
+    assert [m["MessageId"] for m in acker._take_due(time.monotonic())[0]] == ["m0"]
+    acker.change_visibility(acked(1, "c")[0], 3)
+    acker.flush_soon()
+    assert [(m["MessageId"], t) for m, t in acker._take_due(time.monotonic())[1]] == [("c0", 3)]
+
+
+def test_the_acker_takes_a_message_off_the_heartbeat_just_before_deleting_it_and_changes_each_on_its_own_queue():
+    log = AckLog("https://sqs.example/default.fifo")
+    acker = _Acker(log, deadline=60.0, heartbeat=log)
+    other = "https://sqs.example/urgent.fifo"
+
+    acker._send(acked(2), [(acked(1, "d")[0], 5.9), (acked(1, "u", **{QUEUE_URL_KEY: other})[0], 12)])
+
+    assert log.calls == [
+        ("unbeat", "m0"), ("unbeat", "m1"), ("delete", ["m0", "m1"]),
+        ("change", "https://sqs.example/default.fifo", [("r-d0", 5)]),
+        ("change", other, [("r-u0", 12)]),
+    ]
+
+
+def test_the_acker_thread_sends_full_batches_at_once_the_rest_at_its_deadline_and_everything_left_on_stop():
+    log = AckLog()
+    acker = _Acker(log, deadline=0.3)
+    acker.start()
+    try:
+        queued = time.monotonic()
+        for message in acked(11):
+            acker.delete(message)
+        wait_for(lambda: log.sent("delete") == [("delete", [f"m{i}" for i in range(10)])], "the full batch",
+                 timeout=5, interval=0.01)
+        wait_for(lambda: len(log.sent("delete")) == 2, "the partial batch at its deadline", timeout=5, interval=0.01)
+        assert time.monotonic() - queued >= 0.3
+        assert log.sent("delete")[1] == ("delete", ["m10"])
+        log.fail_deletes = 1  # a failed call does not stop the thread
+        acker.delete(acked(1, "x")[0])
+        acker.flush_soon()
+        wait_for(lambda: log.fail_deletes == 0, "the failing delete", timeout=5, interval=0.01)
+        acker.delete(acked(1, "y")[0])
+        acker.flush_soon()
+        wait_for(lambda: ("delete", ["y0"]) in log.calls, "the next delete after a failed one", timeout=5)
+    finally:
+        acker.deadline = 60.0
+        acker.change_visibility(acked(1, "z")[0], 4)
+        acker.stop()
+    assert log.calls[-1] == ("change", log.config.queue_url, [("r-z0", 4)])  # stop sends what is left
+
+
+OUT_OF_RANGE = [
+    ({"concurrency": 0}, r"^concurrency must be at least 1, got 0$"),
+    ({"wait_seconds": -1}, r"^wait_seconds must be 0\.\.20 \(SQS long polling\), got -1$"),
+    ({"wait_seconds": 21}, r"^wait_seconds must be 0\.\.20 \(SQS long polling\), got 21$"),
+    ({"visibility_timeout": 0}, r"^visibility_timeout must be 1\.\.43200 seconds, got 0$"),
+    ({"visibility_timeout": 43201}, r"^visibility_timeout must be 1\.\.43200 seconds, got 43201$"),
+    ({"ack_interval": -0.5}, r"^ack_interval must be 0 or more seconds, got -0\.5$"),
+    ({"ack_interval": float("nan")}, r"^ack_interval must be 0 or more seconds, got nan$"),
+    ({"lower_tier_share": -0.1}, r"^lower_tier_share must be 0\.\.1, got -0\.1$"),
+    ({"lower_tier_share": 1.5}, r"^lower_tier_share must be 0\.\.1, got 1\.5$"),
+]
+
+
+def test_a_worker_option_out_of_range_is_refused_with_what_is_allowed(make_team):
+    queue = make_team("w27")
+    for option, error in OUT_OF_RANGE:
+        with pytest.raises(ValueError, match=error):
+            Worker(queue, lambda task: None, **option)
+
+
+def test_worker_options_at_their_limits_are_accepted(make_team):
+    queue = make_team("w28")
+    for option in ({"concurrency": 1}, {"wait_seconds": 0}, {"wait_seconds": 20}, {"visibility_timeout": 1},
+                   {"visibility_timeout": 43200}, {"ack_interval": 0}, {"lower_tier_share": 0},
+                   {"lower_tier_share": 1}):
+        Worker(queue, lambda task: None, **option)
+    assert Worker(queue, lambda task: None).visibility_timeout == 30  # the queue's
+
+
+def test_a_worker_asks_for_a_full_batch_once_it_fits_and_for_less_only_when_a_thread_has_nothing_to_run(make_team):
+    queue = make_team("w29")
+
+    def receive_size(worker, held, running=0, ready=()):
+        worker._held = {f"m{n}": None for n in range(held)}
+        worker._running = running
+        worker._ready.clear()
+        worker._ready.extend(ready)
+        return worker._receive_size()
+
+    two = Worker(queue, lambda task: None, concurrency=2)  # holds 2 running + 10 prefetched
+    assert receive_size(two, held=0) == 10
+    assert receive_size(two, held=2, running=2) == 10
+    assert receive_size(two, held=3, running=2) == 0  # 9 fit: wait for a full batch
+    assert receive_size(two, held=3, running=1) == 9  # ... unless a thread is idle
+    assert receive_size(two, held=3, running=1, ready=["group:g"]) == 0  # it has something to run
+    assert receive_size(two, held=12) == 0
+    many = Worker(queue, lambda task: None, concurrency=20)  # prefetch defaults to the concurrency
+    assert receive_size(many, held=29, running=20) == 10 and receive_size(many, held=31, running=20) == 0
+    no_prefetch = Worker(queue, lambda task: None, concurrency=2, prefetch=0)
+    assert receive_size(no_prefetch, held=0) == 2
+    assert receive_size(no_prefetch, held=1, running=1) == 1
+    assert receive_size(no_prefetch, held=2, running=2) == 0
+    negative = Worker(queue, lambda task: None, concurrency=2, prefetch=-3)  # no prefetch either
+    assert receive_size(negative, held=0) == 2
+    five = Worker(queue, lambda task: None, concurrency=2, prefetch=5)
+    assert receive_size(five, held=0) == 7  # 2 + 5 fit: a batch of 7 is the full batch
+    assert receive_size(five, held=1, running=1) == 6 and receive_size(five, held=2, running=2) == 0
+
+
+def test_the_first_stop_request_sets_the_deadline_and_later_ones_do_not_move_it(make_team):
+    queue = make_team("w30")
+    worker = Worker(queue, lambda task: None, shutdown_timeout=40)
+    assert not worker.stopping
+    before = time.monotonic()
+    worker.stop()
+    after = time.monotonic()
+    assert worker.stopping
+    assert before + 40 <= worker._stop_deadline <= after + 40
+    worker.stop(timeout=500)
+    assert worker._stop_deadline <= after + 40
+    other = Worker(queue, lambda task: None, shutdown_timeout=40)
+    other.stop(timeout=3)
+    assert other._stop_deadline <= time.monotonic() + 3
+
+
+def test_without_fifo_order_tasks_of_one_group_run_in_parallel(make_team):
+    queue = make_team("w31")
+    for n in range(2):
+        queue.send("t", {}, group_id="same", task_id=f"p{n}")
+    both_running = threading.Barrier(2, timeout=3)  # broken (the task fails) unless both run at once
+    ran = []
+
+    def handle(task):
+        both_running.wait()
+        ran.append(task.task_id)
+
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0, fifo=False)
+    with Running(worker):
+        wait_for(lambda: len(ran) == 2 or worker.stats.failed, "both tasks of the group")
+    assert sorted(ran) == ["p0", "p1"] and worker.stats.failed == 0
+
+
+def visibility_changes(queue):
+    """Every VisibilityTimeout the queue's client sets in a ChangeMessageVisibilityBatch, in call order."""
+    seen = []
+    queue.sqs.meta.events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch",
+                                   lambda params, **_: seen.extend(e["VisibilityTimeout"] for e in params["Entries"]))
+    return seen
+
+
+def test_an_error_inside_the_worker_hands_the_message_back_for_a_retry_and_the_thread_goes_on(make_team):
+    queue = make_team("w32", visibility_timeout=60)
+    queue.send("t", {}, group_id="g", task_id="e1")
+    queue.send("t", {}, group_id="g", task_id="e2")
+    queue.send("t", {}, group_id="h", task_id="e3")
+    changes = visibility_changes(queue)
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0,
+                    backoff=Backoff(base=7, jitter=0))
+    run = worker.runner.run
+
+    def broken_once(task, **kwargs):
+        if task.task_id == "e1":
+            raise RuntimeError("a bug outside the handler")
+        return run(task, **kwargs)
+
+    worker.runner.run = broken_once
+    with Running(worker):
+        wait_for(lambda: ran == ["e3"] and queue_counts(queue) == (1, 1), "e3 to run on the same thread")
+
+    # e1 waits out its backoff (first receive: 7 s); e2, behind it in its group, is visible again at once.
+    assert changes == [7, 0] or changes == [0, 7]
+    assert len(worker._heartbeat) == 0  # neither is kept invisible any longer
+    assert (worker.stats.released, worker.stats.succeeded) == (1, 1)
+
+
+def test_a_failing_shutdown_step_does_not_stop_the_others_held_messages_are_still_given_back(make_team):
+    queue = make_team("w33", visibility_timeout=60)
+    gate = Gate("slow")
+    queue.send("t", {}, group_id="g", task_id="slow")
+    worker = Worker(queue, gate, concurrency=1, wait_seconds=0)
+    runner = Running(worker)
+    with runner:
+        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+
+        def broken():
+            raise RuntimeError("cannot flush")
+
+        worker._acker.stop = broken
+        worker.stop(timeout=0.1)
+        runner.thread.join(30)
+        assert runner.result == EXIT_ABANDONED
+        assert queue_counts(queue) == (1, 0)  # released even though the acknowledgements step failed
+        assert len(worker._heartbeat) == 0 and not worker._heartbeat.running
+        gate.open()
+
+
+def test_a_malformed_message_goes_to_the_dlq_and_is_deleted_without_running_anything(make_team):
+    queue = make_team("w34")
+    for n in range(2):
+        queue.sqs.send_message(QueueUrl=queue.config.queue_url, MessageGroupId=f"g{n}",
+                               MessageDeduplicationId=f"bad{n}",
+                               MessageBody=json.dumps({"v": 99, "id": f"x{n}", "type": "t", "payload": {}}))
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task), concurrency=1, wait_seconds=0)
+    with Running(worker):
+        wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 2, "the messages in the DLQ")
+        wait_for(lambda: queue_empty(queue), "the originals to be deleted")
+    assert ran == []
+    assert (worker.stats.dead_lettered, worker.stats.failed, worker.stats.by_status) == (2, 2, {"malformed": 2})
+    assert queue_counts(queue, queue.config.dlq_url)[0] == 2  # one copy each
+
+
+def test_the_heartbeat_extends_a_running_task_s_message_every_heartbeat_interval_unless_turned_off(make_team):
+    for enabled in (True, False):
+        queue = make_team(f"w35-{enabled}", visibility_timeout=30)
+        extended = visibility_changes(queue)
+        queue.send("t", {}, group_id="g", task_id="beat")
+        worker = Worker(queue, lambda task: time.sleep(0.35), concurrency=1, wait_seconds=0, heartbeat=enabled,
+                        heartbeat_interval=0.1)
+        with Running(worker):
+            wait_for(lambda: worker.stats.succeeded == 1, "the task")
+        if enabled:
+            assert extended and set(extended) == {30}, extended  # the window of a task under a second old
+        else:
+            assert extended == [] and worker._heartbeat is None
+
+
+def test_idle_exit_counts_only_time_without_held_messages(make_team):
+    queue = make_team("w36")
+    queue.send("t", {}, group_id="a", task_id="long")
+    second_ran = threading.Event()
+    ran = []
+
+    def handle(task):
+        if task.task_id == "long":
+            time.sleep(0.3)  # longer than idle_exit: a worker holding a task is not idle
+            queue.send("t", {}, group_id="b", task_id="later")
+            second_ran.wait(5)
+        else:
+            second_ran.set()
+        ran.append(task.task_id)
+
+    worker = Worker(queue, handle, concurrency=2, wait_seconds=0, idle_exit=0.2)
+    assert worker.run(install_signal_handlers=False) == 0
+    assert ran == ["later", "long"] and queue_empty(queue)
+
+
+def test_messages_received_while_a_stop_was_requested_are_given_back_unrun(make_team, aws):
+    base = make_team("w37", visibility_timeout=60)
+    base.send("t", {}, group_id="g", task_id="late")
+    waiting = base.receive(wait_seconds=0)
+
+    def stop_then_answer():
+        worker.stop()
+        return waiting
+
+    sqs = ScriptedReceives(aws.client("sqs"), [stop_then_answer])
+    queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0)
+    assert worker.run(install_signal_handlers=False) == 0
+    assert ran == [] and worker.stats.released == 1 and worker.stats.received == 0
+    assert queue_counts(base) == (1, 0)  # visible again at once
+
+
+def test_the_worker_writes_per_interval_how_busy_it_was_what_it_holds_and_each_outcome(make_team, capsys):
+    from .test_metrics import emf_lines
+
+    queue = make_team("w38")
+    gate = Gate("slow")
+    queue.send("a", {}, group_id="g1", task_id="slow")
+    queue.send("b", {}, group_id="g2", task_id="quick")
+    worker = Worker(queue, gate, concurrency=1, wait_seconds=0, metrics_interval=0.1)
+    capsys.readouterr()
+    docs = []
+
+    def written():
+        docs.extend(emf_lines(capsys.readouterr().out))
+        return docs
+
+    with Running(worker):
+        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        # While the one thread runs "slow" and "quick" waits: fully busy, two messages held.
+        wait_for(lambda: any(d.get("WorkerUtilization") == 100.0 and d["TasksInFlight"] == 2 for d in written()),
+                 "an interval with the thread busy throughout and both messages held", timeout=5, interval=0.05)
+        gate.open()
+        wait_for(lambda: worker.stats.succeeded == 2, "both tasks")
+    written()
+    succeeded = {d["TaskType"]: d["TasksSucceeded"] for d in docs if "TaskType" in d}
+    assert succeeded == {"a": 1, "b": 1}
+    assert docs[-1]["TasksInFlight"] == 0 and docs[-1]["WorkerUtilization"] < 100.0
+
+
+def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_mates_twice(make_team):
+    queue = make_team("w39", visibility_timeout=60)
+    for n in range(2):
+        queue.send("t", {}, group_id="g", task_id=f"d{n}")
+    started, fail_now = threading.Event(), threading.Event()
+
+    def handle(task):
+        started.set()
+        assert fail_now.wait(10), "the test never let the task fail"
+        raise RuntimeError("fails during the drain")
+
+    worker = Worker(queue, handle, concurrency=1, wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
+    runner = Running(worker)
+    with runner:
+        assert started.wait(WAIT_LIMIT), "d0 did not start"
+        wait_for(lambda: len(worker._held) == 2, "d1 held behind d0")
+        worker.stop(timeout=10)
+        wait_for(lambda: worker.stats.released == 1, "d1 given back as unstarted")
+        fail_now.set()
+        runner.thread.join(30)
+    assert runner.result == 0
+    assert worker.stats.released == 1 and worker.stats.failed == 1
+    assert not worker._held and not worker._groups  # nothing left behind
+    assert queue_counts(queue) == (2, 0)
+
+
+@pytest.mark.parametrize("idempotency", [True, "batch"])
+def test_the_worker_s_threads_are_named_daemons_and_all_end_when_it_returns(make_team, idempotency):
+    queue = make_team("w40")
+    queue.send("t", {}, group_id="g", task_id="one")
+    worker = Worker(queue, lambda task: None, concurrency=2, wait_seconds=0, idempotency=idempotency,
+                    metrics_interval=30)
+    before = set(threading.enumerate())
+    # run from a non-daemon thread: threads made without daemon=True would inherit False
+    runner = threading.Thread(target=worker.run, kwargs={"install_signal_handlers": False}, daemon=False)
+    runner.start()
+    try:
+        wait_for(lambda: worker.stats.succeeded == 1, "the task")
+        threads = {t.name: t for t in set(threading.enumerate()) - before if t.name.startswith("sqstask-")}
+        expected = {"sqstask-worker-0", "sqstask-worker-1", "sqstask-acker", "sqstask-heartbeat",
+                    "sqstask-metrics", "sqstask-leases" if idempotency is True else "sqstask-recorder"}
+        assert expected <= set(threads), sorted(threads)
+        assert all(t.daemon for t in threads.values())  # a hung task never keeps the process alive
+    finally:
+        worker.stop(timeout=5)
+        runner.join(30)
+    wait_for(lambda: not [name for name, t in threads.items() if t.is_alive()], "every worker thread to end",
+             timeout=5)
+
+
+def test_the_heartbeat_grants_windows_no_longer_than_heartbeat_max_window(make_team):
+    queue = make_team("w43", visibility_timeout=2)
+    extended = visibility_changes(queue)
+    queue.send("t", {}, group_id="g", task_id="capped")
+    # Past its first second a task would get 3 s windows; the cap keeps them at 2 s.
+    worker = Worker(queue, lambda task: time.sleep(1.3), concurrency=1, wait_seconds=0, heartbeat_interval=0.1,
+                    heartbeat_max_window=2)
+    with Running(worker):
+        wait_for(lambda: worker.stats.succeeded == 1, "the task")
+    assert len(extended) >= 3 and set(extended) == {2}, extended
+
+
+def test_stopping_the_acker_waits_for_a_hanging_call_only_so_long_then_sends_the_rest_itself(monkeypatch):
+    import sqstask.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "_ACKER_JOIN_TIMEOUT", 0.2)
+    log = AckLog()
+    hanging, release = threading.Event(), threading.Event()
+    delete_many = log.delete_many
+
+    def hang_on_first(messages):
+        if not hanging.is_set():
+            hanging.set()
+            release.wait(10)
+        delete_many(messages)
+
+    log.delete_many = hang_on_first
+    acker = _Acker(log, deadline=60.0)
+    acker.start()
+    try:
+        acker.delete(acked(1)[0])
+        acker.flush_soon()
+        assert hanging.wait(5), "the first delete was not sent"
+        acker.change_visibility(acked(1, "c")[0], 9)
+        started = time.monotonic()
+        acker.stop()
+        assert time.monotonic() - started < 5, "stop() waited for the hanging call"
+        assert log.sent("change") == [("change", log.config.queue_url, [("r-c0", 9)])]
+    finally:
+        release.set()
+
+
+def test_a_worker_without_idempotency_or_metrics_runs_each_message_and_deletes_it(make_team, capsys):
+    from dataclasses import replace
+
+    base = make_team("w44")
+    queue = TaskQueue(config=replace(base.config, metrics=False), sqs_client=base.sqs,
+                      dynamodb_client=base.dynamodb, s3_client=base.s3)
+    for n in range(2):
+        queue.send("t", {}, group_id="g", task_id=f"plain{n}")
+    ran = []
+    worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idempotency=False)
+    with Running(worker):
+        wait_for(lambda: queue_empty(queue) and len(ran) == 2, "both tasks to run and be deleted")
+    assert ran == ["plain0", "plain1"] and worker.stats.succeeded == 2
+    assert worker._leases is None and worker.metrics is None
+    assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("plain0") is None  # no record kept
+    assert '"_aws"' not in capsys.readouterr().out  # no metric documents
+
+
+def test_a_heartbeat_interval_that_lets_messages_expire_fails_run_with_the_heartbeat_s_own_error(make_team):
+    queue = make_team("w45", visibility_timeout=30)
+    queue.send("t", {}, group_id="g", task_id="never")
+    worker = Worker(queue, lambda task: None, heartbeat_interval=30, wait_seconds=0)
+    with pytest.raises(ValueError, match=r"^interval must be above 0 and below visibility_timeout \(30 s\)"):
+        worker.run(install_signal_handlers=False)
+    assert worker.stats.received == 0 and queue_counts(queue) == (1, 0)

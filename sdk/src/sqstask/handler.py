@@ -165,11 +165,9 @@ def _max_receive_count_of(queue: TaskQueue) -> int | None:
     """The queue's redrive maxReceiveCount (one GetQueueAttributes), or None when unknown."""
     try:
         response = queue.sqs.get_queue_attributes(QueueUrl=queue.config.queue_url, AttributeNames=["RedrivePolicy"])
-        policy = json.loads(response.get("Attributes", {}).get("RedrivePolicy") or "{}")
-        value = int(policy.get("maxReceiveCount", 0))
+        return int(json.loads(response["Attributes"]["RedrivePolicy"])["maxReceiveCount"]) or None
     except Exception:  # no permission, no policy: "gave-up" is then not logged
         return None
-    return value or None
 
 
 class TaskRunner:
@@ -196,7 +194,6 @@ class TaskRunner:
     ) -> None:
         self.queue = queue
         self.handle = handle
-        self.idempotency = idempotency
         self.mode = idempotency_mode(idempotency)
         self._batch_store = batch_store
         self.log = AuditLog(logger)
@@ -351,7 +348,7 @@ class TaskRunner:
             return self._handler_failed(task, claim, exc, duration_ms, "invalid follow-up tasks")
         except Exception as exc:  # the work is done: record it, keep the follow-ups to send later
             send_error = exc
-            chained = list(getattr(exc, "sent", []) or [])
+            chained = list(getattr(exc, "sent", ()))  # a SendError lists what was sent
             sent_ids = {sent.task_id for sent in chained}
             unsent = [spec for spec in specs or () if spec.task_id not in sent_ids]
         for sent in chained:
@@ -429,23 +426,27 @@ class TaskRunner:
                 ceiling = min(self.queue.retry_cap, self.queue.retry_base * 2 ** (attempt - 1))
                 self.queue.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
 
-    def _give_up(self, task: Task, claim: Claim, exc: BaseException, duration_ms: int | None, *,
+    def _give_up(self, task: Task, claim: Claim, exc: Exception, duration_ms: int | None, *,
                  ran: bool = True) -> Outcome:
-        """The task used its attempts: record DEAD_LETTERED, then copy the message to the DLQ."""
+        """The task used its attempts: record DEAD_LETTERED, then copy the message to the DLQ.
+
+        ``ran``: the handler ran in this delivery (False when an earlier delivery's run was the
+        last, and that delivery could not finish giving up); the copy says how many runs failed.
+        """
         store = self.store
         try:
             if not store.give_up(claim, exc, duration_ms=duration_ms):
                 self.log("lease-lost", task, level=logging.WARNING, owner=claim.owner)
-                return Outcome(FAILED, task, error=exc if isinstance(exc, Exception) else None,
-                               reason="lease lost before giving up", duration_ms=duration_ms, claim=claim)
+                return Outcome(FAILED, task, error=exc, reason="lease lost before giving up", duration_ms=duration_ms,
+                               claim=claim)
         except Exception as record_exc:
             self.log("record-failed", task, level=logging.ERROR, status="DEAD_LETTERED", **_describe(record_exc))
             return Outcome(FAILED, task, error=record_exc, reason=f"{type(exc).__name__}: {exc}",
                            duration_ms=duration_ms, claim=claim)
         reason = f"{type(exc).__name__}: {exc}"
-        moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=claim.attempts_used if ran else claim.attempt)
-        return Outcome(FAILED, task, error=exc if isinstance(exc, Exception) else None, reason=reason,
-                       duration_ms=duration_ms, claim=claim, dead_lettered=moved)
+        moved = self._move_to_dlq(task.raw or {}, task, reason, attempts=claim.attempts_used - (0 if ran else 1))
+        return Outcome(FAILED, task, error=exc, reason=reason, duration_ms=duration_ms, claim=claim,
+                       dead_lettered=moved)
 
     def _move_to_dlq(self, raw: Mapping[str, Any], task: Task | None, reason: str, *,
                      message_id: str | None = None, attempts: int | None = None) -> bool:
@@ -536,7 +537,7 @@ class TaskRunner:
             return self._batch_failed(task, prior, attempt, exc, duration_ms)
         except Exception as exc:  # the work is done: record it, keep the follow-ups to send later
             send_error = exc
-            chained = list(getattr(exc, "sent", []) or [])
+            chained = list(getattr(exc, "sent", ()))  # a SendError lists what was sent
             sent_ids = {sent.task_id for sent in chained}
             unsent = [spec for spec in specs or () if spec.task_id not in sent_ids]
         for sent in chained:
@@ -592,16 +593,17 @@ class TaskRunner:
         """Write the records of a batch's finished tasks; returns (and logs) those not written."""
         if not finished:
             return []
+        error: Exception | None = None
         try:
             unwritten = self.batch_store.record(finished)
-        except Exception as exc:  # e.g. no permission: nothing was written
-            unwritten, error = list(finished), _describe(exc)
-        else:
-            error = {"error": "the task table left the record unprocessed after retries"}
+        except Exception as exc:  # record() fails unwritable chunks itself; anything raised writes nothing
+            unwritten, error = list(finished), exc
         for entry in unwritten:
             self.log("record-failed", entry.task, level=logging.ERROR,
                      status="COMPLETED" if entry.succeeded else "FAILED",
-                     reason="counted as failed so SQS delivers it again" if entry.succeeded else None, **error)
+                     reason="counted as failed so SQS delivers it again" if entry.succeeded else None,
+                     **(_describe(error) if error is not None
+                        else {"error": "the task table left the record unprocessed after retries"}))
         return unwritten
 
 
@@ -860,9 +862,10 @@ def batch_handler(
             try:
                 current = processor()
             except Exception as exc:
-                records = event.get("Records") if isinstance(event, Mapping) else None
-                AuditLog(logger)("batch-failed", level=logging.ERROR, records=len(records or []),
-                                 reason="handler could not start; no record was run", **_describe(exc))
+                log = AuditLog(logger)
+                log("batch-failed", level=logging.ERROR,
+                    records=len(event.get("Records") or []) if isinstance(event, Mapping) else 0,
+                    reason="handler could not start; no record was run", **_describe(exc))
                 raise
             return current.process(event, context)
 

@@ -317,7 +317,7 @@ class Heartbeat:
                 reported.append(f)
                 if f.sender_fault:
                     # Deleted, expired or otherwise unknown to SQS: retrying cannot help.
-                    self._leases.pop(f.message_id, None)
+                    del self._leases[f.message_id]  # still tracked: read just above, under the same lock
                 else:
                     current.next_due = retry_at
             for message_id in ids:

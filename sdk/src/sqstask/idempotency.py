@@ -238,7 +238,7 @@ class Claim:
     ``acquired`` is True when this caller now owns the task (lease until ``lease_expires_at``);
     False when the task had already COMPLETED, in which case ``record`` is the stored item and
     the work must be skipped. For an acquired claim, ``record`` holds the values the claim
-    replaced (empty when ``new_record``: the task had no record before this claim).
+    replaced (empty when the task had no record before this claim).
     """
 
     task_id: str
@@ -247,7 +247,6 @@ class Claim:
     lease_expires_at: float | None = None
     attempt: int = 0
     record: dict[str, Any] = field(default_factory=dict, repr=False)
-    new_record: bool = False
 
     @property
     def duplicate(self) -> bool:
@@ -367,7 +366,6 @@ class TaskStore:
                 lease_expires_at=lease,
                 attempt=int(previous.get("attempt", 0)) + 1,
                 record=previous,
-                new_record="status" not in previous,
             )
         raise TaskInProgress(
             f"task {task.task_id} changed while it was being claimed; another consumer is working on it"

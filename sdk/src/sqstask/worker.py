@@ -60,18 +60,24 @@ from .queue import QUEUE_URL_KEY, by_queue, sqs_batch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .batch_idempotency import BatchRecorder, Finished
-    from .idempotency import Claim
     from .queue import TaskQueue
     from .task import Task
 
-_RECEIVE_ERROR_PAUSE_CAP = 30.0
 _ACK_BATCH = 10  # DeleteMessageBatch / ChangeMessageVisibilityBatch entries per call
+# Threads waiting on the worker's condition wake at least this often (every change notifies them).
+_WAKE_INTERVAL = 0.5
+_ACKER_JOIN_TIMEOUT = 30.0  # stop() waits this long for a hanging acknowledgement call, then sends the rest itself
 _RECEIVE_BATCH = 10  # ReceiveMessage's MaxNumberOfMessages limit
 EXIT_ABANDONED = 1  # run(): tasks were still running at the shutdown deadline
 # With wait_seconds=0 an empty receive returns at once: pause before the next one, doubling from
 # the first pause up to the cap, so an idle worker does not spin on ReceiveMessage.
 _EMPTY_RECEIVE_PAUSE = 0.05
 _EMPTY_RECEIVE_PAUSE_CAP = 2.0
+
+
+def receive_error_pause(errors_in_a_row: int) -> float:
+    """Seconds to pause after ``errors_in_a_row`` failed receives: 1, 2, 4, 8, then 16 each."""
+    return 2.0 ** min(errors_in_a_row, 5) / 2
 
 
 def empty_receive_pause(empty_in_a_row: int, wait_seconds: int) -> float:
@@ -87,8 +93,6 @@ class _Held:
 
     message: dict[str, Any]
     group: str
-    received_at: float
-    claim: Claim | None = None
     started: bool = False
     # batch mode: the task parsed at receive (or why not) and its stored record, read per receive
     parsed: Task | Outcome | None = None
@@ -124,10 +128,12 @@ class _Acker:
     is sent, so it stays invisible however long it waits.
     """
 
-    def __init__(self, queue: TaskQueue, deadline: float, heartbeat: Heartbeat | None = None) -> None:
+    def __init__(self, queue: TaskQueue, deadline: float, heartbeat: Heartbeat | None = None,
+                 log: AuditLog | None = None) -> None:
         self.queue = queue
         self.deadline = deadline
         self.heartbeat = heartbeat
+        self.log = log or AuditLog()
         self._deletes: deque[tuple[float, dict[str, Any]]] = deque()
         self._changes: deque[tuple[float, dict[str, Any], int]] = deque()
         self._cond = threading.Condition()
@@ -169,7 +175,7 @@ class _Acker:
             self._stopping = True
             self._cond.notify_all()
         if self._thread.is_alive():
-            self._thread.join(30)
+            self._thread.join(_ACKER_JOIN_TIMEOUT)
         self.flush()
 
     def _take_due(self, now: float) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], int]]]:
@@ -202,8 +208,8 @@ class _Acker:
                            for m in messages]
                 ids = [m["MessageId"] for m in messages]
                 for failure in sqs_batch(self.queue.sqs, "change_message_visibility_batch", url, entries, ids):
-                    AuditLog()("visibility-failed", message_id=failure.message_id, error_type=failure.code,
-                               error=failure.message)
+                    self.log("visibility-failed", message_id=failure.message_id, error_type=failure.code,
+                             error=failure.message)
 
     def _run(self) -> None:
         while True:
@@ -220,7 +226,7 @@ class _Acker:
             try:
                 self._send(deletes, changes)
             except Exception as exc:  # keep acking; the messages reappear after their timeout
-                AuditLog()("ack-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc))
+                self.log("ack-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc))
 
 
 class Worker:
@@ -374,7 +380,7 @@ class Worker:
             if self.heartbeat_enabled:
                 self._heartbeat = Heartbeat(self.queue, visibility_timeout=self.visibility_timeout,
                                             interval=self.heartbeat_interval, max_window=self.heartbeat_max_window)
-            self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat)
+            self._acker = _Acker(self.queue, self.ack_deadline, self._heartbeat, self.log)
             store = self.runner.store
             if store is not None:
                 self._leases = LeaseKeeper(store, lease_seconds=self.visibility_timeout,
@@ -417,7 +423,7 @@ class Worker:
         while not self._stop.is_set():
             with self._cond:
                 while not self._stop.is_set() and not (wanted := self._receive_size()):
-                    self._cond.wait(0.5)
+                    self._cond.wait(_WAKE_INTERVAL)
                 if self._held:
                     last_activity = time.monotonic()
                 idle_for = time.monotonic() - last_activity
@@ -435,7 +441,7 @@ class Worker:
                 errors = 0
             except Exception as exc:
                 errors += 1
-                pause = min(_RECEIVE_ERROR_PAUSE_CAP, 2.0 ** min(errors, 5) / 2)
+                pause = receive_error_pause(errors)
                 self.log("receive-failed", level=logging.ERROR, error_type=type(exc).__name__, error=str(exc),
                          retry_in_s=pause)
                 self._stop.wait(pause)
@@ -501,7 +507,6 @@ class Worker:
         return 0
 
     def _dispatch(self, messages: list[dict[str, Any]]) -> None:
-        now = time.monotonic()
         looked_up = self._look_up(messages) if self.runner.mode == BATCH_MODE else None
         ranks = {url: rank for rank, (_, url) in enumerate(self.tiers)}
         with self._cond:
@@ -513,7 +518,7 @@ class Worker:
                     key = f"group:{self.tiers[rank][0]}/{group}" if len(self.tiers) > 1 else f"group:{group}"
                 else:
                     key = f"message:{message['MessageId']}"
-                held = _Held(message, key, now, rank=rank)
+                held = _Held(message, key, rank=rank)
                 if looked_up is not None:
                     held.parsed, held.prior = looked_up[held.message_id]
                 self._held[held.message_id] = held
@@ -531,7 +536,7 @@ class Worker:
         while True:
             with self._cond:
                 while not self._ready and not self._stop.is_set():
-                    self._cond.wait(0.5)
+                    self._cond.wait(_WAKE_INTERVAL)
                 if self._stop.is_set():
                     return  # draining: running tasks finish in their own threads, nothing new starts
                 key = self._next_ready()
@@ -546,7 +551,7 @@ class Worker:
             except BaseException as exc:  # a bug here must not kill the pool silently
                 self.log("failed", level=logging.ERROR, message_id=held.message_id, reason="worker error",
                          error_type=type(exc).__name__, error=str(exc))
-                self._retry_later(held, Outcome("failed", error=exc if isinstance(exc, Exception) else None))
+                self._retry_later(held, Outcome(FAILED))  # the line above says why
             finally:
                 if self.metrics is not None:
                     self.metrics.finished()
@@ -587,11 +592,7 @@ class Worker:
         if isinstance(parsed, Outcome):
             outcome = parsed
         else:
-            def remember(claim: Claim) -> None:
-                held.claim = claim
-
-            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, on_claim=remember,
-                                      leases=self._leases)
+            outcome = self.runner.run(parsed, lease_seconds=self.visibility_timeout, leases=self._leases)
         self._settle(held, outcome)
 
     def _settle(self, held: _Held, outcome: Outcome) -> None:
@@ -623,11 +624,10 @@ class Worker:
             try:
                 priors = self.runner.batch_store.lookup(task_ids)
             except Exception as exc:  # run nothing of this receive; the messages are retried later
-                reason = f"task table unavailable: {type(exc).__name__}: {exc}"
-                self.log("failed", level=logging.ERROR, reason=reason, records=len(task_ids),
-                         error_type=type(exc).__name__, error=str(exc)[:1000])
-                failure = Outcome(FAILED, error=exc, reason=reason)
-                return {mid: (p if isinstance(p, Outcome) else failure, None) for mid, p in parsed.items()}
+                self.log("failed", level=logging.ERROR, reason=f"task table unavailable: {type(exc).__name__}: {exc}",
+                         records=len(task_ids), error_type=type(exc).__name__, error=str(exc)[:1000])
+                # each task failed unrun: counted (and its metrics written) under its own task type
+                return {mid: (p if isinstance(p, Outcome) else Outcome(FAILED, p), None) for mid, p in parsed.items()}
         return {mid: (p, None if isinstance(p, Outcome) else priors.get(p.task_id)) for mid, p in parsed.items()}
 
     def _process_batched(self, held: _Held) -> None:
@@ -644,8 +644,8 @@ class Worker:
     def _recorded(self, items: list[tuple[Finished, Any]], unwritten: set[str]) -> None:
         """After a BatchWriteItem: delete the recorded successes, retry the rest later."""
         for entry, (held, outcome) in items:
-            if entry.succeeded and entry.task.task_id in unwritten:
-                outcome = Outcome(FAILED, entry.task, reason="its record could not be written")
+            if entry.succeeded and entry.task.task_id in unwritten:  # the runner logged why
+                outcome = Outcome(FAILED, entry.task)
             self._settle(held, outcome)
         with self._cond:
             idle = not self._held
@@ -728,42 +728,36 @@ class Worker:
         self._release(unstarted, "worker is shutting down; not started")
         with self._cond:
             while self._running and time.monotonic() < (self._stop_deadline or 0):
-                self._cond.wait(min(0.5, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
+                self._cond.wait(min(_WAKE_INTERVAL, max(0.01, (self._stop_deadline or 0) - time.monotonic())))
 
     def _shutdown(self) -> None:
-        """Flush acks, stop the heartbeat, lease renewals and metrics, release whatever is still held.
+        """Write pending records, send queued acks, stop the heartbeat, leases and metrics, release what is held.
 
         Each step runs even when an earlier one fails, so held messages are always released.
         """
         steps = (
-            ("acknowledgements", self._acker.stop if self._acker is not None else None),
-            ("heartbeat", self._heartbeat.stop if self._heartbeat is not None else None),
-            ("lease renewals", self._leases.stop if self._leases is not None else None),
-            ("metrics", self.metrics.stop if self.metrics is not None else None),  # writes the last interval
-            ("release", self._release_leftover),
+            # pending records first: writing them queues the deletes of the tasks they record
+            self._recorder.stop if self._recorder is not None else None,
+            self._acker.stop if self._acker is not None else None,
+            self._heartbeat.stop if self._heartbeat is not None else None,
+            self._leases.stop if self._leases is not None else None,
+            self.metrics.stop if self.metrics is not None else None,  # writes the last interval
+            self._release_leftover,
         )
-        for name, step in steps:
+        for step in steps:
             if step is None:
                 continue
             try:
                 step()
-            except Exception as exc:
-                self.log("shutdown-failed", level=logging.ERROR, step=name, error_type=type(exc).__name__,
+            except Exception as exc:  # the step is named after its method, e.g. "Heartbeat.stop"
+                self.log("shutdown-failed", level=logging.ERROR, step=step.__qualname__, error_type=type(exc).__name__,
                          error=str(exc))
         self.log("worker-stopped", received=self.stats.received, succeeded=self.stats.succeeded,
                  duplicates=self.stats.duplicates, failed=self.stats.failed,
                  dead_lettered=self.stats.dead_lettered, released=self.stats.released)
 
     def _release_leftover(self) -> None:
-        """Write pending records, flush acks, stop the heartbeat, release whatever is still held."""
-        if self._recorder is not None:
-            self._recorder.stop()
-        if self._acker is not None:
-            self._acker.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
-        if self.metrics is not None:
-            self.metrics.stop()  # writes the last, partial interval
+        """Make whatever is still held visible again at once; count it as abandoned."""
         with self._cond:
             leftover = [h.message for h in self._held.values()]
         self._abandoned = len(leftover)
@@ -790,7 +784,8 @@ class Worker:
 
 
 def _receive_count(message: Mapping[str, Any]) -> int:
+    """The message's ApproximateReceiveCount; 1 (a first receive) when it is missing or unreadable."""
     try:
-        return int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
-    except (TypeError, ValueError):
+        return int((message.get("Attributes") or {})["ApproximateReceiveCount"])
+    except (KeyError, TypeError, ValueError):
         return 1
