@@ -61,6 +61,7 @@ def test_mutants_of_import_time_functions_are_excluded_and_summarised(monkeypatc
 
 def test_modules_without_a_run_are_listed_as_not_run(monkeypatch):
     monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    monkeypatch.setitem(mutation.MODULES, "worker", ["tests/test_worker.py", "tests/test_worker_batch.py"])
     text = mutation.render([result(a="killed")], "now", 60.0, 2)
 
     assert "| `worker` | `tests/test_worker.py`, `tests/test_worker_batch.py` | not run yet |" in text
