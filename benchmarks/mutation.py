@@ -270,6 +270,23 @@ EQUIVALENT: dict[str, str] = {
         "'return' instead of 'break': the loop is the last statement of remove(), so both leave it the same way."
     ),
     # -- queue --
+    "sqstask.queue.xǁTaskQueueǁ_client__mutmut_1": (
+        "no lookup before the lock: every call takes the lock and finds the cached client there; slower, the "
+        "same client."
+    ),
+    "sqstask.queue.xǁTaskQueueǁ_client__mutmut_2": (
+        "the lookup before the lock asks for key None: it misses, and the lookup under the lock finds the cached "
+        "client; slower, the same client."
+    ),
+    "sqstask.queue.xǁTaskQueueǁ_client__mutmut_4": (
+        "no second lookup under the lock: differs only when two threads race for a service's first client (both "
+        "would build one), an interleaving no deterministic test can force; later calls hit the first lookup."
+    ),
+    "sqstask.queue.xǁTaskQueueǁ_client__mutmut_5": (
+        "the lookup under the lock asks for key None: as _client__mutmut_4, differs only in a race for the first "
+        "client."
+    ),
+    "sqstask.queue.xǁTaskQueueǁsend_many__mutmut_73": "retry_needed starts None instead of False: both falsy.",
     "sqstask.queue.x__region_from_url__mutmut_6": (
         "'XXXX' instead of '' for a URL without a host: one label either way, so no region is inferred."
     ),

@@ -49,6 +49,23 @@ def test_batch_mode_runs_each_task_once_with_one_read_per_receive_and_batched_wr
     assert {store.get(f"t{n}")["status"] for n in range(10)} == {"COMPLETED"}
 
 
+def test_lease_mode_reads_each_task_once_and_no_records_in_batches(make_team):
+    # Lease mode claims each task with one conditional write and parses it when it runs: a batch
+    # lookup per receive would add calls, and read an offloaded payload from S3 twice.
+    queue = make_team("wb1-lease", max_message_size=1024)
+    dynamodb = count_calls(queue.dynamodb, "dynamodb")
+    s3 = count_calls(queue.s3, "s3")
+    ran = []
+    queue.send("t", {"data": "x" * 2048}, group_id="g", task_id="big")
+
+    with Running(Worker(queue, lambda task: ran.append(len(task.payload["data"])), concurrency=1, wait_seconds=0)):
+        wait_for(lambda: queue_empty(queue) and ran, "the offloaded task to run and be deleted")
+
+    assert ran == [2048]
+    assert s3.count("GetObject") == 1, s3
+    assert "BatchGetItem" not in dynamodb and "BatchWriteItem" not in dynamodb, dynamodb
+
+
 def test_batch_mode_skips_a_task_that_already_completed(make_team):
     queue = make_team("wb2")
     ran = []
