@@ -569,7 +569,9 @@ def _statuses(workdir: Path) -> dict[str, str]:
     for meta in (workdir / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text(encoding="utf-8"))
         for name, code in data.get("exit_code_by_key", {}).items():
-            statuses[name] = status_by_exit_code[code]
+            status = status_by_exit_code[code]
+            # a run stopped by hand (Ctrl-C, kill) never finished this mutant's tests: not run, not a survivor
+            statuses[name] = "not checked" if status == "check was interrupted by user" else status
     return statuses
 
 

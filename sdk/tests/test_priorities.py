@@ -333,6 +333,23 @@ def test_threads_start_higher_tier_tasks_first_with_the_guard_s_share_for_the_ol
                       "group:high/g7", "group:default/g1", "group:default/g2", "group:default/g3"]
 
 
+def test_each_guard_turn_uses_up_exactly_one_whole_credit(make_team, aws):
+    from collections import deque
+
+    from sqstask.worker import _Held
+
+    queue = tiered_team(make_team, aws, "p11b", ["high", "default"])
+    worker = Worker(queue, lambda task: None, concurrency=1, lower_tier_share=0.5)
+    for n, rank in enumerate([1, 1, 1, 0, 0, 0, 0]):
+        key = f"group:{'default' if rank else 'high'}/g{n}"
+        worker._groups[key] = deque([_Held({"MessageId": f"m{n}"}, key, rank=rank)])
+        worker._ready.append(key)
+    picked = [worker._next_ready() for _ in range(6)]
+    # A share of 0.5: every second start is the guard's, while higher-tier groups are still ready.
+    assert picked == ["group:high/g3", "group:default/g0", "group:high/g4", "group:default/g1",
+                      "group:high/g5", "group:default/g2"]
+
+
 def test_a_heartbeat_extends_each_message_on_the_queue_it_came_from(make_team, aws):
     from sqstask.heartbeat import Heartbeat
     from sqstask.queue import QUEUE_URL_KEY
