@@ -21,19 +21,7 @@ from sqstask.priorities import PRIORITY_ATTRIBUTE, PriorityTiers, UnknownPriorit
 from sqstask.queue import QUEUE_URL_KEY
 from sqstask.worker import Worker
 
-from .test_worker import ScriptedReceives
-
-WAIT_LIMIT = 15.0
-
-
-def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
+from .test_worker import WAIT_LIMIT, Running, ScriptedReceives, wait_for
 
 def tiered_team(make_team, aws, name, tiers, default="default", **team):
     """A team whose module declared ``tiers`` (highest first): one FIFO queue per tier, one DLQ."""
@@ -134,21 +122,6 @@ def test_a_queue_without_tiers_sends_no_priority_attribute(make_team):
 
 
 # -- the Worker -----------------------------------------------------------------------------------
-
-
-class Running:
-    def __init__(self, worker):
-        self.worker = worker
-        self.thread = threading.Thread(target=lambda: worker.run(install_signal_handlers=False), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self.worker
-
-    def __exit__(self, *exc):
-        self.worker.stop(timeout=10)
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "worker did not stop within 30 s"
 
 
 def test_high_tier_tasks_sent_after_low_tier_tasks_run_first(make_team, aws):

@@ -21,13 +21,24 @@ from sqstask.worker import EXIT_ABANDONED, Worker, _Acker
 
 WAIT_LIMIT = 15.0
 
+# Workers started by ``with Running(...)`` and not yet stopped: wait_for checks them each poll.
+_RUNNING: list[Running] = []
+
 
 def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
-    """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds."""
+    """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds.
+
+    Fails at once, instead of at the timeout, when a running worker has gone wrong in a way the
+    condition cannot outwait: its ``run()`` ended, or it counted more failed tasks than the test
+    causes (``Running(..., failures=N)``).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
+        problem = next((p for running in _RUNNING if (p := running.problem())), None)
+        if problem and not condition():  # the condition again: it may have come true meanwhile
+            pytest.fail(f"{problem} while waiting for {what}")
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
@@ -42,25 +53,71 @@ def wait_until(condition, timeout, interval=0.02):
     return True
 
 
-class Running:
-    """Runs a Worker on a thread; stops it and joins on exit."""
+def run_to_end(worker, timeout=WAIT_LIMIT, install_signal_handlers=False):
+    """``worker.run()`` on this thread; its exit status. A run still going after ``timeout`` seconds
+    is a wrong result: the worker is stopped and the test fails, instead of hanging."""
+    late = threading.Event()
 
-    def __init__(self, worker):
+    def stop():
+        late.set()
+        worker.stop(0)
+
+    timer = threading.Timer(timeout, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        return worker.run(install_signal_handlers=install_signal_handlers)
+    finally:
+        timer.cancel()
+        if late.is_set():
+            pytest.fail(f"worker.run() did not return within {timeout:.0f}s; the test stopped it")
+
+
+class Running:
+    """Runs a Worker on a thread; stops it and joins on exit.
+
+    ``failures``: how many failed tasks the test causes on purpose (None: any number). A failed
+    task beyond those is a wrong result that ``wait_for`` reports at once.
+    """
+
+    def __init__(self, worker, *, failures=0):
         self.worker = worker
+        self.failures = failures
         self.result = None
+        self.error = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
-        self.result = self.worker.run(install_signal_handlers=False)
+        try:
+            self.result = self.worker.run(install_signal_handlers=False)
+        except BaseException as exc:  # reported by check() and __exit__, not lost on the thread
+            self.error = exc
+
+    def problem(self):
+        """Why waiting on this worker cannot end well, or None."""
+        ended_by_itself = not self.worker.stopping and self.worker.idle_exit is None
+        if not self.thread.is_alive() and ended_by_itself:
+            return f"the worker's run() {f'raised {self.error!r}' if self.error else f'returned {self.result!r}'}"
+        if self.failures is not None and self.worker.stats.failed > self.failures:
+            return f"the worker counted {self.worker.stats.failed} failed task(s) (outcomes {self.worker.stats.by_status})"
+        return None
+
+    def join(self, timeout=WAIT_LIMIT):
+        """Wait for ``run()`` to return after a stop; fail if it has not within ``timeout`` seconds."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"run() did not return within {timeout:.0f}s of the stop"
 
     def __enter__(self):
+        _RUNNING.append(self)
         self.thread.start()
         return self.worker
 
     def __exit__(self, *exc):
+        _RUNNING.remove(self)
         self.worker.stop(timeout=10)
         self.thread.join(30)
         assert not self.thread.is_alive(), "worker did not stop within 30 s"
+        assert self.error is None, f"the worker's run() raised {self.error!r}"
 
 
 def queue_counts(queue, url=None):
@@ -149,7 +206,7 @@ def test_failing_task_is_retried_with_growing_delays_then_moved_to_the_dlq(make_
     queue.send("poison", {}, group_id="g", task_id="p1")
     worker = Worker(queue, handle, concurrency=1, wait_seconds=0, backoff=Backoff(base=1, cap=60, jitter=0),
                     max_attempts=4)
-    with caplog.at_level(logging.INFO, logger="sqstask"), Running(worker):
+    with caplog.at_level(logging.INFO, logger="sqstask"), Running(worker, failures=4):
         wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 1, "the task to reach the DLQ")
         wait_for(lambda: queue_counts(queue, queue.config.queue_url) == (0, 0), "the original to be deleted")
 
@@ -197,7 +254,8 @@ def test_two_workers_never_run_the_same_task_concurrently(make_team, atomic_dyna
 
     first = Worker(queue, handle, concurrency=3, wait_seconds=0, heartbeat_interval=0.5)
     second = Worker(queue, handle, concurrency=3, wait_seconds=0, heartbeat_interval=0.5)
-    with Running(first), Running(second):
+    # a task the other worker holds fails with "in progress" and is retried: any number of times
+    with Running(first, failures=None), Running(second, failures=None):
         wait_for(
             lambda: first.stats.succeeded + second.stats.succeeded == 3
             and first.stats.duplicates + second.stats.duplicates >= 3,
@@ -241,7 +299,7 @@ def test_failed_task_releases_the_rest_of_its_group_which_then_runs_in_order(mak
     for n in range(3):
         queue.send("t", {}, group_id="A", task_id=f"a{n}")
     worker = Worker(queue, handle, concurrency=2, wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
-    with Running(worker):
+    with Running(worker, failures=1):
         wait_for(lambda: len(log) >= 4, "the group to finish after the retry")
     assert queue_empty(queue)
 
@@ -268,7 +326,7 @@ def test_stop_finishes_running_tasks_and_releases_unstarted_ones(make_team):
         worker.stop(timeout=20)
         wait_for(lambda: queue_counts(queue)[0] == 3, "the 3 unstarted tasks to be visible again")
         release.set()
-        runner.thread.join(30)
+        runner.join()
 
     assert runner.result == 0 and worker.stats.released == 3
     assert sorted(finished) == sorted(started) and len(finished) == 2
@@ -288,7 +346,7 @@ def test_idle_exit_returns_zero_when_the_queue_stays_empty(make_team):
     queue = make_team("w9")
     worker = Worker(queue, lambda task: None, wait_seconds=0, idle_exit=0.2)
 
-    assert worker.run(install_signal_handlers=False) == 0
+    assert run_to_end(worker) == 0
 
 
 def record_batches(queue, operation, field):
@@ -492,7 +550,7 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
     ran = []
     queue.send("t", {"n": 1}, group_id="g", task_id="d1")
     first = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
-    assert first.run(install_signal_handlers=False) == 0
+    assert run_to_end(first) == 0
     # The same task twice again (as after redrives), past SQS's deduplication.
     for copy in ("again", "once-more"):
         queue.sqs.send_message(
@@ -505,7 +563,7 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
     deleted = record_batches(queue, "DeleteMessageBatch", "Entries")
 
     second = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
-    assert second.run(install_signal_handlers=False) == 0
+    assert run_to_end(second) == 0
 
     assert ran == ["d1"]
     assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (2, 0, 0)
@@ -525,8 +583,7 @@ def test_run_returns_exit_abandoned_when_a_task_outlives_the_shutdown_deadline(m
     with runner:
         assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
         worker.stop(timeout=0.2)
-        runner.thread.join(30)
-        assert not runner.thread.is_alive(), "run() did not return after the shutdown deadline"
+        runner.join()
         assert runner.result == EXIT_ABANDONED != 0
         assert queue_counts(queue) == (1, 0)  # given back for another consumer at once
         assert worker.stats.released == 1
@@ -573,7 +630,7 @@ def test_a_first_signal_drains_the_worker_which_returns_0_and_restores_the_previ
     stop = worker.stop
     worker.stop = lambda timeout=None: (stopped_in_time.set(), stop(timeout))
     with SignalsSaved() as signals:
-        assert worker.run() == 0
+        assert run_to_end(worker, install_signal_handlers=True) == 0
         assert stopped_in_time.is_set(), "SIGTERM did not stop the worker"
         assert signal.getsignal(signal.SIGTERM) == signals.previous
         assert signal.getsignal(signal.SIGINT) == signals.previous
@@ -599,7 +656,7 @@ def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(mak
     with SignalsSaved() as signals:
         started = time.monotonic()
         with pytest.raises(SystemExit) as exited:
-            worker.run()
+            run_to_end(worker, install_signal_handlers=True)
         took = time.monotonic() - started
         assert signal.getsignal(signal.SIGTERM) == signals.previous
         assert signal.getsignal(signal.SIGINT) == signals.previous
@@ -616,7 +673,7 @@ def test_a_worker_run_off_the_main_thread_leaves_the_signal_handlers_alone(make_
     with SignalsSaved() as signals:
         thread = threading.Thread(target=lambda: results.append(worker.run()))
         thread.start()
-        thread.join(10)
+        thread.join(WAIT_LIMIT)
         assert signal.getsignal(signal.SIGTERM) == signals.previous
     assert results == [0]
 
@@ -930,7 +987,7 @@ def test_a_failing_shutdown_step_does_not_stop_the_others_held_messages_are_stil
 
         worker._acker.stop = broken
         worker.stop(timeout=0.1)
-        runner.thread.join(30)
+        runner.join()
         assert runner.result == EXIT_ABANDONED
         assert queue_counts(queue) == (1, 0)  # released even though the acknowledgements step failed
         assert len(worker._heartbeat) == 0 and not worker._heartbeat.running
@@ -984,7 +1041,7 @@ def test_idle_exit_counts_only_time_without_held_messages(make_team):
         ran.append(task.task_id)
 
     worker = Worker(queue, handle, concurrency=2, wait_seconds=0, idle_exit=0.2)
-    assert worker.run(install_signal_handlers=False) == 0
+    assert run_to_end(worker) == 0
     assert ran == ["later", "long"] and queue_empty(queue)
 
 
@@ -1001,7 +1058,7 @@ def test_messages_received_while_a_stop_was_requested_are_given_back_unrun(make_
     queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
     ran = []
     worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0)
-    assert worker.run(install_signal_handlers=False) == 0
+    assert run_to_end(worker) == 0
     assert ran == [] and worker.stats.released == 1 and worker.stats.received == 0
     assert queue_counts(base) == (1, 0)  # visible again at once
 
@@ -1053,7 +1110,7 @@ def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_
         worker.stop(timeout=10)
         wait_for(lambda: worker.stats.released == 1, "d1 given back as unstarted")
         fail_now.set()
-        runner.thread.join(30)
+        runner.join()
     assert runner.result == 0
     assert worker.stats.released == 1 and worker.stats.failed == 1
     assert not worker._held and not worker._groups  # nothing left behind
@@ -1079,7 +1136,7 @@ def test_the_worker_s_threads_are_named_daemons_and_all_end_when_it_returns(make
         assert all(t.daemon for t in threads.values())  # a hung task never keeps the process alive
     finally:
         worker.stop(timeout=5)
-        runner.join(30)
+        runner.join(WAIT_LIMIT)
     wait_for(lambda: not [name for name, t in threads.items() if t.is_alive()], "every worker thread to end",
              timeout=5)
 
@@ -1149,5 +1206,5 @@ def test_a_heartbeat_interval_that_lets_messages_expire_fails_run_with_the_heart
     queue.send("t", {}, group_id="g", task_id="never")
     worker = Worker(queue, lambda task: None, heartbeat_interval=30, wait_seconds=0)
     with pytest.raises(ValueError, match=r"^interval must be above 0 and below visibility_timeout \(30 s\)"):
-        worker.run(install_signal_handlers=False)
+        run_to_end(worker)
     assert worker.stats.received == 0 and queue_counts(queue) == (1, 0)
