@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,7 @@ SCRATCH = ROOT / ".mutation"
 REPORT = Path(__file__).with_name("MUTATION.md")
 TARGET = 90.0
 ORDER_PLUGIN = Path(__file__).with_name("mutation_order.py")
+KILLS = "kills.jsonl"  # in a module's scratch copy: which test killed each mutant
 
 # Module -> the fast test files that exercise it (paths under sdk/).
 MODULES: dict[str, list[str]] = {
@@ -468,6 +470,10 @@ IMPORT_TIME: dict[str, str] = {
 }
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+# A listed equivalent mutant whose diff is the one the last report recorded for it: not run again,
+# since no test could kill it then and the mutation is the same (``--all`` runs them anyway).
+REUSED = "equivalent, not run again"
+REUSED_FILE = "not-run-again.json"  # in a module's scratch copy
 
 
 def _import_time(name: str) -> str | None:
@@ -498,6 +504,11 @@ class ModuleResult:
         return sum(1 for s in self.statuses.values() if s in KILLED)
 
     @property
+    def timed_out(self) -> int:
+        """Killed by mutmut's timeout, not by a failing test."""
+        return sum(1 for s in self.statuses.values() if s == "timeout")
+
+    @property
     def survivors(self) -> list[str]:
         return sorted(name for name, s in self.statuses.items() if s not in KILLED | {"skipped", "not checked"})
 
@@ -520,7 +531,8 @@ class ModuleResult:
 def _mutmut(workdir: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Run mutmut in ``workdir``; its progress display goes to ``mutmut.log`` there."""
     command = [sys.executable, "-m", "mutmut", *args]
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    # the order plugin learns, per function, which tests kill its mutants (mutation_order.py)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", SQSTASK_MUTATION_KILLS=str(workdir.resolve() / KILLS))
     if capture:
         return subprocess.run(command, cwd=workdir, env=env, text=True, capture_output=True, check=False)
     with open(workdir / "mutmut.log", "a", encoding="utf-8") as log:
@@ -539,7 +551,8 @@ def _prepare(module: str, tests: list[str]) -> Path:
     shutil.copy2(ORDER_PLUGIN, workdir / ORDER_PLUGIN.name)
     selection = "\n".join(f"    {t}" for t in tests)
     # -p no:cacheprovider: workers must not write .pytest_cache into the scratch copy.
-    # -p mutation_order: fastest tests first, so -x stops a killed mutant's run sooner.
+    # -p mutation_order: the tests that killed the function's other mutants first, then the fastest,
+    # so -x stops a killed mutant's run sooner.
     args = ["-p", "no:cacheprovider", "-p", ORDER_PLUGIN.stem, "-m", DESELECT]
     if SLOW.get(module):
         args += ["-k", " and ".join(f"not {name}" for name in SLOW[module])]
@@ -588,7 +601,8 @@ def _refresh_tests(workdir: Path) -> list[str]:
 
 
 def run_module(module: str, max_children: int, *, only: list[str] | None = None, resume: bool = False,
-               collect: bool = False, previous_seconds: float = 0.0, carry_on: bool = False) -> ModuleResult:
+               collect: bool = False, previous_seconds: float = 0.0, carry_on: bool = False,
+               previous_diffs: dict[str, str] | None = None) -> ModuleResult:
     """Mutate one module and run its tests against every mutant.
 
     ``only``: mutant name patterns (fnmatch) to run, the rest stay unchecked. ``resume``: in the
@@ -596,6 +610,8 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
     those matching it). ``carry_on``: in the last run's scratch copy, with the current tests, run
     the mutants an interrupted run did not reach. ``collect``:
     run nothing, read the last run's results from its scratch copy (an interrupted run included).
+    ``previous_diffs``: the survivors' diffs of the last report; a full run does not run the listed
+    equivalent mutants among them whose diff is unchanged (``REUSED``).
     """
     tests = MODULES[module]
     result = ModuleResult(module, tests)
@@ -606,7 +622,9 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
         resume, names = True, []
     elif carry_on and (workdir / "mutants").exists():
         _refresh_tests(workdir)
-        names, resume = [], False  # mutmut run without names runs the mutants without a result
+        reused = _reused(workdir)
+        names = [n for n, s in _statuses(workdir).items() if s == "not checked" and n not in reused]
+        resume = not names  # nothing left: just collect
         result.seconds = previous_seconds
     elif resume and (workdir / "mutants").exists():
         survivors = _refresh_tests(workdir)
@@ -615,13 +633,56 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
         result.seconds = previous_seconds
     else:
         workdir = _prepare(module, tests)
+        if not names and previous_diffs:
+            names = _all_but_unchanged_equivalents(workdir, previous_diffs)
     started = time.monotonic()
     if not (resume and not names):
         _mutmut(workdir, "run", "--max-children", str(max_children), *names)
     result.seconds += time.monotonic() - started
     result.statuses = _statuses(workdir)
+    result.statuses.update({name: REUSED for name in _reused(workdir)})
     result.diffs = _diffs(workdir, [name for name in result.survivors if not _import_time(name)])
     return result
+
+
+# Mutants are made by mutmut's own first step, without running any test (mutmut has no command for it).
+_GENERATE = """
+from pathlib import Path
+import mutmut.__main__ as m
+from mutmut.mutation.trampoline import set_mutant_under_test
+set_mutant_under_test("mutant_generation")
+Path("mutants").mkdir(exist_ok=True)
+m.copy_src_dir()
+m.copy_also_copy_files()
+m.setup_source_paths()
+m.store_lines_covered_by_tests()
+m.create_mutants(1)
+"""
+
+
+def _all_but_unchanged_equivalents(workdir: Path, previous_diffs: dict[str, str]) -> list[str]:
+    """Make the mutants; return every mutant's name but the unchanged listed equivalent ones
+    (none left out: an empty list, i.e. run them all)."""
+    subprocess.run([sys.executable, "-c", _GENERATE], cwd=workdir, capture_output=True, text=True, check=True)
+    names = sorted(_statuses(workdir))
+    reused = unchanged_equivalents(_diffs(workdir, [n for n in names if n in EQUIVALENT and n in previous_diffs]),
+                                   previous_diffs)
+    (workdir / REUSED_FILE).write_text(json.dumps(reused), encoding="utf-8")
+    return sorted(set(names) - set(reused)) if reused else []
+
+
+def unchanged_equivalents(diffs: dict[str, str], previous_diffs: dict[str, str]) -> list[str]:
+    """The mutants of ``diffs`` listed in EQUIVALENT whose diff is the one the last report recorded.
+
+    A changed diff means mutmut's numbering moved (the name is another mutant now) or the code
+    around it changed: such a mutant runs, and a stale entry shows up as killed or as a new survivor.
+    """
+    return sorted(n for n, diff in diffs.items() if n in EQUIVALENT and previous_diffs.get(n) == diff)
+
+
+def _reused(workdir: Path) -> set[str]:
+    path = workdir / REUSED_FILE
+    return set(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else set()
 
 
 # One process computes every survivor's diff (a `mutmut show` per mutant costs a start-up each).
@@ -659,24 +720,28 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
         "# Mutation score",
         "",
         "Written by `make mutation` (`python -m benchmarks.mutation`, mutmut "
-        f"{_mutmut_version()}) on {started_at}, {cpus} CPU(s), {elapsed / 60:.0f} minutes. Each module is mutated "
+        f"{_mutmut_version()}) on {started_at}, {cpus} CPU(s), {elapsed / 60:.0f} minutes (two modules at a time; "
+        "the minutes of each module overlap). Each module is mutated "
         f"on its own with the fast tests listed (`-m '{DESELECT}'`, and without the slow tests in `SLOW`: "
-        f"{_slow_text()}), fastest first; a mutant is killed when a test fails or times out. Calls that only "
-        "write a log line are not mutated (`LOG_LINES`). "
+        f"{_slow_text()}); the tests that killed other mutants of the same function run first, then the fastest. "
+        "A mutant is killed when a test fails; one whose tests ran into mutmut's timeout counts as killed too, "
+        "and is counted under \"timed out\" (a test that only notices a wrong result by waiting it out). Calls that only "
+        "write a log line are not mutated (`LOG_LINES`). A listed equivalent mutant whose diff is the one the last "
+        "report shows is not run again (`--all` runs it). "
         f"Score = killed / (mutants - equivalent ones); target {TARGET:.0f} %.",
         "",
-        "| module | tests | mutants | killed | survived | equivalent | score | minutes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| module | tests | mutants | killed | timed out | survived | equivalent | score | minutes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(results, key=lambda r: list(MODULES).index(r.module)):
         lines.append(
             f"| `{r.module}` | {', '.join(f'`{t}`' for t in r.tests)} | "
-            f"{r.total}{f' (+{r.not_run} not run)' if r.not_run else ''} | {r.killed} | "
+            f"{r.total}{f' (+{r.not_run} not run)' if r.not_run else ''} | {r.killed} | {r.timed_out} | "
             f"{len(r.survivors) - r.equivalent} | {r.equivalent} | {r.score:.1f} % | {r.seconds / 60:.1f} |"
         )
     measured = {r.module for r in results}
     lines += [
-        f"| `{module}` | {', '.join(f'`{t}`' for t in MODULES[module])} | not run yet | | | | | |"
+        f"| `{module}` | {', '.join(f'`{t}`' for t in MODULES[module])} | not run yet | | | | | | |"
         for module in MODULES
         if module not in measured
     ]
@@ -684,7 +749,9 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
     killed = sum(r.killed for r in results)
     equivalent = sum(r.equivalent for r in results)
     overall = 100.0 * killed / (total - equivalent) if total - equivalent else 100.0
-    lines += ["", f"Overall: {killed} of {total - equivalent} killed ({overall:.1f} %).", ""]
+    timed_out = sum(r.timed_out for r in results)
+    lines += ["", f"Overall: {killed} of {total - equivalent} killed ({overall:.1f} %), {timed_out} of them by "
+              "mutmut's timeout.", ""]
     for r in results:
         if not r.survivors:
             continue
@@ -699,6 +766,8 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
                 continue
             reason = EQUIVALENT.get(name)
             label = f"equivalent: {reason}" if reason else f"{r.statuses[name]}: not yet killed by a test"
+            if r.statuses[name] == REUSED:
+                label = f"equivalent (the same diff as in the last run, not run again): {reason}"
             lines += [f"- `{name}` — {label}", "", "```diff", r.diffs.get(name, "").strip(), "```", ""]
     data = json.dumps({r.module: r.as_json() for r in results}, indent=None, sort_keys=True)
     lines += ["<!-- mutation-data", data, "-->", ""]
@@ -725,7 +794,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPORT)
     # Two mutants per core: the tests spend most of their time waiting (long polls, visibility
     # timeouts, worker drains), not computing.
-    parser.add_argument("--max-children", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--max-children", type=int, default=2 * (os.cpu_count() or 1),
+                        help="mutants tested at once, shared by the modules that run at once")
+    # Each module starts with steps one process long (making mutants, mutmut's stats and clean
+    # runs): two modules side by side keep the cores busy through them.
+    parser.add_argument("--lanes", type=int, default=2, help="modules run at once (default: 2)")
     parser.add_argument("--only", default="", help="comma-separated mutant name patterns to run (a partial run)")
     parser.add_argument("--collect", action="store_true",
                         help="run nothing; report what the scratch copies hold (e.g. after an interrupted run)")
@@ -733,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --collect: how long the interrupted run took (default: the last report's time)")
     parser.add_argument("--continue", dest="carry_on", action="store_true",
                         help="run the mutants an interrupted run did not reach, with the current tests")
+    parser.add_argument("--all", dest="run_all", action="store_true",
+                        help="also run the listed equivalent mutants whose diff the last report already shows")
     parser.add_argument("--resume", action="store_true",
                         help="rerun the last run's survivors with the current tests (after adding tests)")
     args = parser.parse_args(argv)
@@ -747,18 +822,26 @@ def main(argv: list[str] | None = None) -> int:
     previous = _load_previous(args.output)
     started_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     started = time.monotonic()
-    fresh: dict[str, ModuleResult] = {}
-    for module in chosen:
+    only = [p.strip() for p in args.only.split(",") if p.strip()]
+    lanes = max(1, min(args.lanes, len(chosen)))
+    children = max(1, args.max_children // lanes)
+
+    def one(module: str) -> ModuleResult:
         print(f"[{time.strftime('%H:%M:%S')}] mutating {module} ...", flush=True)
-        only = [p.strip() for p in args.only.split(",") if p.strip()]
         before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
         if args.collect and args.seconds is not None:
             before = args.seconds
-        fresh[module] = run_module(module, args.max_children, only=only, resume=args.resume,
-                                    collect=args.collect, previous_seconds=before, carry_on=args.carry_on)
-        r = fresh[module]
-        print(f"    {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)",
-              flush=True)
+        diffs = {} if args.run_all else dict(previous.get(module, {}).get("diffs", {}))  # type: ignore[call-overload]
+        r = run_module(module, children, only=only, resume=args.resume, collect=args.collect,
+                       previous_seconds=before, carry_on=args.carry_on, previous_diffs=diffs)
+        print(f"[{time.strftime('%H:%M:%S')}] {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived "
+              f"({r.seconds / 60:.1f} min)", flush=True)
+        return r
+
+    # the longest modules of the last run first, so that no long one starts last
+    chosen.sort(key=lambda m: -float(previous.get(m, {}).get("seconds", 0.0)))  # type: ignore[arg-type]
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        fresh = dict(zip(chosen, pool.map(one, chosen)))
     results = []
     for module in MODULES:
         if module in fresh:
@@ -767,7 +850,10 @@ def main(argv: list[str] | None = None) -> int:
             old = previous[module]
             results.append(ModuleResult(module, list(old["tests"]), dict(old["statuses"]),  # type: ignore[arg-type]
                                         float(old["seconds"]), dict(old["diffs"])))  # type: ignore[arg-type]
-    elapsed = sum(r.seconds for r in results)
+    # wall-clock minutes: this run's, plus those of earlier runs (rows kept, resumed or collected modules)
+    carried = sum(float(previous.get(m, {}).get("seconds", 0.0)) for m in fresh  # type: ignore[arg-type]
+                  if args.collect or args.resume or args.carry_on)
+    elapsed = time.monotonic() - started + carried + sum(r.seconds for r in results if r.module not in fresh)
     args.output.write_text(render(results, started_at, elapsed, os.cpu_count() or 0), encoding="utf-8")
     print(f"wrote {args.output}")
     below = [r.module for r in results if r.score < TARGET]

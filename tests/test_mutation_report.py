@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import mutation  # noqa: E402
+from benchmarks import mutation, mutation_order  # noqa: E402
 
 
 def result(**statuses: str) -> mutation.ModuleResult:
@@ -31,7 +31,7 @@ def test_equivalent_mutants_leave_the_denominator_and_are_listed_with_their_reas
 
     assert round(r.score, 1) == 66.7
     text = mutation.render([r], "2026-01-01 00:00 UTC", 90.0, 2)
-    assert "| `backoff` | `tests/test_backoff.py` | 4 | 2 | 1 | 1 | 66.7 % | 1.5 |" in text
+    assert "| `backoff` | `tests/test_backoff.py` | 4 | 2 | 0 | 1 | 1 | 66.7 % | 1.5 |" in text
     assert "- `c` — equivalent: jitter 0 draws 0 either way" in text
     assert "- `e` — survived: not yet killed by a test" in text
     assert "-old e\n+new e" in text
@@ -74,3 +74,52 @@ def test_a_partial_run_says_how_many_mutants_it_did_not_reach(monkeypatch):
 
     assert (r.total, r.not_run, r.score) == (1, 2, 100.0)
     assert "| 1 (+2 not run) | 1 |" in mutation.render([r], "now", 60.0, 2)
+
+
+def test_mutants_killed_by_mutmut_s_timeout_are_counted_apart(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    r = result(a="killed", b="timeout", c="timeout", d="survived")
+
+    assert (r.killed, r.timed_out) == (3, 2)
+    text = mutation.render([r], "now", 60.0, 2)
+    assert "| 4 | 3 | 2 | 1 | 0 | 75.0 % |" in text
+    assert "Overall: 3 of 4 killed (75.0 %), 2 of them by mutmut's timeout." in text
+
+
+def test_only_listed_equivalent_mutants_with_the_last_report_s_diff_are_not_run_again(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {"m.f__mutmut_1": "same", "m.f__mutmut_2": "same",
+                                                 "m.f__mutmut_3": "same"})
+    previous = {"m.f__mutmut_1": "-a\n+b", "m.f__mutmut_2": "-a\n+c", "m.f__mutmut_4": "-a\n+d"}
+    now = {"m.f__mutmut_1": "-a\n+b",  # unchanged: not run again
+           "m.f__mutmut_2": "-a\n+x",  # renumbered or changed: runs
+           "m.f__mutmut_3": "-a\n+y",  # listed, but the last report has no diff for it: runs
+           "m.f__mutmut_4": "-a\n+d"}  # the same diff, but not listed as equivalent: runs
+
+    assert mutation.unchanged_equivalents(now, previous) == ["m.f__mutmut_1"]
+
+
+def test_a_mutant_not_run_again_counts_as_equivalent_and_says_so(monkeypatch):
+    monkeypatch.setattr(mutation, "EQUIVALENT", {"c": "jitter 0 draws 0 either way"})
+    r = result(a="killed", c=mutation.REUSED)
+
+    assert (r.total, r.equivalent, r.score) == (2, 1, 100.0)
+    text = mutation.render([r], "now", 60.0, 2)
+    assert "- `c` — equivalent (the same diff as in the last run, not run again): jitter 0 draws 0" in text
+
+
+def test_tests_that_killed_a_function_s_mutants_run_first_then_the_fastest(tmp_path):
+    kills = tmp_path / "kills.jsonl"
+    kills.write_text(
+        '{"mutant": "m.x_f__mutmut_1", "test": "slow_killer"}\n'
+        '{"mutant": "m.x_f__mutmut_2", "test": "slow_killer"}\n'
+        '{"mutant": "m.x_f__mutmut_3", "test": "other_killer"}\n'
+        '{"mutant": "m.x_g__mutmut_1", "test": "fast"}\n'  # another function's kill: no weight for f
+        '{"mutant": "m.x_f__mutm'  # a line cut short by a killed child
+    )
+    counts = mutation_order.kills_of(kills, "m.x_f")
+    durations = {"fast": 0.1, "slow_killer": 5.0, "other_killer": 9.0, "medium": 1.0}
+
+    assert counts == {"slow_killer": 2, "other_killer": 1}
+    assert mutation_order.order(["fast", "medium", "unmeasured", "other_killer", "slow_killer"], durations,
+                                counts) == ["slow_killer", "other_killer", "fast", "medium", "unmeasured"]
+    assert mutation_order.kills_of(tmp_path / "none.jsonl", "m.x_f") == {}
