@@ -189,7 +189,7 @@ EQUIVALENT: dict[str, str] = {
     **{f"sqstask.handler.xǁBatchProcessorǁprocess__mutmut_{n}": (
         "another reason on a success whose record was not written: BatchProcessor reads only its status (for the "
         "metrics) afterwards."
-    ) for n in (133, 137, 138)},
+    ) for n in (133, 136, 137, 138)},
     "sqstask.handler.xǁTaskRunnerǁrun__mutmut_84": (
         "ran=None instead of False: _give_up only tests it for truth."
     ),
@@ -320,6 +320,16 @@ EQUIVALENT: dict[str, str] = {
     "sqstask.dlq.xǁDeadLetterQueueǁfind__mutmut_14": (
         "decode(with_record=None) instead of False: both are falsy, so no record is read either way."
     ),
+    "sqstask.dlq.xǁDeadLetterQueueǁ__init____mutmut_13": (
+        "the default progress callback returns 0 instead of None: no caller reads what progress() returns."
+    ),
+    "sqstask.dlq.xǁDeadLetterQueueǁ__init____mutmut_19": (
+        "_records_broken starts as None instead of False: it is only tested for truth."
+    ),
+    **{f"sqstask.dlq.xǁDeadLetterQueueǁdecode__mutmut_{n}": (
+        "a missing receive count read as int(None) instead of int(0): the TypeError is caught and gives 0, the "
+        "same count (tested)."
+    ) for n in (82, 84)},
     # -- worker --
     "sqstask.worker.xǁWorkerǁ_work__mutmut_5": (
         "an idle thread's wait without a timeout: every change that gives a thread work (a group made ready, "
@@ -826,16 +836,19 @@ def main(argv: list[str] | None = None) -> int:
     lanes = max(1, min(args.lanes, len(chosen)))
     children = max(1, args.max_children // lanes)
 
+    def say(line: str) -> None:  # one write per line: the lanes print from their own threads
+        sys.stdout.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
+        sys.stdout.flush()
+
     def one(module: str) -> ModuleResult:
-        print(f"[{time.strftime('%H:%M:%S')}] mutating {module} ...", flush=True)
+        say(f"mutating {module} ...")
         before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
         if args.collect and args.seconds is not None:
             before = args.seconds
         diffs = {} if args.run_all else dict(previous.get(module, {}).get("diffs", {}))  # type: ignore[call-overload]
         r = run_module(module, children, only=only, resume=args.resume, collect=args.collect,
                        previous_seconds=before, carry_on=args.carry_on, previous_diffs=diffs)
-        print(f"[{time.strftime('%H:%M:%S')}] {r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived "
-              f"({r.seconds / 60:.1f} min)", flush=True)
+        say(f"{r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)")
         return r
 
     # the longest modules of the last run first, so that no long one starts last

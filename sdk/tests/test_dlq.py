@@ -711,6 +711,41 @@ def test_held_messages_are_extended_once_less_than_half_their_hold_is_left(make_
     assert calls == [(25.0, 2, 40, []), (26.0, 2, 0, [])]
 
 
+@pytest.mark.parametrize("hold_seconds", [40, 1])
+def test_each_receive_of_a_hold_hides_the_messages_for_the_hold_s_seconds(make_team, hold_seconds):
+    queue = make_team(visibility_timeout=30)  # the queue's own default would hide them 30 s
+    bury(queue, *tasks("a", 2, "alpha"))
+    receives = record_calls(queue.sqs, "ReceiveMessage")
+
+    silent_dlq(queue).peek(hold_seconds=hold_seconds)
+
+    assert receives and [call.get("VisibilityTimeout") for call in receives] == [hold_seconds] * len(receives)
+
+
+def test_a_message_received_again_with_a_new_handle_is_held_under_it_and_not_returned_twice(make_team):
+    from sqstask.dlq import _Hold
+
+    queue = make_team()
+    first = {"MessageId": "m1", "ReceiptHandle": "h1", "Body": "{}"}
+    again = {**first, "ReceiptHandle": "h2"}  # its visibility lapsed and SQS handed it out anew
+    answers = [[first], [again]]
+    queue.receive = lambda **kwargs: answers.pop(0)  # type: ignore[method-assign]
+    hold = _Hold(silent_dlq(queue), seconds=30, wait_seconds=0)
+
+    assert hold.receive(10) == [first]
+    assert hold.receive(10) is None  # nothing new
+    assert [message["ReceiptHandle"] for message, _ in hold.held.values()] == ["h2"]
+
+
+def test_a_message_without_a_receive_count_decodes_with_a_count_of_0(make_team):
+    queue = make_team()
+    message = {"MessageId": "m1", "ReceiptHandle": "h1", "Body": "{}", "Attributes": {"MessageGroupId": "g"}}
+
+    letter = silent_dlq(queue).decode(message, with_record=False)
+
+    assert (letter.receive_count, letter.group_id) == (0, "g")
+
+
 def test_a_hold_that_cannot_be_released_leaves_the_messages_to_reappear_on_their_own(make_team):
     from botocore.exceptions import ClientError
 

@@ -462,9 +462,10 @@ def test_send_many_of_nothing_makes_no_calls(make_team):
 # -- construction and clients -------------------------------------------------------------------
 
 
-def test_a_queue_without_a_url_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"queue_url is required"):
+def test_a_queue_without_a_url_is_a_config_error_that_says_both_ways_to_give_one():
+    with pytest.raises(ConfigError) as error:
         TaskQueue()
+    assert str(error.value) == "queue_url is required: pass TaskQueue(queue_url=...) or use TaskQueue.from_env()"
 
 
 def test_clients_are_created_lazily_once_and_injected_ones_win():

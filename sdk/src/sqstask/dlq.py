@@ -31,7 +31,7 @@ from .exceptions import ConfigError, MalformedMessage, SqstaskError, error_code
 from .payloads import PayloadStore, is_pointer
 from .priorities import PRIORITY_ATTRIBUTE
 from .queue import MAX_BATCH_ENTRIES, failure_reason, message_id_of, sqs_batch
-from .task import DEFAULT_TASK_TYPE, TASK_ID_ATTRIBUTE, TASK_TYPE_ATTRIBUTE, deduplication_id, task_from_message
+from .task import TASK_ID_ATTRIBUTE, TASK_TYPE_ATTRIBUTE, deduplication_id, task_from_message
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .queue import TaskQueue
@@ -575,7 +575,7 @@ class DeadLetterQueue:
         return DeadLetter(
             message_id=message_id,
             task_id=task_id,
-            task_type=task_type or (DEFAULT_TASK_TYPE if task is not None else None),
+            task_type=task_type,  # a parsed task always has one (the default type at least)
             group_id=attributes.get("MessageGroupId"),
             receive_count=receive_count,
             sent_at=_epoch_ms(attributes.get("SentTimestamp")),
