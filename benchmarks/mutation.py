@@ -190,6 +190,18 @@ EQUIVALENT: dict[str, str] = {
         "another reason on a success whose record was not written: BatchProcessor reads only its status (for the "
         "metrics) afterwards."
     ) for n in (133, 136, 137, 138)},
+    "sqstask.handler.x_batch_handler__mutmut_29": (
+        "batch_handler(fifo=...) without the leading None: queue's default is None, the same call."
+    ),
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "another key in one check of the double-checked processor lookup: the outer check then always takes the "
+        "lock (and finds the processor), or the inner one is reached only on the first call, when nothing is "
+        "stored yet; one processor is built either way."
+    ) for n in (39, 40, 42, 43)},
+    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
+        "another 'where' for refuse_batch_mode_unless_fifo when the processor is built: it names the place only in "
+        "the fifo=False error, which batch_handler already raised when it decorated."
+    ) for n in (52, 56, 57)},
     "sqstask.handler.xǁTaskRunnerǁrun__mutmut_84": (
         "ran=None instead of False: _give_up only tests it for truth."
     ),

@@ -360,7 +360,7 @@ def test_without_a_task_table_the_last_failing_receive_logs_gave_up(queue, caplo
     assert gave_up["task_id"] == "p-1" and gave_up["max_receive_count"] == 1
 
 
-def test_bare_decorator_reads_the_queue_from_the_environment(queue, monkeypatch):
+def test_bare_decorator_reads_the_queue_from_the_environment_with_the_default_settings(queue, monkeypatch):
     monkeypatch.setenv("SQSTASK_QUEUE_URL", queue.config.queue_url)
     monkeypatch.setenv("SQSTASK_IDEMPOTENCY_TABLE", queue.config.idempotency_table)
     ran = []
@@ -368,12 +368,34 @@ def test_bare_decorator_reads_the_queue_from_the_environment(queue, monkeypatch)
     @batch_handler
     def handle(task):
         ran.append(task.task_id)
+        if task.task_id == "a1":
+            raise RuntimeError("a1 broke")
 
-    queue.send("t", {}, group_id="g", task_id="env-1")
-    response = handle(event_for(queue, receive_all(queue, 1)), Context(60_000))
+    for task_id, group in [("a1", "A"), ("a2", "A"), ("b1", "B")]:
+        queue.send("t", {}, group_id=group, task_id=task_id)
+    messages = receive_all(queue, 3)
+    by_task = {m["MessageAttributes"]["sqstask-task-id"]["StringValue"]: m["MessageId"] for m in messages}
+    response = handle(event_for(queue, messages), Context(60_000))
 
-    assert ran == ["env-1"] and failed_ids(response) == []
+    # fifo=True, as by default: the failed task's group mate waits for a later delivery
+    assert sorted(ran) == ["a1", "b1"] and failed_ids(response) == [by_task["a1"], by_task["a2"]]
     assert handle.handle.__name__ == "handle"
+
+
+def test_a_callable_queue_double_is_taken_as_the_queue_not_as_the_task_function(queue):
+    class CallableQueue:  # like a MagicMock(spec=TaskQueue): callable, and has send_many
+        def __call__(self, *args):
+            raise AssertionError("the queue was called as the task function")
+
+        def __getattr__(self, name):
+            return getattr(queue, name)
+
+    ran = []
+    handle = batch_handler(CallableQueue())(lambda task: ran.append(task.task_id))
+    queue.send("t", {}, group_id="g", task_id="double-1")
+
+    assert failed_ids(handle(event_for(queue, receive_all(queue, 1)), Context(60_000))) == []
+    assert ran == ["double-1"]
 
 
 def test_missing_task_table_is_a_config_error_naming_the_setting(make_team):
@@ -1248,7 +1270,9 @@ def test_a_run_returns_the_follow_ups_it_sent(queue):
     assert json.loads(store.get("f-8")["result"]) == {"then": ["f-8.then-0"]}
 
 
-def test_a_message_that_cannot_be_read_now_is_a_failure_saying_why(queue, monkeypatch):
+# a Lambda record (as batch_handler gets it) and an SQS message (as the Worker gets it)
+@pytest.mark.parametrize("message", [{"messageId": "m-1", "body": "{}"}, {"MessageId": "m-1", "Body": "{}"}])
+def test_a_message_that_cannot_be_read_now_is_a_failure_saying_why_and_which(queue, monkeypatch, caplog, message):
     from sqstask.handler import TaskRunner
 
     unreachable = ConnectionError("S3 unreachable")
@@ -1258,18 +1282,25 @@ def test_a_message_that_cannot_be_read_now_is_a_failure_saying_why(queue, monkey
 
     monkeypatch.setattr(queue, "to_task", to_task)
 
-    outcome = TaskRunner(queue, lambda t: None).parse({"messageId": "m-1", "body": "{}"})
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        outcome = TaskRunner(queue, lambda t: None).parse(message)
 
     assert (outcome.status, outcome.task, outcome.error, outcome.reason, outcome.dead_lettered) == (
         "failed", None, unreachable, "could not read the message: ConnectionError: S3 unreachable", False)
+    [failed] = audit_events(caplog, "failed")
+    assert failed["message_id"] == "m-1"  # what an operator searches the logs for
 
 
 def test_the_decorator_with_settings_only_reads_the_queue_from_the_environment_once(queue, monkeypatch):
     from sqstask import handler as handler_module
+    from sqstask.queue import TaskQueue
 
     monkeypatch.setenv("SQSTASK_QUEUE_URL", queue.config.queue_url)
     lookups = []
     monkeypatch.setattr(handler_module, "_max_receive_count_of", lambda q: lookups.append(q) or 5)
+    made = []
+    from_env = TaskQueue.from_env.__func__
+    monkeypatch.setattr(TaskQueue, "from_env", classmethod(lambda cls, *a, **k: made.append(1) or from_env(cls, *a, **k)))
 
     @batch_handler(idempotency=False)
     def handle(task):
@@ -1281,7 +1312,7 @@ def test_the_decorator_with_settings_only_reads_the_queue_from_the_environment_o
     for message in messages:  # two invocations
         assert failed_ids(handle(event_for(queue, [message]), Context(60_000))) == [message["MessageId"]]
 
-    assert len(lookups) == 1  # one queue, one runner: the redrive policy is read once
+    assert len(made) == 1 and len(lookups) == 1  # one queue, one runner: the redrive policy is read once
 
 
 def test_records_without_a_message_group_are_not_held_back_by_a_failure(queue):
