@@ -198,10 +198,6 @@ EQUIVALENT: dict[str, str] = {
         "lock (and finds the processor), or the inner one is reached only on the first call, when nothing is "
         "stored yet; one processor is built either way."
     ) for n in (39, 40, 42, 43)},
-    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
-        "another 'where' for refuse_batch_mode_unless_fifo when the processor is built: it names the place only in "
-        "the fifo=False error, which batch_handler already raised when it decorated."
-    ) for n in (52, 56, 57)},
     "sqstask.handler.xǁTaskRunnerǁrun__mutmut_84": (
         "ran=None instead of False: _give_up only tests it for truth."
     ),
@@ -225,13 +221,6 @@ EQUIVALENT: dict[str, str] = {
         "_message_id(None) as the fallback: the parser sets exc.message_id whenever the record has an id."
     ),
     **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
-        "the send_many check (other name, None): a TaskQueue is not callable, so the check only ever sees "
-        "functions, which have no such attribute."
-    ) for n in (15, 19, 20)},
-    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
-        "another key in the lock-free first check: it only skips the fast path; the check under the lock decides."
-    ) for n in (39, 40)},
-    **{f"sqstask.handler.x_batch_handler__mutmut_{n}": (
         "another 'where' in the refusal at first invocation: fifo=False is refused at decoration, so only the "
         "standard-queue message (which does not name it) can be raised there."
     ) for n in (52, 56, 57)},
@@ -243,9 +232,6 @@ EQUIVALENT: dict[str, str] = {
         "the SQS message spelling 'Attributes' (a Worker's messages): read there only for the group and receive "
         "count of the 'malformed' log line; Lambda records use 'attributes'."
     ) for n in (3, 10, 11, 12, 13)},
-    **{f"sqstask.handler.x__message_id__mutmut_{n}": (
-        "the SQS message spelling 'MessageId': only a fallback behind the parser's own message id, and for log lines."
-    ) for n in (6, 7, 8, 9)},
     **{f"sqstask.handler.xǁAuditLogǁ__call____mutmut_{n}": (
         "which level or logger decides whether an audit line is built: the line, when written, is the same."
     ) for n in (3, 5)},

@@ -123,3 +123,18 @@ def test_tests_that_killed_a_function_s_mutants_run_first_then_the_fastest(tmp_p
     assert mutation_order.order(["fast", "medium", "unmeasured", "other_killer", "slow_killer"], durations,
                                 counts) == ["slow_killer", "other_killer", "fast", "medium", "unmeasured"]
     assert mutation_order.kills_of(tmp_path / "none.jsonl", "m.x_f") == {}
+
+
+def test_no_mutant_is_listed_as_equivalent_twice():
+    # A dict literal keeps the last of two equal keys without a word, and one reason would be lost.
+    import ast
+
+    source = Path(mutation.__file__).read_text(encoding="utf-8")
+    [literal] = [node.value for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "EQUIVALENT"]
+    names: list[str] = []
+    for key, value in zip(literal.keys, literal.values):
+        names.extend([ast.literal_eval(key)] if key is not None else eval(ast.unparse(value)))  # a ** comprehension
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+
+    assert duplicated == [] and len(names) == len(mutation.EQUIVALENT)

@@ -315,6 +315,25 @@ def test_whole_batch_failing_is_logged_as_such_with_reasons(queue, caplog):
     assert summary["records"] == 2 and summary["reasons"] == {"failed": 2}
 
 
+def test_a_batch_with_a_success_is_logged_done_not_failed(queue, caplog):
+    @batch_handler(queue)
+    def handle(task):
+        if task.group_id == "g0":
+            raise RuntimeError("database down")
+
+    for n in range(2):
+        queue.send("t", {}, group_id=f"g{n}")
+    messages = receive_all(queue, 2)
+
+    with caplog.at_level(logging.INFO, logger="sqstask"):
+        response = handle(event_for(queue, messages), Context(60_000))
+
+    assert len(failed_ids(response)) == 1
+    assert audit_events(caplog, "batch-failed") == []  # an ERROR line only when nothing succeeded
+    [summary] = audit_events(caplog, "batch-done")
+    assert summary["records"] == 2 and summary["failed"] == 1
+
+
 def test_each_state_change_is_one_json_line_with_task_identity(queue, caplog):
     @batch_handler(queue)
     def handle(task):
