@@ -488,6 +488,10 @@ def _import_time(name: str) -> str | None:
     return next((reason for prefix, reason in IMPORT_TIME.items() if name.startswith(prefix)), None)
 
 
+class MutmutFailed(Exception):
+    """mutmut could not test a module's mutants."""
+
+
 @dataclass
 class ModuleResult:
     """Outcome of one module's run."""
@@ -645,7 +649,12 @@ def run_module(module: str, max_children: int, *, only: list[str] | None = None,
             names = _all_but_unchanged_equivalents(workdir, previous_diffs)
     started = time.monotonic()
     if not (resume and not names):
-        _mutmut(workdir, "run", "--max-children", str(max_children), *names)
+        done = _mutmut(workdir, "run", "--max-children", str(max_children), *names)
+        if done.returncode != 0:  # e.g. its clean run failed: what it recorded means nothing
+            log = (workdir / "mutmut.log").read_text(encoding="utf-8", errors="replace")
+            last = [line for line in log.replace("\r", "\n").splitlines() if line.strip()][-1:] or ["(no output)"]
+            raise MutmutFailed(f"{module}: mutmut exited with {done.returncode} ({last[0].strip()}); "
+                               f"see {workdir / 'mutmut.log'}")
     result.seconds += time.monotonic() - started
     result.statuses = _statuses(workdir)
     result.statuses.update({name: REUSED for name in _reused(workdir)})
@@ -838,21 +847,28 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
         sys.stdout.flush()
 
-    def one(module: str) -> ModuleResult:
+    failed: list[str] = []
+
+    def one(module: str) -> ModuleResult | None:
         say(f"mutating {module} ...")
         before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
         if args.collect and args.seconds is not None:
             before = args.seconds
         diffs = {} if args.run_all else dict(previous.get(module, {}).get("diffs", {}))  # type: ignore[call-overload]
-        r = run_module(module, children, only=only, resume=args.resume, collect=args.collect,
-                       previous_seconds=before, carry_on=args.carry_on, previous_diffs=diffs)
+        try:
+            r = run_module(module, children, only=only, resume=args.resume, collect=args.collect,
+                           previous_seconds=before, carry_on=args.carry_on, previous_diffs=diffs)
+        except MutmutFailed as exc:  # the other modules go on; the report keeps this one's last row
+            failed.append(str(exc))
+            say(f"FAILED {exc}")
+            return None
         say(f"{r.module}: {r.killed}/{r.total} killed, {len(r.survivors)} survived ({r.seconds / 60:.1f} min)")
         return r
 
     # the longest modules of the last run first, so that no long one starts last
     chosen.sort(key=lambda m: -float(previous.get(m, {}).get("seconds", 0.0)))  # type: ignore[arg-type]
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        fresh = dict(zip(chosen, pool.map(one, chosen)))
+        fresh = {m: r for m, r in zip(chosen, pool.map(one, chosen)) if r is not None}
     results = []
     for module in MODULES:
         if module in fresh:
@@ -870,7 +886,9 @@ def main(argv: list[str] | None = None) -> int:
     below = [r.module for r in results if r.score < TARGET]
     if below:
         print(f"below {TARGET:.0f} %: {', '.join(below)}")
-    return 1 if below else 0
+    for failure in failed:
+        print(f"not measured: {failure}")
+    return 2 if failed else 1 if below else 0
 
 
 def _importable(name: str) -> bool:

@@ -138,3 +138,22 @@ def test_no_mutant_is_listed_as_equivalent_twice():
     duplicated = sorted({name for name in names if names.count(name) > 1})
 
     assert duplicated == [] and len(names) == len(mutation.EQUIVALENT)
+
+
+def test_a_module_whose_mutmut_run_fails_is_an_error_naming_its_last_line_not_a_row_of_survivors(tmp_path,
+                                                                                             monkeypatch):
+    import subprocess
+
+    import pytest
+
+    monkeypatch.setattr(mutation, "SCRATCH", tmp_path)
+
+    def failing_mutmut(workdir, *args, capture=False):
+        (workdir / "mutmut.log").write_text("⠋ Running clean tests\r⠙ Running clean tests\nFailed to run clean test\n")
+        return subprocess.CompletedProcess(args, 1)
+
+    monkeypatch.setattr(mutation, "_mutmut", failing_mutmut)
+
+    with pytest.raises(mutation.MutmutFailed, match=r"^backoff: mutmut exited with 1 \(Failed to run clean test\); "
+                       r"see .*backoff/mutmut\.log$"):
+        mutation.run_module("backoff", 2)
