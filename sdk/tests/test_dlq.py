@@ -712,14 +712,21 @@ def test_held_messages_are_extended_once_less_than_half_their_hold_is_left(make_
 
 
 @pytest.mark.parametrize("hold_seconds", [40, 1])
-def test_each_receive_of_a_hold_hides_the_messages_for_the_hold_s_seconds(make_team, hold_seconds):
+def test_each_receive_of_a_hold_hides_the_messages_for_the_hold_s_seconds_and_polls_as_long_as_the_dlq_says(
+        make_team, hold_seconds):
     queue = make_team(visibility_timeout=30)  # the queue's own default would hide them 30 s
     bury(queue, *tasks("a", 2, "alpha"))
-    receives = record_calls(queue.sqs, "ReceiveMessage")
+    asked: list[tuple[Any, Any]] = []
 
-    silent_dlq(queue).peek(hold_seconds=hold_seconds)
+    def check(params: dict[str, Any], **_: Any) -> None:  # at the call: a wrong long poll would wait 20 s first
+        asked.append((params.get("VisibilityTimeout"), params.get("WaitTimeSeconds")))
+        assert asked[-1] == (hold_seconds, 0), f"a DLQ receive asked for {asked[-1]}, not ({hold_seconds}, 0)"
 
-    assert receives and [call.get("VisibilityTimeout") for call in receives] == [hold_seconds] * len(receives)
+    queue.sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage", check)
+
+    letters = silent_dlq(queue).peek(hold_seconds=hold_seconds)  # wait_seconds=0
+
+    assert len(letters) == 2 and len(asked) >= 2  # the last receive finds nothing more
 
 
 def test_a_message_received_again_with_a_new_handle_is_held_under_it_and_not_returned_twice(make_team):
