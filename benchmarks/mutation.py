@@ -34,7 +34,7 @@ SDK = ROOT / "sdk"
 SCRATCH = ROOT / ".mutation"
 REPORT = Path(__file__).with_name("MUTATION.md")
 TARGET = 90.0
-ORDER_PLUGIN = Path(__file__).with_name("mutation_order.py")
+PLUGIN = Path(__file__).with_name("mutation_plugin.py")
 KILLS = "kills.jsonl"  # in a module's scratch copy: which test killed each mutant
 
 # Module -> the fast test files that exercise it (paths under sdk/).
@@ -543,7 +543,7 @@ class ModuleResult:
 def _mutmut(workdir: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Run mutmut in ``workdir``; its progress display goes to ``mutmut.log`` there."""
     command = [sys.executable, "-m", "mutmut", *args]
-    # the order plugin learns, per function, which tests kill its mutants (mutation_order.py)
+    # the plugin learns, per function, which tests kill its mutants (mutation_plugin.py)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", SQSTASK_MUTATION_KILLS=str(workdir.resolve() / KILLS))
     if capture:
         return subprocess.run(command, cwd=workdir, env=env, text=True, capture_output=True, check=False)
@@ -560,12 +560,12 @@ def _prepare(module: str, tests: list[str]) -> Path:
     workdir.mkdir(parents=True)
     shutil.copytree(SDK / "src", workdir / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(SDK / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(ORDER_PLUGIN, workdir / ORDER_PLUGIN.name)
+    shutil.copy2(PLUGIN, workdir / PLUGIN.name)
     selection = "\n".join(f"    {t}" for t in tests)
     # -p no:cacheprovider: workers must not write .pytest_cache into the scratch copy.
-    # -p mutation_order: the tests that killed the function's other mutants first, then the fastest,
+    # -p mutation_plugin: the tests that killed the function's other mutants first, then the fastest,
     # so -x stops a killed mutant's run sooner.
-    args = ["-p", "no:cacheprovider", "-p", ORDER_PLUGIN.stem, "-m", DESELECT]
+    args = ["-p", "no:cacheprovider", "-p", PLUGIN.stem, "-m", DESELECT]
     if SLOW.get(module):
         args += ["-k", " and ".join(f"not {name}" for name in SLOW[module])]
     patterns = "\n".join(f"    {p}" for p in LOG_LINES)
@@ -575,7 +575,7 @@ def _prepare(module: str, tests: list[str]) -> Path:
         f"only_mutate = src/sqstask/{module}.py\n"
         f"pytest_add_cli_args_test_selection =\n{selection}\n"
         "pytest_add_cli_args =\n" + "".join(f"    {arg}\n" for arg in args) +
-        f"also_copy =\n    {ORDER_PLUGIN.name}\n"
+        f"also_copy =\n    {PLUGIN.name}\n"
         f"do_not_mutate_patterns =\n{patterns}\n"
         # The tests use threads and moto: time a mutant out generously, not at once.
         "timeout_multiplier = 5.0\n"

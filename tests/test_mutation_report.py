@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import mutation, mutation_order  # noqa: E402
+from benchmarks import mutation, mutation_plugin  # noqa: E402
 
 
 def result(**statuses: str) -> mutation.ModuleResult:
@@ -116,13 +116,13 @@ def test_tests_that_killed_a_function_s_mutants_run_first_then_the_fastest(tmp_p
         '{"mutant": "m.x_g__mutmut_1", "test": "fast"}\n'  # another function's kill: no weight for f
         '{"mutant": "m.x_f__mutm'  # a line cut short by a killed child
     )
-    counts = mutation_order.kills_of(kills, "m.x_f")
+    counts = mutation_plugin.kills_of(kills, "m.x_f")
     durations = {"fast": 0.1, "slow_killer": 5.0, "other_killer": 9.0, "medium": 1.0}
 
     assert counts == {"slow_killer": 2, "other_killer": 1}
-    assert mutation_order.order(["fast", "medium", "unmeasured", "other_killer", "slow_killer"], durations,
+    assert mutation_plugin.order(["fast", "medium", "unmeasured", "other_killer", "slow_killer"], durations,
                                 counts) == ["slow_killer", "other_killer", "fast", "medium", "unmeasured"]
-    assert mutation_order.kills_of(tmp_path / "none.jsonl", "m.x_f") == {}
+    assert mutation_plugin.kills_of(tmp_path / "none.jsonl", "m.x_f") == {}
 
 
 def test_no_mutant_is_listed_as_equivalent_twice():

@@ -7,6 +7,7 @@ return nothing at checkpoints; visibility after letting go by a bounded poll.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,10 +21,45 @@ BOTH = pytest.mark.parametrize("aws", ["inproc", "server"], indirect=True)
 VT = 2
 
 
+class FailedRounds(logging.Handler):
+    """The errors of the extension rounds that raised during a test ("heartbeat round failed")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[str] = []
+        self.expected = False  # the failing_rounds fixture: the test makes rounds fail on purpose
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "heartbeat round failed":
+            self.errors.append(repr(record.exc_info[1]) if record.exc_info else "(no exception)")
+
+
+FAILED_ROUNDS = FailedRounds()
+
+
+@pytest.fixture(autouse=True)
+def watch_failed_rounds() -> Any:
+    logger = logging.getLogger("sqstask")  # the audit logger, which the heartbeat writes to
+    FAILED_ROUNDS.errors, FAILED_ROUNDS.expected = [], False
+    logger.addHandler(FAILED_ROUNDS)
+    yield
+    logger.removeHandler(FAILED_ROUNDS)
+
+
+@pytest.fixture
+def failing_rounds() -> None:
+    """The test makes extension rounds fail on purpose: wait_until goes on waiting after one."""
+    FAILED_ROUNDS.expected = True
+
+
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Poll ``condition``; fail after ``timeout`` s, or at once when a round of extensions raised
+    (a bug: the heartbeat would only retry it) unless the test asked for ``failing_rounds``."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        if FAILED_ROUNDS.errors and not FAILED_ROUNDS.expected and not condition():
+            pytest.fail(f"a round of extensions raised {FAILED_ROUNDS.errors[0]} while waiting for {what}")
         time.sleep(0.05)
 
 
@@ -421,6 +457,18 @@ def test_the_last_whole_second_before_max_total_is_still_granted(monkeypatch):
     assert [entries[0]["VisibilityTimeout"] for _, entries in sqs.calls] == [1]
 
 
+def removing(heartbeat: Heartbeat, message: dict, order: list[str]) -> threading.Thread:
+    """A thread that removes ``message`` and then notes "removed"."""
+
+    def remove() -> None:
+        heartbeat.remove(message)
+        order.append("removed")
+
+    thread = threading.Thread(target=remove)
+    thread.start()
+    return thread
+
+
 def test_a_removed_message_is_no_longer_extended_and_removing_an_unknown_one_is_ignored(monkeypatch):
     import sqstask.heartbeat as heartbeat_module
 
@@ -429,8 +477,11 @@ def test_a_removed_message_is_no_longer_extended_and_removing_an_unknown_one_is_
     sqs = AcceptingSQS(clock.monotonic)
     kept, dropped = {"MessageId": "m-1", "ReceiptHandle": "rh-1"}, {"MessageId": "m-2", "ReceiptHandle": "rh-2"}
     with Heartbeat(stub_queue(sqs), [kept, dropped], visibility_timeout=60, interval=0.05) as hb:
-        hb.remove(dropped)
-        hb.remove({"MessageId": "m-unknown", "ReceiptHandle": "rh-x"})
+        for message in (dropped, {"MessageId": "m-unknown", "ReceiptHandle": "rh-x"}):
+            # no extension of either is under way: remove() has nothing to wait for (the clock stands still)
+            remover = removing(hb, message, [])
+            remover.join(2)
+            assert not remover.is_alive(), f"remove({message['MessageId']}) waited with no extension under way"
         assert (len(hb), dropped in hb, kept in hb, hb.messages) == (1, False, True, [kept])
         clock.now += 10
         wait_until(lambda: sqs.calls, "the first extension")
@@ -451,18 +502,6 @@ class BlockingSQS:
         assert self.release.wait(10), "the test never released the visibility change"
         self.order.append("extended")
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
-
-
-def removing(heartbeat: Heartbeat, message: dict, order: list[str]) -> threading.Thread:
-    """A thread that removes ``message`` and then notes "removed"."""
-
-    def remove() -> None:
-        heartbeat.remove(message)
-        order.append("removed")
-
-    thread = threading.Thread(target=remove)
-    thread.start()
-    return thread
 
 
 def test_remove_returns_only_after_the_extension_of_that_message_under_way(monkeypatch):
@@ -722,7 +761,7 @@ def test_stop_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatch)
     wait_until(lambda: not hb.running, "the released heartbeat thread to end", timeout=5)
 
 
-def test_a_round_that_raises_is_retried_half_an_interval_later(monkeypatch):
+def test_a_round_that_raises_is_retried_half_an_interval_later(monkeypatch, failing_rounds):
     clock = stepped(monkeypatch)
 
     class FirstCallRaises(ScriptedSQS):
