@@ -29,8 +29,8 @@ def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
     """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds.
 
     Fails at once, instead of at the timeout, when a running worker has gone wrong in a way the
-    condition cannot outwait: its ``run()`` ended, or it counted more failed tasks than the test
-    causes (``Running(..., failures=N)``).
+    condition cannot outwait: its ``run()`` or one of its pool's threads ended, or it counted more
+    failed tasks than the test causes (``Running(..., failures=N)``).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,6 +98,10 @@ class Running:
         ended_by_itself = not self.worker.stopping and self.worker.idle_exit is None
         if not self.thread.is_alive() and ended_by_itself:
             return f"the worker's run() {f'raised {self.error!r}' if self.error else f'returned {self.result!r}'}"
+        # the pool's threads end only once a stop was asked for: one that ended before died of a bug
+        dead = [thread.name for thread in self.worker._threads if not thread.is_alive()]
+        if dead and not self.worker.stopping:
+            return f"the worker's thread(s) {', '.join(dead)} ended before any stop"
         if self.failures is not None and self.worker.stats.failed > self.failures:
             return f"the worker counted {self.worker.stats.failed} failed task(s) (outcomes {self.worker.stats.by_status})"
         return None
