@@ -848,12 +848,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
 
     failed: list[str] = []
+    carried: dict[str, float] = {}  # earlier runs' minutes a collected, resumed or continued module builds on
 
     def one(module: str) -> ModuleResult | None:
         say(f"mutating {module} ...")
         before = float(previous.get(module, {}).get("seconds", 0.0))  # type: ignore[arg-type]
         if args.collect and args.seconds is not None:
             before = args.seconds
+        if args.collect or args.resume or args.carry_on:
+            carried[module] = before
         diffs = {} if args.run_all else dict(previous.get(module, {}).get("diffs", {}))  # type: ignore[call-overload]
         try:
             r = run_module(module, children, only=only, resume=args.resume, collect=args.collect,
@@ -878,9 +881,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(ModuleResult(module, list(old["tests"]), dict(old["statuses"]),  # type: ignore[arg-type]
                                         float(old["seconds"]), dict(old["diffs"])))  # type: ignore[arg-type]
     # wall-clock minutes: this run's, plus those of earlier runs (rows kept, resumed or collected modules)
-    carried = sum(float(previous.get(m, {}).get("seconds", 0.0)) for m in fresh  # type: ignore[arg-type]
-                  if args.collect or args.resume or args.carry_on)
-    elapsed = time.monotonic() - started + carried + sum(r.seconds for r in results if r.module not in fresh)
+    elapsed = (time.monotonic() - started + sum(carried.get(m, 0.0) for m in fresh)
+               + sum(r.seconds for r in results if r.module not in fresh))
     args.output.write_text(render(results, started_at, elapsed, os.cpu_count() or 0), encoding="utf-8")
     print(f"wrote {args.output}")
     below = [r.module for r in results if r.score < TARGET]

@@ -99,7 +99,7 @@ class Running:
         if not self.thread.is_alive() and ended_by_itself:
             return f"the worker's run() {f'raised {self.error!r}' if self.error else f'returned {self.result!r}'}"
         # the pool's threads end only once a stop was asked for: one that ended before died of a bug
-        dead = [thread.name for thread in self.worker._threads if not thread.is_alive()]
+        dead = [thread.name for thread in self.worker._threads if thread.ident is not None and not thread.is_alive()]
         if dead and not self.worker.stopping:
             return f"the worker's thread(s) {', '.join(dead)} ended before any stop"
         if self.failures is not None and self.worker.stats.failed > self.failures:
@@ -1006,7 +1006,7 @@ def test_a_malformed_message_goes_to_the_dlq_and_is_deleted_without_running_anyt
                                MessageBody=json.dumps({"v": 99, "id": f"x{n}", "type": "t", "payload": {}}))
     ran = []
     worker = Worker(queue, lambda task: ran.append(task), concurrency=1, wait_seconds=0)
-    with Running(worker):
+    with Running(worker, failures=2):  # a malformed message counts as a failed task
         wait_for(lambda: queue_counts(queue, queue.config.dlq_url)[0] == 2, "the messages in the DLQ")
         wait_for(lambda: queue_empty(queue), "the originals to be deleted")
     assert ran == []
@@ -1107,7 +1107,7 @@ def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_
         raise RuntimeError("fails during the drain")
 
     worker = Worker(queue, handle, concurrency=1, wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
-    runner = Running(worker)
+    runner = Running(worker, failures=1)
     with runner:
         assert started.wait(WAIT_LIMIT), "d0 did not start"
         wait_for(lambda: len(worker._held) == 2, "d1 held behind d0")

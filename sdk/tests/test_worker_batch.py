@@ -246,7 +246,7 @@ def test_batch_mode_dead_letters_a_task_whose_last_attempt_failed_and_deletes_it
 
     queue.send("t", {}, group_id="g", task_id="doomed")
     worker = Worker(queue, handle, idempotency="batch", concurrency=1, wait_seconds=0, max_attempts=1)
-    with Running(worker):
+    with Running(worker, failures=1):
         wait_for(lambda: queue_empty(queue) and ran, "the task to run and its message to be deleted")
     assert ran == ["doomed"]
     assert (worker.stats.dead_lettered, worker.stats.by_status) == (1, {"failed": 1})
@@ -275,7 +275,7 @@ def test_batch_mode_dead_letters_a_malformed_message_and_runs_the_rest_of_its_re
     queue.send("t", {}, group_id="g", task_id="good")
     ran = []
     worker = Worker(queue, lambda task: ran.append(task.task_id), idempotency="batch", concurrency=1, wait_seconds=0)
-    with Running(worker):
+    with Running(worker, failures=1):  # the malformed one
         wait_for(lambda: queue_empty(queue) and ran, "the good task to run and both messages to be deleted")
     assert ran == ["good"]
     assert worker.stats.by_status == {"malformed": 1, "succeeded": 1} and worker.stats.dead_lettered == 1
