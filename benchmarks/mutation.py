@@ -482,6 +482,7 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 # since no test could kill it then and the mutation is the same (``--all`` runs them anyway).
 REUSED = "equivalent, not run again"
 REUSED_FILE = "not-run-again.json"  # in a module's scratch copy
+RUN_KEY = "_run"  # in the report's data: when the last run started, its minutes and CPUs
 
 
 def _import_time(name: str) -> str | None:
@@ -731,6 +732,15 @@ def _load_previous(output: Path) -> dict[str, dict[str, object]]:
     return json.loads(match.group(1)) if match else {}
 
 
+def _header_figures(output: Path) -> dict[str, object] | None:
+    """The run figures in the first line of a report written before the data kept them (``RUN_KEY``)."""
+    text = output.read_text(encoding="utf-8") if output.exists() else ""
+    match = re.search(r" on (\d{4}-\d\d-\d\d \d\d:\d\d UTC), (\d+) CPU\(s\), (\d+) minutes", text)
+    if not match:
+        return None
+    return {"started_at": match.group(1), "seconds": 60 * int(match.group(3)), "cpus": int(match.group(2))}
+
+
 def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: int) -> str:
     """MUTATION.md text for ``results``."""
     lines = [
@@ -741,8 +751,9 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
         "the minutes of each module overlap). Each module is mutated "
         f"on its own with the fast tests listed (`-m '{DESELECT}'`, and without the slow tests in `SLOW`: "
         f"{_slow_text()}); the tests that killed other mutants of the same function run first, then the fastest. "
-        "A mutant is killed when a test fails; one whose tests ran into mutmut's timeout counts as killed too, "
-        "and is counted under \"timed out\" (a test that only notices a wrong result by waiting it out). Calls that only "
+        "A mutant is killed when a test fails; one whose test ran past its time limit (`mutation_plugin.py`) or "
+        "mutmut's counts as killed too, under \"timed out\": code under test that loops or waits forever, "
+        "which no assertion can see. Calls that only "
         "write a log line are not mutated (`LOG_LINES`). A listed equivalent mutant whose diff is the one the last "
         "report shows is not run again (`--all` runs it). "
         f"Score = killed / (mutants - equivalent ones); target {TARGET:.0f} %.",
@@ -786,7 +797,8 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
             if r.statuses[name] == REUSED:
                 label = f"equivalent (the same diff as in the last run, not run again): {reason}"
             lines += [f"- `{name}` — {label}", "", "```diff", r.diffs.get(name, "").strip(), "```", ""]
-    data = json.dumps({r.module: r.as_json() for r in results}, indent=None, sort_keys=True)
+    run = {"started_at": started_at, "seconds": round(elapsed), "cpus": cpus}
+    data = json.dumps({RUN_KEY: run, **{r.module: r.as_json() for r in results}}, indent=None, sort_keys=True)
     lines += ["<!-- mutation-data", data, "-->", ""]
     return "\n".join(lines)
 
@@ -837,6 +849,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("sqstask is importable in this environment; run in the mutation venv (make mutation)")
 
     previous = _load_previous(args.output)
+    last_run = previous.pop(RUN_KEY, None) or _header_figures(args.output)
     started_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     started = time.monotonic()
     only = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -883,7 +896,10 @@ def main(argv: list[str] | None = None) -> int:
     # wall-clock minutes: this run's, plus those of earlier runs (rows kept, resumed or collected modules)
     elapsed = (time.monotonic() - started + sum(carried.get(m, 0.0) for m in fresh)
                + sum(r.seconds for r in results if r.module not in fresh))
-    args.output.write_text(render(results, started_at, elapsed, os.cpu_count() or 0), encoding="utf-8")
+    cpus = os.cpu_count() or 0
+    if not chosen and last_run:  # a re-render only (e.g. after editing EQUIVALENT): the last run's figures
+        started_at, elapsed, cpus = last_run["started_at"], float(last_run["seconds"]), int(last_run["cpus"])
+    args.output.write_text(render(results, started_at, elapsed, cpus), encoding="utf-8")
     print(f"wrote {args.output}")
     below = [r.module for r in results if r.score < TARGET]
     if below:
