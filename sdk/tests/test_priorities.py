@@ -141,7 +141,7 @@ def test_high_tier_tasks_sent_after_low_tier_tasks_run_first(make_team, aws):
     # order shows the worker's choice; share 0 serves strictly by priority.
     worker = Worker(queue, handle, concurrency=1, prefetch=0, wait_seconds=0, lower_tier_share=0)
     with Running(worker):
-        assert first_started.wait(WAIT_LIMIT), "the worker did not start a low-tier task"
+        wait_for(first_started.is_set, "the worker to start a low-tier task")
         for n in range(5):
             queue.send("high", {"n": n}, group_id=f"high{n}", task_id=f"high{n}", priority="high")
         highs_sent.set()
@@ -450,7 +450,7 @@ def test_a_thread_starts_a_held_higher_tier_task_before_an_older_lower_tier_one(
     # prefetch 20: a full receive batch still fits while three messages are held
     worker = Worker(queue, handle, concurrency=1, prefetch=20, wait_seconds=0, lower_tier_share=0)
     with Running(worker):
-        assert started.wait(WAIT_LIMIT), "the first task did not start"
+        wait_for(started.is_set, "the first task to start")
         queue.send("t", {}, group_id="b", task_id="older-default")
         wait_for(lambda: len(worker._held) == 2, "the default-tier task held")
         queue.send("t", {}, group_id="c", task_id="newer-urgent", priority="urgent")

@@ -96,7 +96,7 @@ class Running:
     def problem(self):
         """Why waiting on this worker cannot end well, or None."""
         ended_by_itself = not self.worker.stopping and self.worker.idle_exit is None
-        if not self.thread.is_alive() and ended_by_itself:
+        if not self.thread.is_alive() and (ended_by_itself or self.error is not None):
             return f"the worker's run() {f'raised {self.error!r}' if self.error else f'returned {self.result!r}'}"
         # the pool's threads end only once a stop was asked for: one that ended before died of a bug
         dead = [thread.name for thread in self.worker._threads if thread.ident is not None and not thread.is_alive()]
@@ -425,7 +425,7 @@ def test_a_partial_batch_is_deleted_once_its_oldest_message_waited_ack_interval(
 
     worker = Worker(queue, gate, concurrency=2, wait_seconds=0, ack_interval=0.5)
     with Running(worker):
-        assert gate.started.wait(WAIT_LIMIT), "t0 did not start"
+        wait_for(gate.started.is_set, "t0 to start")
         # t0 keeps the worker busy, so only the deadline can send t1's delete.
         wait_for(lambda: queue_counts(queue) == (0, 1), "t1's delete while t0 still runs", timeout=10)
         assert deleted == [1]
@@ -479,7 +479,7 @@ def test_a_thread_with_nothing_to_run_gets_a_receive_even_when_less_than_a_batch
     # prefetch 0: two slots, one taken by the slow task, so a full batch (2) never fits while it runs.
     worker = Worker(queue, gate, concurrency=2, prefetch=0, wait_seconds=0)
     with Running(worker):
-        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        wait_for(gate.started.is_set, "the slow task to start")
         queue.send("t", {}, group_id="B", task_id="quick")
         wait_for(lambda: "quick" in gate.ran, "the idle thread to receive and run the quick task")
         gate.open()
@@ -535,7 +535,7 @@ def test_a_later_message_of_a_running_group_waits_even_when_it_arrives_while_the
             ran.append(task.task_id)
 
     def g1_while_g0_runs():
-        assert g0_started.wait(WAIT_LIMIT), "g0 did not start"
+        wait_for(g0_started.is_set, "g0 to start")
         return [early[1]]
 
     sqs = ScriptedReceives(aws.client("sqs"), [lambda: [early[0]], g1_while_g0_runs])
@@ -585,7 +585,7 @@ def test_run_returns_exit_abandoned_when_a_task_outlives_the_shutdown_deadline(m
     worker = Worker(queue, gate, concurrency=1, wait_seconds=0)
     runner = Running(worker)
     with runner:
-        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        wait_for(gate.started.is_set, "the slow task to start")
         worker.stop(timeout=0.2)
         runner.join()
         assert runner.result == EXIT_ABANDONED != 0
@@ -984,7 +984,7 @@ def test_a_failing_shutdown_step_does_not_stop_the_others_held_messages_are_stil
     worker = Worker(queue, gate, concurrency=1, wait_seconds=0)
     runner = Running(worker)
     with runner:
-        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        wait_for(gate.started.is_set, "the slow task to start")
 
         def broken():
             raise RuntimeError("cannot flush")
@@ -1083,7 +1083,7 @@ def test_the_worker_writes_per_interval_how_busy_it_was_what_it_holds_and_each_o
         return docs
 
     with Running(worker):
-        assert gate.started.wait(WAIT_LIMIT), "the slow task did not start"
+        wait_for(gate.started.is_set, "the slow task to start")
         # While the one thread runs "slow" and "quick" waits: fully busy, two messages held.
         wait_for(lambda: any(d.get("WorkerUtilization") == 100.0 and d["TasksInFlight"] == 2 for d in written()),
                  "an interval with the thread busy throughout and both messages held", timeout=5, interval=0.05)
@@ -1109,7 +1109,7 @@ def test_a_task_that_fails_while_the_worker_drains_does_not_give_back_its_group_
     worker = Worker(queue, handle, concurrency=1, wait_seconds=0, backoff=Backoff(base=0, cap=0, jitter=0))
     runner = Running(worker, failures=1)
     with runner:
-        assert started.wait(WAIT_LIMIT), "d0 did not start"
+        wait_for(started.is_set, "d0 to start")
         wait_for(lambda: len(worker._held) == 2, "d1 held behind d0")
         worker.stop(timeout=10)
         wait_for(lambda: worker.stats.released == 1, "d1 given back as unstarted")
