@@ -444,6 +444,14 @@ EQUIVALENT: dict[str, str] = {
         "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
         "every 10 ms instead, to the same end)."
     ),
+    **{f"sqstask.worker.xǁWorkerǁrun__mutmut_{n}": (
+        "the acknowledger without the worker's log (None or left out): its log lines go to the default audit "
+        "logger instead of a logger the worker was given; nothing else reads it."
+    ) for n in (18, 22)},
+    **{f"sqstask.worker.xǁWorkerǁ_drain__mutmut_{n}": (
+        "a longer wait between the drain's checks (at least 1.01 s, or the wake interval): every task that "
+        "finishes wakes it at once; only a shutdown deadline is noticed up to _WAKE_INTERVAL (0.5 s) later."
+    ) for n in (23, 24)},
     "sqstask.worker.xǁWorkerǁ_drain__mutmut_25": (
         "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
         "every 10 ms instead, to the same end)."

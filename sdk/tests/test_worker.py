@@ -53,9 +53,9 @@ def wait_until(condition, timeout, interval=0.02):
     return True
 
 
-def run_to_end(worker, timeout=WAIT_LIMIT, install_signal_handlers=False):
-    """``worker.run()`` on this thread; its exit status. A run still going after ``timeout`` seconds
-    is a wrong result: the worker is stopped and the test fails, instead of hanging."""
+def run_to_end(worker, timeout=WAIT_LIMIT, **run_kwargs):
+    """``worker.run(**run_kwargs)`` on this thread; its exit status. A run still going after
+    ``timeout`` seconds is a wrong result: the worker is stopped and the test fails, instead of hanging."""
     late = threading.Event()
 
     def stop():
@@ -66,7 +66,7 @@ def run_to_end(worker, timeout=WAIT_LIMIT, install_signal_handlers=False):
     timer.daemon = True
     timer.start()
     try:
-        return worker.run(install_signal_handlers=install_signal_handlers)
+        return worker.run(**run_kwargs)
     finally:
         timer.cancel()
         if late.is_set():
@@ -350,7 +350,7 @@ def test_idle_exit_returns_zero_when_the_queue_stays_empty(make_team):
     queue = make_team("w9")
     worker = Worker(queue, lambda task: None, wait_seconds=0, idle_exit=0.2)
 
-    assert run_to_end(worker) == 0
+    assert run_to_end(worker, install_signal_handlers=False) == 0
 
 
 def record_batches(queue, operation, field):
@@ -554,7 +554,7 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
     ran = []
     queue.send("t", {"n": 1}, group_id="g", task_id="d1")
     first = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
-    assert run_to_end(first) == 0
+    assert run_to_end(first, install_signal_handlers=False) == 0
     # The same task twice again (as after redrives), past SQS's deduplication.
     for copy in ("again", "once-more"):
         queue.sqs.send_message(
@@ -567,7 +567,7 @@ def test_a_duplicate_of_a_completed_task_is_deleted_without_running_it(make_team
     deleted = record_batches(queue, "DeleteMessageBatch", "Entries")
 
     second = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0, idle_exit=0.2)
-    assert run_to_end(second) == 0
+    assert run_to_end(second, install_signal_handlers=False) == 0
 
     assert ran == ["d1"]
     assert (second.stats.duplicates, second.stats.succeeded, second.stats.failed) == (2, 0, 0)
@@ -634,7 +634,7 @@ def test_a_first_signal_drains_the_worker_which_returns_0_and_restores_the_previ
     stop = worker.stop
     worker.stop = lambda timeout=None: (stopped_in_time.set(), stop(timeout))
     with SignalsSaved() as signals:
-        assert run_to_end(worker, install_signal_handlers=True) == 0
+        assert run_to_end(worker) == 0  # by default run() installs its handlers
         assert stopped_in_time.is_set(), "SIGTERM did not stop the worker"
         assert signal.getsignal(signal.SIGTERM) == signals.previous
         assert signal.getsignal(signal.SIGINT) == signals.previous
@@ -660,7 +660,7 @@ def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(mak
     with SignalsSaved() as signals:
         started = time.monotonic()
         with pytest.raises(SystemExit) as exited:
-            run_to_end(worker, install_signal_handlers=True)
+            run_to_end(worker)  # by default run() installs its handlers
         took = time.monotonic() - started
         assert signal.getsignal(signal.SIGTERM) == signals.previous
         assert signal.getsignal(signal.SIGINT) == signals.previous
@@ -668,6 +668,28 @@ def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(mak
     assert exited.value.code == 128 + signal.SIGINT
     assert took < 10, f"the second signal took {took:.1f} s to end the worker (shutdown_timeout 30 s)"
     assert queue_counts(queue) == (1, 0)  # the running task's message is visible again for another consumer
+
+
+def test_a_worker_told_not_to_install_signal_handlers_leaves_them_alone_while_it_runs(make_team):
+    queue = make_team("w46")
+    queue.send("t", {}, group_id="g", task_id="x")
+    seen = []
+    worker = Worker(queue, lambda task: seen.append(signal.getsignal(signal.SIGTERM)), concurrency=1,
+                    wait_seconds=0, idle_exit=0.2)
+    with SignalsSaved() as signals:
+        assert run_to_end(worker, install_signal_handlers=False) == 0
+    assert seen == [signals.previous]  # the task ran under the test's handler, not the worker's
+
+
+def test_a_worker_without_long_polling_never_long_polls_while_it_waits_to_go_idle(make_team):
+    queue = make_team("w47")
+    waits = []
+    queue.sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage",
+                                   lambda params, **_: waits.append(params.get("WaitTimeSeconds")))
+    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0, idle_exit=0.5)
+
+    assert run_to_end(worker, install_signal_handlers=False) == 0
+    assert waits and set(waits) == {0}  # idle_exit never turns a short poll into a long one
 
 
 def test_a_worker_run_off_the_main_thread_leaves_the_signal_handlers_alone(make_team):
@@ -1045,7 +1067,7 @@ def test_idle_exit_counts_only_time_without_held_messages(make_team):
         ran.append(task.task_id)
 
     worker = Worker(queue, handle, concurrency=2, wait_seconds=0, idle_exit=0.2)
-    assert run_to_end(worker) == 0
+    assert run_to_end(worker, install_signal_handlers=False) == 0
     assert ran == ["later", "long"] and queue_empty(queue)
 
 
@@ -1062,7 +1084,7 @@ def test_messages_received_while_a_stop_was_requested_are_given_back_unrun(make_
     queue = TaskQueue(config=base.config, sqs_client=sqs, dynamodb_client=base.dynamodb, s3_client=base.s3)
     ran = []
     worker = Worker(queue, lambda task: ran.append(task.task_id), concurrency=1, wait_seconds=0)
-    assert run_to_end(worker) == 0
+    assert run_to_end(worker, install_signal_handlers=False) == 0
     assert ran == [] and worker.stats.released == 1 and worker.stats.received == 0
     assert queue_counts(base) == (1, 0)  # visible again at once
 
@@ -1210,5 +1232,5 @@ def test_a_heartbeat_interval_that_lets_messages_expire_fails_run_with_the_heart
     queue.send("t", {}, group_id="g", task_id="never")
     worker = Worker(queue, lambda task: None, heartbeat_interval=30, wait_seconds=0)
     with pytest.raises(ValueError, match=r"^interval must be above 0 and below visibility_timeout \(30 s\)"):
-        run_to_end(worker)
+        run_to_end(worker, install_signal_handlers=False)
     assert worker.stats.received == 0 and queue_counts(queue) == (1, 0)
