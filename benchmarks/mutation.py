@@ -444,6 +444,16 @@ EQUIVALENT: dict[str, str] = {
         "the deadline's 'or 0' fallback: _drain runs only after stop() set a deadline (with 'and 0' it polls "
         "every 10 ms instead, to the same end)."
     ),
+    **{f"sqstask.worker.xǁ_Ackerǁ__init____mutmut_{n}": (
+        "_urgent / _stopping start as None instead of False: both are only tested for truth."
+    ) for n in (9, 11)},
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_140": (
+        "the runner without the worker's logger: its log lines go to the default audit logger; nothing reads it."
+    ),
+    "sqstask.worker.xǁWorkerǁ__init____mutmut_141": (
+        "the runner without a given max_receive_count: it then reads the queue's redrive policy, and the count "
+        "only fills the gave-up log line (TaskRunner: 'for the log')."
+    ),
     **{f"sqstask.worker.xǁWorkerǁrun__mutmut_{n}": (
         "the acknowledger without the worker's log (None or left out): its log lines go to the default audit "
         "logger instead of a logger the worker was given; nothing else reads it."

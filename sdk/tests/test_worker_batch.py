@@ -111,6 +111,14 @@ def test_batch_mode_is_refused_where_a_task_could_run_twice_at_once(make_team, k
         Worker(queue, lambda task: None, idempotency="batch", **kwargs)
 
 
+def test_batch_mode_is_refused_on_a_standard_queue(make_team):
+    # a standard queue may hand one task to two consumers at once; batch mode takes no lease
+    standard = TaskQueue(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/plain", idempotency_table="t")
+
+    with pytest.raises(ConfigError, match=r"idempotency='batch' needs a FIFO queue, and .*/plain is a standard queue"):
+        Worker(standard, lambda task: None, idempotency="batch")
+
+
 def test_empty_receive_pauses_double_up_to_a_cap_only_without_long_polling():
     assert [empty_receive_pause(n, 0) for n in range(1, 8)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
     assert empty_receive_pause(0, 0) == 0.0
