@@ -670,6 +670,19 @@ def test_a_second_signal_exits_at_once_and_still_gives_the_running_task_back(mak
     assert queue_counts(queue) == (1, 0)  # the running task's message is visible again for another consumer
 
 
+def test_a_worker_given_a_task_table_keeps_its_records_there(make_team):
+    queue = make_team("w48")
+    queue.dynamodb.create_table(TableName="elsewhere", BillingMode="PAY_PER_REQUEST",
+                                AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"}],
+                                KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"}])
+    queue.send("t", {}, group_id="g", task_id="kept")
+    worker = Worker(queue, lambda task: None, table="elsewhere", concurrency=1, wait_seconds=0, idle_exit=0.2)
+
+    assert run_to_end(worker, install_signal_handlers=False) == 0
+    assert TaskStore(queue.dynamodb, "elsewhere").get("kept")["status"] == "COMPLETED"
+    assert TaskStore(queue.dynamodb, queue.config.idempotency_table).get("kept") is None
+
+
 def test_a_worker_told_not_to_install_signal_handlers_leaves_them_alone_while_it_runs(make_team):
     queue = make_team("w46")
     queue.send("t", {}, group_id="g", task_id="x")
