@@ -447,13 +447,13 @@ EQUIVALENT: dict[str, str] = {
     **{f"sqstask.worker.xǁ_Ackerǁ__init____mutmut_{n}": (
         "_urgent / _stopping start as None instead of False: both are only tested for truth."
     ) for n in (9, 11)},
-    "sqstask.worker.xǁWorkerǁ__init____mutmut_140": (
+    **{f"sqstask.worker.xǁWorkerǁ__init____mutmut_{n}": (
         "the runner without the worker's logger: its log lines go to the default audit logger; nothing reads it."
-    ),
-    "sqstask.worker.xǁWorkerǁ__init____mutmut_141": (
+    ) for n in (140, 147)},
+    **{f"sqstask.worker.xǁWorkerǁ__init____mutmut_{n}": (
         "the runner without a given max_receive_count: it then reads the queue's redrive policy, and the count "
         "only fills the gave-up log line (TaskRunner: 'for the log')."
-    ),
+    ) for n in (141, 148)},
     **{f"sqstask.worker.xǁWorkerǁrun__mutmut_{n}": (
         "the acknowledger without the worker's log (None or left out): its log lines go to the default audit "
         "logger instead of a logger the worker was given; nothing else reads it."
@@ -797,7 +797,7 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
     overall = 100.0 * killed / (total - equivalent) if total - equivalent else 100.0
     timed_out = sum(r.timed_out for r in results)
     lines += ["", f"Overall: {killed} of {total - equivalent} killed ({overall:.1f} %), {timed_out} of them by "
-              "mutmut's timeout.", ""]
+              "a time limit.", ""]
     for r in results:
         if not r.survivors:
             continue

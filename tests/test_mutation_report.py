@@ -83,7 +83,7 @@ def test_mutants_killed_by_mutmut_s_timeout_are_counted_apart(monkeypatch):
     assert (r.killed, r.timed_out) == (3, 2)
     text = mutation.render([r], "now", 60.0, 2)
     assert "| 4 | 3 | 2 | 1 | 0 | 75.0 % |" in text
-    assert "Overall: 3 of 4 killed (75.0 %), 2 of them by mutmut's timeout." in text
+    assert "Overall: 3 of 4 killed (75.0 %), 2 of them by a time limit." in text
 
 
 def test_only_listed_equivalent_mutants_with_the_last_report_s_diff_are_not_run_again(monkeypatch):
