@@ -536,7 +536,7 @@ class ModuleResult:
 
     @property
     def timed_out(self) -> int:
-        """Killed by mutmut's timeout, not by a failing test."""
+        """Killed by a time limit (a test's, in mutation_plugin.py, or mutmut's), not by a failing test."""
         return sum(1 for s in self.statuses.values() if s == "timeout")
 
     @property
@@ -750,23 +750,15 @@ def _load_previous(output: Path) -> dict[str, dict[str, object]]:
     return json.loads(match.group(1)) if match else {}
 
 
-def _header_figures(output: Path) -> dict[str, object] | None:
-    """The run figures in the first line of a report written before the data kept them (``RUN_KEY``)."""
-    text = output.read_text(encoding="utf-8") if output.exists() else ""
-    match = re.search(r" on (\d{4}-\d\d-\d\d \d\d:\d\d UTC), (\d+) CPU\(s\), (\d+) minutes", text)
-    if not match:
-        return None
-    return {"started_at": match.group(1), "seconds": 60 * int(match.group(3)), "cpus": int(match.group(2))}
-
-
-def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: int) -> str:
+def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: int, lanes: int = 2) -> str:
     """MUTATION.md text for ``results``."""
     lines = [
         "# Mutation score",
         "",
         "Written by `make mutation` (`python -m benchmarks.mutation`, mutmut "
-        f"{_mutmut_version()}) on {started_at}, {cpus} CPU(s), {elapsed / 60:.0f} minutes (two modules at a time; "
-        "the minutes of each module overlap). Each module is mutated "
+        f"{_mutmut_version()}) on {started_at}, {cpus} CPU(s), {elapsed / 60:.0f} minutes ("
+        + ("one module at a time). " if lanes == 1 else f"{lanes} modules at a time; the minutes of each module overlap). ")
+        + "Each module is mutated "
         f"on its own with the fast tests listed (`-m '{DESELECT}'`, and without the slow tests in `SLOW`: "
         f"{_slow_text()}); the tests that killed other mutants of the same function run first, then the fastest. "
         "A mutant is killed when a test fails; one whose test ran past its time limit (`mutation_plugin.py`) or "
@@ -815,7 +807,7 @@ def render(results: list[ModuleResult], started_at: str, elapsed: float, cpus: i
             if r.statuses[name] == REUSED:
                 label = f"equivalent (the same diff as in the last run, not run again): {reason}"
             lines += [f"- `{name}` — {label}", "", "```diff", r.diffs.get(name, "").strip(), "```", ""]
-    run = {"started_at": started_at, "seconds": round(elapsed), "cpus": cpus}
+    run = {"started_at": started_at, "seconds": round(elapsed), "cpus": cpus, "lanes": lanes}
     data = json.dumps({RUN_KEY: run, **{r.module: r.as_json() for r in results}}, indent=None, sort_keys=True)
     lines += ["<!-- mutation-data", data, "-->", ""]
     return "\n".join(lines)
@@ -867,7 +859,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("sqstask is importable in this environment; run in the mutation venv (make mutation)")
 
     previous = _load_previous(args.output)
-    last_run = previous.pop(RUN_KEY, None) or _header_figures(args.output)
+    last_run = previous.pop(RUN_KEY, None)
     started_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     started = time.monotonic()
     only = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -917,7 +909,8 @@ def main(argv: list[str] | None = None) -> int:
     cpus = os.cpu_count() or 0
     if not chosen and last_run:  # a re-render only (e.g. after editing EQUIVALENT): the last run's figures
         started_at, elapsed, cpus = last_run["started_at"], float(last_run["seconds"]), int(last_run["cpus"])
-    args.output.write_text(render(results, started_at, elapsed, cpus), encoding="utf-8")
+        lanes = int(last_run.get("lanes", 2))
+    args.output.write_text(render(results, started_at, elapsed, cpus, lanes), encoding="utf-8")
     print(f"wrote {args.output}")
     below = [r.module for r in results if r.score < TARGET]
     if below:

@@ -90,7 +90,7 @@ class Running:
     def _run(self):
         try:
             self.result = self.worker.run(install_signal_handlers=False)
-        except BaseException as exc:  # reported by check() and __exit__, not lost on the thread
+        except BaseException as exc:  # reported by problem() and __exit__, not lost on the thread
             self.error = exc
 
     def problem(self):
@@ -119,8 +119,7 @@ class Running:
     def __exit__(self, *exc):
         _RUNNING.remove(self)
         self.worker.stop(timeout=10)
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "worker did not stop within 30 s"
+        self.join(30)  # past the stop's own 10 s
         assert self.error is None, f"the worker's run() raised {self.error!r}"
 
 
