@@ -29,8 +29,9 @@ def wait_for(condition, what, timeout=WAIT_LIMIT, interval=0.05):
     """Poll ``condition`` until true; fail with ``what`` after ``timeout`` seconds.
 
     Fails at once, instead of at the timeout, when a running worker has gone wrong in a way the
-    condition cannot outwait: its ``run()`` or one of its pool's threads ended, or it counted more
-    failed tasks than the test causes (``Running(..., failures=N)``).
+    condition cannot outwait: its ``run()``, one of its pool's threads, its acknowledger or its
+    batch recorder ended, or it counted more failed tasks than the test causes
+    (``Running(..., failures=N)``).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,7 +100,10 @@ class Running:
         if not self.thread.is_alive() and (ended_by_itself or self.error is not None):
             return f"the worker's run() {f'raised {self.error!r}' if self.error else f'returned {self.result!r}'}"
         # the pool's threads end only once a stop was asked for: one that ended before died of a bug
-        dead = [thread.name for thread in self.worker._threads if thread.ident is not None and not thread.is_alive()]
+        # (the acknowledger's and the batch recorder's threads too: a bug there stalls every task quietly)
+        helpers = [helper._thread for helper in (self.worker._acker, self.worker._recorder) if helper is not None]
+        dead = [thread.name for thread in [*self.worker._threads, *helpers]
+                if thread.ident is not None and not thread.is_alive()]
         if dead and not self.worker.stopping:
             return f"the worker's thread(s) {', '.join(dead)} ended before any stop"
         if self.failures is not None and self.worker.stats.failed > self.failures:
@@ -704,6 +708,18 @@ def test_a_worker_without_long_polling_never_long_polls_while_it_waits_to_go_idl
     assert waits and set(waits) == {0}  # idle_exit never turns a short poll into a long one
 
 
+def test_an_idle_workers_long_poll_ends_by_its_idle_deadline(make_team):
+    queue = make_team("w48")
+    waits = []
+    queue.sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage",
+                                   lambda params, **_: waits.append(params.get("WaitTimeSeconds")))
+    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=20, idle_exit=1)
+
+    assert run_to_end(worker, install_signal_handlers=False) == 0
+    # the 20 s long poll is cut to what is left of the idle second, rounded up to SQS's whole seconds
+    assert waits and waits[0] == 1 and all(0 <= wait <= 1 for wait in waits), waits
+
+
 def test_a_worker_run_off_the_main_thread_leaves_the_signal_handlers_alone(make_team):
     queue = make_team("w21")
     worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0, idle_exit=0.1)
@@ -883,6 +899,34 @@ def test_the_acker_thread_sends_full_batches_at_once_the_rest_at_its_deadline_an
         acker.change_visibility(acked(1, "z")[0], 4)
         acker.stop()
     assert log.calls[-1] == ("change", log.config.queue_url, [("r-z0", 4)])  # stop sends what is left
+
+
+class WaitsRecorded(threading.Condition):
+    """A Condition that records the timeout of every wait on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.timeouts = []
+
+    def wait(self, timeout=None):
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+def test_the_acker_thread_never_sleeps_past_its_oldest_entrys_deadline():
+    # Read from the waits themselves, not the clock: a sleep of 1 s for a 0.2 s deadline
+    # would delay every acknowledgement, and only a slow test would show it.
+    log = AckLog()
+    acker = _Acker(log, deadline=0.2)
+    acker._cond = waits = WaitsRecorded()
+    acker.start()
+    try:
+        acker.delete(acked(1)[0])
+        wait_for(lambda: log.sent("delete"), "the partial batch at its deadline", timeout=5, interval=0.01)
+    finally:
+        acker.stop()
+    timed = [timeout for timeout in waits.timeouts if timeout is not None]
+    assert timed and all(0 <= timeout <= 0.2 for timeout in timed), waits.timeouts
 
 
 OUT_OF_RANGE = [

@@ -13,7 +13,7 @@ from sqstask.exceptions import ConfigError
 from sqstask.idempotency import TaskStore
 from sqstask.worker import Worker, empty_receive_pause, receive_error_pause
 
-from .test_worker import Running, ScriptedReceives, queue_empty, wait_for
+from .test_worker import WAIT_LIMIT, Running, ScriptedReceives, queue_empty, wait_for
 
 
 def count_calls(client, service):
@@ -274,6 +274,62 @@ def test_batch_mode_deletes_at_once_when_the_last_records_are_written_and_nothin
     with Running(worker):
         wait_for(lambda: queue_empty(queue), "the three deletes without waiting for a full batch", timeout=5)
         assert sorted(ran) == ["q0", "q1", "q2"]
+
+
+def one_runs_while_the_other_finishes(queue, worker_options):
+    """A worker running task "long" (held until released) and "short" (finished while "long" runs).
+
+    Returns the worker, the release for "long" and a wait until "short" is done with.
+    """
+    long_started, release = threading.Event(), threading.Event()
+
+    def handle(task):
+        if task.task_id == "long":
+            long_started.set()
+            assert release.wait(WAIT_LIMIT), "the test never released the long task"
+        else:
+            assert long_started.wait(WAIT_LIMIT), "the long task never started"
+
+    queue.send("t", {}, group_id="a", task_id="long")
+    queue.send("t", {}, group_id="b", task_id="short")
+    worker = Worker(queue, handle, idempotency="batch", concurrency=2, wait_seconds=0, **worker_options)
+
+    def short_done():  # its thread is back in the pool, only "long" still runs
+        wait_for(lambda: long_started.is_set() and worker._running == 1,
+                 "the short task to finish while the long one runs")
+
+    return worker, release, short_done
+
+
+def test_batch_mode_records_a_finished_task_by_its_deadline_while_others_still_run(make_team):
+    queue = make_team("wb13")
+    store = TaskStore(queue.dynamodb, queue.config.idempotency_table)
+    worker, release, short_done = one_runs_while_the_other_finishes(queue, {"ack_interval": 0.2})
+    with Running(worker):
+        try:
+            short_done()
+            wait_for(lambda: (store.get("short") or {}).get("status") == "COMPLETED",
+                     "the short task's record, written by its deadline while the long task runs", timeout=5)
+            assert (store.get("long") or {}).get("status") != "COMPLETED"
+        finally:
+            release.set()  # a failure above must not leave the stop waiting for the long task
+        wait_for(lambda: queue_empty(queue), "both messages deleted")
+    assert worker.stats.by_status == {"succeeded": 2}
+
+
+def test_batch_mode_keeps_records_for_one_write_while_any_task_still_runs(make_team):
+    queue = make_team("wb14", visibility_timeout=600)
+    writes = count_calls(queue.dynamodb, "dynamodb")
+    # ack_interval 60: only running out of work writes the records this soon.
+    worker, release, short_done = one_runs_while_the_other_finishes(queue, {"ack_interval": 60})
+    with Running(worker):
+        try:
+            short_done()
+        finally:
+            release.set()
+        wait_for(lambda: queue_empty(queue), "both messages deleted once the worker ran out of work", timeout=5)
+    assert writes.count("BatchWriteItem") == 1, writes  # both records in one write
+    assert worker.stats.by_status == {"succeeded": 2}
 
 
 def test_batch_mode_dead_letters_a_malformed_message_and_runs_the_rest_of_its_receive(make_team):
