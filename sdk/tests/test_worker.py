@@ -697,27 +697,19 @@ def test_a_worker_told_not_to_install_signal_handlers_leaves_them_alone_while_it
     assert seen == [signals.previous]  # the task ran under the test's handler, not the worker's
 
 
-def test_a_worker_without_long_polling_never_long_polls_while_it_waits_to_go_idle(make_team):
-    queue = make_team("w47")
+@pytest.mark.parametrize("wait_seconds, idle_exit, first_wait", [
+    (0, 0.5, 0),  # idle_exit never turns a short poll into a long one
+    (20, 1, 1),  # the long poll is cut to what is left of the idle second, in SQS's whole seconds
+])
+def test_an_idle_workers_receives_never_wait_past_its_idle_deadline(make_team, wait_seconds, idle_exit, first_wait):
+    queue = make_team(f"w47-{wait_seconds}")
     waits = []
     queue.sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage",
                                    lambda params, **_: waits.append(params.get("WaitTimeSeconds")))
-    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=0, idle_exit=0.5)
+    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=wait_seconds, idle_exit=idle_exit)
 
     assert run_to_end(worker, install_signal_handlers=False) == 0
-    assert waits and set(waits) == {0}  # idle_exit never turns a short poll into a long one
-
-
-def test_an_idle_workers_long_poll_ends_by_its_idle_deadline(make_team):
-    queue = make_team("w48")
-    waits = []
-    queue.sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage",
-                                   lambda params, **_: waits.append(params.get("WaitTimeSeconds")))
-    worker = Worker(queue, lambda task: None, concurrency=1, wait_seconds=20, idle_exit=1)
-
-    assert run_to_end(worker, install_signal_handlers=False) == 0
-    # the 20 s long poll is cut to what is left of the idle second, rounded up to SQS's whole seconds
-    assert waits and waits[0] == 1 and all(0 <= wait <= 1 for wait in waits), waits
+    assert waits and waits[0] == first_wait and all(0 <= wait <= first_wait for wait in waits), waits
 
 
 def test_a_worker_run_off_the_main_thread_leaves_the_signal_handlers_alone(make_team):
