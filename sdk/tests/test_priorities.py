@@ -168,6 +168,21 @@ def test_lower_tiers_still_progress_while_a_higher_tier_is_busy(make_team, aws):
     assert sorted(ran) == sorted([f"high{n:02d}" for n in range(24)] + [f"low{n:02d}" for n in range(6)])
 
 
+def test_a_worker_polls_the_tiers_it_is_given_highest_first_and_no_other():
+    base = "https://sqs.us-east-1.amazonaws.com/123456789012/team"
+    urls = {"urgent": base + "-urgent.fifo", "default": base + ".fifo", "bulk": base + "-bulk.fifo"}
+    queue = TaskQueue(config=QueueConfig(queue_url=urls["default"], priorities=("urgent", "default", "bulk"),
+                                         default_priority="default", priority_queue_urls=urls))
+
+    def polled(priorities):
+        return Worker(queue, lambda task: None, priorities=priorities, idempotency=False).tiers
+
+    assert polled(None) == [(tier, urls[tier]) for tier in ("urgent", "default", "bulk")]
+    assert polled(["bulk", "urgent"]) == [("urgent", urls["urgent"]), ("bulk", urls["bulk"])]
+    assert polled([9]) == [("urgent", urls["urgent"])]  # an integer priority serves the tier it maps to
+    assert polled(["bulk"]) == [("bulk", urls["bulk"])]
+
+
 def test_a_worker_serving_one_tier_acknowledges_on_that_tier(make_team, aws):
     queue = tiered_team(make_team, aws, "p6", ["urgent", "default"])
     queue.send("t", {}, group_id="g", task_id="u1", priority="urgent")
