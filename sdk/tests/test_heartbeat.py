@@ -22,28 +22,41 @@ VT = 2
 
 
 class FailedRounds(logging.Handler):
-    """The errors of the extension rounds that raised during a test ("heartbeat round failed")."""
+    """The errors of the extension rounds that raised during a test ("heartbeat round failed"),
+    and the stops that gave up waiting for their thread."""
 
     def __init__(self) -> None:
         super().__init__()
         self.errors: list[str] = []
         self.expected = False  # the failing_rounds fixture: the test makes rounds fail on purpose
+        self.stops_given_up: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage() == "heartbeat round failed":
+        message = record.getMessage()
+        if message == "heartbeat round failed":
             self.errors.append(repr(record.exc_info[1]) if record.exc_info else "(no exception)")
+        elif "heartbeat thread did not stop" in message:
+            self.stops_given_up.append(message)
 
 
 FAILED_ROUNDS = FailedRounds()
+# How long a test's stop() waits for the heartbeat's thread (30 s in use): a healthy stop takes
+# milliseconds, and a thread that ignores its stop should fail the test now, not 30 s per stop later.
+STOP_BOUND = 3.0
 
 
 @pytest.fixture(autouse=True)
-def watch_failed_rounds() -> Any:
+def watch_failed_rounds(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import sqstask.heartbeat as heartbeat_module
+
+    monkeypatch.setattr(heartbeat_module, "_JOIN_TIMEOUT", STOP_BOUND)
     logger = logging.getLogger("sqstask")  # the audit logger, which the heartbeat writes to
-    FAILED_ROUNDS.errors, FAILED_ROUNDS.expected = [], False
+    FAILED_ROUNDS.errors, FAILED_ROUNDS.expected, FAILED_ROUNDS.stops_given_up = [], False, []
     logger.addHandler(FAILED_ROUNDS)
     yield
     logger.removeHandler(FAILED_ROUNDS)
+    if FAILED_ROUNDS.stops_given_up and not FAILED_ROUNDS.expected:
+        pytest.fail(f"a heartbeat's stop() gave up waiting for its thread: {FAILED_ROUNDS.stops_given_up[0]}")
 
 
 @pytest.fixture
@@ -61,6 +74,28 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) 
         if FAILED_ROUNDS.errors and not FAILED_ROUNDS.expected and not condition():
             pytest.fail(f"a round of extensions raised {FAILED_ROUNDS.errors[0]} while waiting for {what}")
         time.sleep(0.05)
+
+
+def returns_within(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``; fails the test when it has not returned within ``seconds``
+    (a loop that never ends), instead of hanging the session."""
+    outcome: list[Any] = []
+
+    def call() -> None:
+        try:
+            outcome.append((True, function(*args, **kwargs)))
+        except BaseException as exc:  # raised again on the test's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=call, daemon=True)  # a daemon: a loop left running cannot hold the exit
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        pytest.fail(f"{function.__name__}() did not return within {seconds} s")
+    returned, value = outcome[0]
+    if not returned:
+        raise value
+    return value
 
 
 def assert_stays_invisible(queue: TaskQueue, seconds: float) -> None:
@@ -376,8 +411,8 @@ def test_the_window_grows_with_age_from_the_visibility_timeout_to_max_window():
 def test_a_task_hour_costs_at_most_ten_extensions_at_the_default_max_window(visibility):
     from sqstask.heartbeat import extension_ages
 
-    growing = extension_ages(3600, visibility_timeout=visibility)
-    fixed = extension_ages(3600, visibility_timeout=visibility, max_window=visibility)
+    growing = returns_within(5, extension_ages, 3600, visibility_timeout=visibility)
+    fixed = returns_within(5, extension_ages, 3600, visibility_timeout=visibility, max_window=visibility)
     assert len(growing) <= 10, growing
     assert len(fixed) == 3600 // (visibility / 3) - 1  # the fixed window: every third of the timeout, before the hour
     # a crashed consumer's task reappears within max_window: no gap between extensions exceeds it
@@ -758,6 +793,8 @@ def test_stop_stops_waiting_for_a_hanging_extension_after_its_bound(monkeypatch)
     assert extending, "no extension started"
     assert not still_waiting, f"stop() still waits for a hanging extension after {waited:.1f} s"
     assert waited >= bound, f"stop() gave up after {waited:.2f} s, before its {bound} s bound"
+    assert len(FAILED_ROUNDS.stops_given_up) == 1, "the stop did not say it gave up"
+    FAILED_ROUNDS.stops_given_up.clear()  # expected here: not a failure of the test
     wait_until(lambda: not hb.running, "the released heartbeat thread to end", timeout=5)
 
 
