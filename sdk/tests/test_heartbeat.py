@@ -46,7 +46,7 @@ STOP_BOUND = 3.0
 
 
 @pytest.fixture(autouse=True)
-def watch_failed_rounds(monkeypatch: pytest.MonkeyPatch) -> Any:
+def watch_rounds_and_stops(monkeypatch: pytest.MonkeyPatch) -> Any:
     import sqstask.heartbeat as heartbeat_module
 
     monkeypatch.setattr(heartbeat_module, "_JOIN_TIMEOUT", STOP_BOUND)
@@ -76,22 +76,22 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) 
         time.sleep(0.05)
 
 
-def returns_within(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``function(*args, **kwargs)``; fails the test when it has not returned within ``seconds``
-    (a loop that never ends), instead of hanging the session."""
+def returns_within(seconds: float, call: Callable[[], Any], what: str) -> Any:
+    """``call()``; fails the test when ``what`` has not returned within ``seconds`` (a loop that
+    never ends, a wait that should not be one), instead of hanging the session."""
     outcome: list[Any] = []
 
-    def call() -> None:
+    def run() -> None:
         try:
-            outcome.append((True, function(*args, **kwargs)))
+            outcome.append((True, call()))
         except BaseException as exc:  # raised again on the test's thread
             outcome.append((False, exc))
 
-    thread = threading.Thread(target=call, daemon=True)  # a daemon: a loop left running cannot hold the exit
+    thread = threading.Thread(target=run, daemon=True)  # a daemon: a loop left running cannot hold the exit
     thread.start()
     thread.join(seconds)
     if not outcome:
-        pytest.fail(f"{function.__name__}() did not return within {seconds} s")
+        pytest.fail(f"{what} did not return within {seconds} s")
     returned, value = outcome[0]
     if not returned:
         raise value
@@ -331,10 +331,7 @@ def test_stop_is_prompt_even_with_a_long_interval(make_team):
     (message,) = in_flight(queue, 1)
     heartbeat = Heartbeat(queue, [message], visibility_timeout=600, interval=300).start()
     threads = heartbeat_threads()
-    stopper = threading.Thread(target=heartbeat.stop)
-    stopper.start()
-    stopper.join(timeout=10)
-    assert not stopper.is_alive(), "stop() did not return promptly"
+    returns_within(10, heartbeat.stop, "stop() with a 300 s interval")
     assert len(threads) == 1 and not threads[0].is_alive(), "the heartbeat thread still runs after stop()"
 
 
@@ -411,8 +408,9 @@ def test_the_window_grows_with_age_from_the_visibility_timeout_to_max_window():
 def test_a_task_hour_costs_at_most_ten_extensions_at_the_default_max_window(visibility):
     from sqstask.heartbeat import extension_ages
 
-    growing = returns_within(5, extension_ages, 3600, visibility_timeout=visibility)
-    fixed = returns_within(5, extension_ages, 3600, visibility_timeout=visibility, max_window=visibility)
+    growing = returns_within(5, lambda: extension_ages(3600, visibility_timeout=visibility), "extension_ages()")
+    fixed = returns_within(5, lambda: extension_ages(3600, visibility_timeout=visibility, max_window=visibility),
+                           "extension_ages() with a fixed window")
     assert len(growing) <= 10, growing
     assert len(fixed) == 3600 // (visibility / 3) - 1  # the fixed window: every third of the timeout, before the hour
     # a crashed consumer's task reappears within max_window: no gap between extensions exceeds it
@@ -514,9 +512,8 @@ def test_a_removed_message_is_no_longer_extended_and_removing_an_unknown_one_is_
     with Heartbeat(stub_queue(sqs), [kept, dropped], visibility_timeout=60, interval=0.05) as hb:
         for message in (dropped, {"MessageId": "m-unknown", "ReceiptHandle": "rh-x"}):
             # no extension of either is under way: remove() has nothing to wait for (the clock stands still)
-            remover = removing(hb, message, [])
-            remover.join(2)
-            assert not remover.is_alive(), f"remove({message['MessageId']}) waited with no extension under way"
+            returns_within(2, lambda: hb.remove(message),
+                           f"remove({message['MessageId']}) with no extension under way")
         assert (len(hb), dropped in hb, kept in hb, hb.messages) == (1, False, True, [kept])
         clock.now += 10
         wait_until(lambda: sqs.calls, "the first extension")
